@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.digitlab-installed
+
+.PHONY: setup system-deps demo test lint bench clean
+
+setup: $(STAMP)
+
+# The CPU build of torch goes in first and pinned: an unpinned torch would pull GBs of CUDA.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: setup
+	$(BIN)/digitlab data list
+	$(BIN)/digitlab train --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/digitlab predict examples/*.jpg
+	$(BIN)/digitlab read examples/number-2026.jpg
+	@echo "Open the report: $$(ls -td runs/demo-*/ | head -1)report/report.html"
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+
+test: setup system-deps lint
+	$(BIN)/python -m pytest -q
+
+bench: setup system-deps
+	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_scans.py --model $$(ls -td runs/demo-*/ | head -1)
+	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_server.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# System packages the tests and benchmarks use: Chromium (browser tests), handwriting fonts (test
+# scans), Debian's Fashion-MNIST. Installs only what is missing, and only where apt-get can run.
+set -euo pipefail
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+[ -d /usr/share/datasets/fashion-mnist ] || need+=(dataset-fashion-mnist)
+[ -d /usr/share/fonts/truetype/fifthhorseman ] || need+=(fonts-dkg-handwriting)
+[ -d /usr/share/fonts/truetype/breip ] || need+=(fonts-breip)
+[ -d /usr/share/fonts/truetype/femkeklaver ] || need+=(fonts-femkeklaver)
+[ -d /usr/share/fonts/truetype/rufscript ] || need+=(fonts-rufscript)
+[ -d /usr/share/fonts/truetype/sjfonts ] || need+=(fonts-sjfonts)
+[ -d /usr/share/fonts/opentype/bwht ] || need+=(fonts-bwht)
+[ -d /usr/share/fonts/truetype/humor-sans ] || need+=(fonts-humor-sans)
+[ -d /usr/share/fonts/opentype/comic-neue ] || need+=(fonts-comic-neue)
+[ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "note: missing system packages (${need[*]}); install them with apt-get as root." \
+       "Tests that need them are skipped." >&2
+  exit 0
+fi
+echo "installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

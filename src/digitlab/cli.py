@@ -1,0 +1,275 @@
+"""`digitlab` command line: a thin layer over the Python API. Heavy modules (torch, matplotlib)
+are imported inside the command that needs them, so `predict --model x.onnx` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from pathlib import Path
+
+from digitlab import __version__
+from digitlab.errors import DigitlabError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitlab", description="Handwritten-digit recognition: "
+                                     "train, evaluate, predict scans, read numbers, export, serve.")
+    parser.add_argument("--version", action="version", version=f"digitlab {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train a model and write a run directory with its report")
+    train.add_argument("--data", default=None, help="mnist-5k (default), mnist, fashion-mnist or folder:PATH")
+    train.add_argument("--data-dir", default=None, help="folder holding the data set's files")
+    train.add_argument("--arch", default=None, help="default (stronger) or seed (the lab's exact CNN)")
+    train.add_argument("--recipe", choices=("default", "lab"), default="default",
+                       help="lab: the lab's settings (seed arch, Adam 1e-3, 10 epochs, batch 128, no augmentation)")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
+    train.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+    train.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
+    train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
+    train.add_argument("--no-report", action="store_true", help="skip the plots and HTML report")
+
+    evaluate = commands.add_parser("evaluate", help="recompute metrics and report of a run on any data set")
+    evaluate.add_argument("run_dir", type=Path)
+    evaluate.add_argument("--data", default=None, help="data set (default: the one it was trained on)")
+    evaluate.add_argument("--data-dir", default=None)
+
+    for name, text in (("predict", "classify one digit per image"), ("read", "read a number written on one line")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("images", nargs="+", help="image files, directories or globs")
+        command.add_argument("--model", default=None, help="run directory or .onnx file (default: newest run in runs/)")
+        command.add_argument("--json", action="store_true", help="one JSON object per line")
+        command.add_argument("--deskew", action="store_true", help="straighten slanted digits (moments)")
+        if name == "predict":
+            command.add_argument("--top-k", type=int, default=2, help="how many candidates to show")
+            command.add_argument("--save-preprocessed", type=Path, default=None,
+                                 help="write the 28x28 image the model saw, enlarged, into this folder")
+
+    export = commands.add_parser("export", help="export a trained model to ONNX")
+    export.add_argument("--model", default=None, help="run directory (default: newest run in runs/)")
+    export.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
+
+    serve = commands.add_parser("serve", help="web page and HTTP API")
+    serve.add_argument("--model", default=None, help="run directory or .onnx file")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-upload-mb", type=float, default=10.0)
+
+    data = commands.add_parser("data", help="list data sets or show one")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="list|info")
+    data_list = data_commands.add_parser("list", help="data sets and whether each is available here")
+    data_list.add_argument("--data-dir", default=None)
+    info = data_commands.add_parser("info", help="sizes and class counts of a data set")
+    info.add_argument("name")
+    info.add_argument("--data-dir", default=None)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "read": cmd_read,
+                "export": cmd_export, "serve": cmd_serve, "data": cmd_data}
+    try:
+        return handlers[args.command](args)
+    except DigitlabError as exc:
+        print(f"digitlab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("digitlab: interrupted", file=sys.stderr)
+        return 130
+
+
+# ---------------------------------------------------------------- train / evaluate
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import time
+
+    from digitlab.config import TrainConfig
+    from digitlab.training import fit
+
+    if args.resume:
+        if args.out is None:
+            raise DigitlabError("--resume needs --out RUN_DIR, the run to continue.")
+        result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
+    else:
+        config = TrainConfig.lab_recipe() if args.recipe == "lab" else TrainConfig()
+        for key in ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads"):
+            if getattr(args, key) is not None:
+                setattr(config, key, getattr(args, key))
+        out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_')}-{config.arch}-" \
+                                         f"{time.strftime('%Y%m%d-%H%M%S')}"
+        result = fit(config, out, report=not args.no_report)
+    print(f"model:   {result.run_dir / 'model.safetensors'}")
+    print(f"metrics: {result.run_dir / 'metrics.json'}")
+    if not args.no_report:
+        print(f"report:  {result.run_dir / 'report' / 'report.html'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from digitlab.checkpoint import load_model
+    from digitlab.config import TrainConfig
+    from digitlab.datasets import load_dataset
+    from digitlab.evaluation import evaluate, write_metrics
+    from digitlab.report import write_report
+    from digitlab.training import read_history
+
+    run_dir = args.run_dir
+    if not (run_dir / "model.safetensors").is_file():
+        raise DigitlabError(f"{run_dir} has no model.safetensors: is it a digitlab run directory?")
+    config = TrainConfig.from_run(run_dir)
+    data = args.data or config.data
+    dataset = load_dataset(data, args.data_dir if args.data else (args.data_dir or config.data_dir))
+    model, metadata = load_model(run_dir / "model.safetensors")
+    if len(metadata["classes"]) != len(dataset.classes):
+        raise DigitlabError(f"{run_dir} predicts {len(metadata['classes'])} classes but {data} has "
+                            f"{len(dataset.classes)}.")
+    evaluation = evaluate(model, dataset.test, dataset.classes)
+    metrics = evaluation.metrics() | {"dataset": dataset.name, "arch": metadata["arch"]}
+    same_data = data == config.data
+    out = run_dir if same_data else run_dir / "evaluations" / data.replace(":", "-").replace("/", "_")
+    if same_data:
+        previous = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
+        metrics = previous | metrics
+    write_metrics(out / "metrics.json", metrics)
+    history = read_history(run_dir / "history.csv") if same_data else []
+    page = write_report(out / "report", history, evaluation, dataset.test.images, title=f"{run_dir} on {data}")
+    print(evaluation.classification_report())
+    print(f"{data}: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
+          f"({metrics['n_test']} images)")
+    print(f"metrics: {out / 'metrics.json'}\nreport:  {page}")
+    return 0
+
+
+# ---------------------------------------------------------------- predict / read
+
+
+def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[str]]:
+    """Files, directories (their images, sorted) and globs -> (image paths, problems)."""
+    paths, problems = [], []
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            problems.append(f"{pattern}: no file matches")
+        for match in map(Path, matches):
+            if match.is_dir():
+                images = sorted(p for p in match.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+                if not images:
+                    problems.append(f"{match}: directory has no images")
+                paths += images
+            else:
+                paths.append(match)
+    return paths, problems
+
+
+def report_problems(problems: list[str]) -> int:
+    for problem in problems:
+        print(f"digitlab: error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from digitlab.predict import Predictor
+
+    if args.top_k < 1:
+        raise DigitlabError(f"--top-k must be at least 1, got {args.top_k}.")
+    paths, problems = expand_inputs(args.images)
+    if not paths:
+        report_problems(problems)
+        raise DigitlabError("no images to predict.")
+    predictor = Predictor.load(args.model)
+    for path, result in zip(paths, predictor.predict(paths, [str(p) for p in paths], deskew=args.deskew)):
+        if isinstance(result, DigitlabError):
+            problems.append(str(result).rstrip("."))
+            continue
+        order = sorted(range(len(result.probabilities)), key=lambda k: -result.probabilities[k])[:args.top_k]
+        if args.save_preprocessed:
+            save_preprocessed(result.image, args.save_preprocessed / f"{path.stem}.png")
+        if args.json:
+            record = result.to_json() | {"top_k": [{"digit": k, "confidence": round(result.probabilities[k], 6)}
+                                                   for k in order]}
+            print(json.dumps(record), flush=True)
+        else:
+            others = ", ".join(f"{predictor.classes[k]} ({result.probabilities[k]:.1%})" for k in order[1:])
+            flag = "  (not sure)" if result.uncertain else ""
+            print(f"{path}: {result.label} ({result.confidence:.1%})" + (f", then {others}" if others else "") + flag)
+    return report_problems(problems)
+
+
+def save_preprocessed(image, path: Path) -> None:
+    from PIL import Image
+
+    from digitlab.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).resize((280, 280), Image.Resampling.NEAREST).save(tmp, format="PNG")
+
+
+def cmd_read(args: argparse.Namespace) -> int:
+    from digitlab.predict import Predictor
+
+    paths, problems = expand_inputs(args.images)
+    if not paths:
+        report_problems(problems)
+        raise DigitlabError("no images to read.")
+    predictor = Predictor.load(args.model)
+    for path in paths:
+        try:
+            reading = predictor.read(path, str(path), deskew=args.deskew)
+        except DigitlabError as exc:
+            problems.append(str(exc).rstrip("."))
+            continue
+        if args.json:
+            print(json.dumps(reading.to_json()), flush=True)
+        else:
+            low = min((d["confidence"] for d in reading.digits), default=0.0)
+            flag = "  (not sure)" if reading.uncertain else ""
+            print(f"{path}: {reading.text}  ({len(reading.digits)} digits, lowest confidence {low:.1%}){flag}")
+    return report_problems(problems)
+
+
+# ---------------------------------------------------------------- export / serve / data
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from digitlab.export import export_onnx
+    from digitlab.predict import latest_run
+
+    run_dir = Path(args.model) if args.model else latest_run()
+    export_onnx(run_dir, args.onnx)
+    print(f"wrote {args.onnx} (from {run_dir})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from digitlab.server import serve
+
+    serve(args.model, host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from digitlab.datasets import list_datasets, load_dataset
+
+    if args.data_command == "list":
+        print(f"{'name':<14} {'available':<10} description / where")
+        for info in list_datasets(args.data_dir):
+            print(f"{info.name:<14} {'yes' if info.available else 'no':<10} {info.description}  [{info.where}]")
+        return 0
+    dataset = load_dataset(args.name, args.data_dir, download=False)
+    print(f"{dataset.name}: {len(dataset.train)} train / {len(dataset.test)} test images, 28x28 uint8")
+    print(f"source: {dataset.source}")
+    print(f"{'class':<14} {'train':>7} {'test':>7}")
+    for name, n_train, n_test in zip(dataset.classes, dataset.train.class_counts(), dataset.test.class_counts()):
+        print(f"{name:<14} {n_train:>7} {n_test:>7}")
+    return 0

@@ -1,0 +1,8 @@
+"""The one exception type digitlab raises for problems a user can fix."""
+
+
+class DigitlabError(Exception):
+    """A user-facing error: its message is one sentence saying what is wrong and what to do.
+
+    The CLI prints it as a single line and exits non-zero; the server turns it into a 4xx.
+    """
