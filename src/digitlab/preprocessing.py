@@ -341,7 +341,8 @@ def split_touching(ink: InkMap, group: list[int], line_h: float) -> list:
         cuts.append(lo + int(np.argmin(profile[lo:hi])))
     edges = [0, *cuts, width]
     to_orig = 1.0 / ink.scale
-    return [Box(int((x0 + a) * to_orig), int(y0 * to_orig), int(np.ceil((x0 + b) * to_orig)), int(np.ceil(y1 * to_orig)))
+    return [Box(int((x0 + a) * to_orig), int(y0 * to_orig),
+                int(np.ceil((x0 + b) * to_orig)), int(np.ceil(y1 * to_orig)))
             for a, b in zip(edges[:-1], edges[1:])]
 
 

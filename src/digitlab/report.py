@@ -96,6 +96,7 @@ def write_report(report_dir: Path, history: list[dict], evaluation: Evaluation, 
     text_report = evaluation.classification_report()
     write_text(report_dir / "classification_report.txt", text_report)
     shown = plot_misclassified(evaluation, images, report_dir / "misclassified.png")
+    mistakes = int((evaluation.predictions != evaluation.labels).sum())
     curves = ('<h2>Learning curves</h2><img src="learning_curves.png" alt="learning curves">'
               if history else "")
     page = f"""<!doctype html>
@@ -106,7 +107,7 @@ img{{max-width:100%}} pre{{background:#f6f6f6;padding:1em;overflow:auto}} .big{{
 </head><body>
 <h1>{html.escape(title)}</h1>
 <p class="big">Test accuracy <b>{evaluation.accuracy:.2%}</b> &middot; test loss {evaluation.loss:.4f}
-&middot; {len(evaluation.labels)} test images &middot; {int((evaluation.predictions != evaluation.labels).sum())} mistakes</p>
+&middot; {len(evaluation.labels)} test images &middot; {mistakes} mistakes</p>
 {curves}
 <h2>Confusion matrix</h2><img src="confusion_matrix.png" alt="confusion matrix">
 <p><a href="confusion_matrix.csv">confusion_matrix.csv</a></p>
