@@ -161,7 +161,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) - header != expected:
         raise DigitlabError(f"{path}: header promises {expected} bytes of data for shape {shape} "
                             f"but the file holds {len(raw) - header}: it is truncated or corrupt.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
 
 
 def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
@@ -241,14 +241,14 @@ def find_local(name: str, data_dir: str | Path | None, cache_dir: Path) -> tuple
 
 
 def load_idx_dataset(name: str, data_dir: str | Path | None, cache_dir: Path,
-                     download: bool = True, mirrors: Sequence[str] | None = None) -> Dataset:
+                     download: bool = True, source: RemoteSource | None = None) -> Dataset:
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DigitlabError(f"--data-dir {data_dir} is not a directory.")
     found = find_local(name, data_dir, cache_dir)
     if found is None:
         if not download:
             raise DigitlabError(_how_to_provide(name, cache_dir))
-        download_idx(name, cache_dir / name, mirrors)
+        download_idx(name, cache_dir / name, source=source)
         found = find_local(name, None, cache_dir)
         assert found is not None, "download_idx leaves the four files in the cache"
     train, test, where = found
@@ -273,13 +273,13 @@ def md5_of(path: Path) -> str:
 
 
 def download_idx(name: str, target: Path, mirrors: Sequence[str] | None = None,
-                 timeout: float = 30.0) -> None:
+                 timeout: float = 30.0, source: RemoteSource | None = None) -> None:
     """Download the four gzipped IDX files of `name` into `target`, verifying each MD5.
 
     Each file is written to a temporary name and renamed only once its checksum matches, so an
     interrupted or corrupt download never leaves a file that a later run would trust.
     """
-    source = REMOTE[name]
+    source = source or REMOTE[name]
     mirrors = tuple(mirrors) if mirrors else source.mirrors
     target.mkdir(parents=True, exist_ok=True)
     for key, stem in IDX_FILES.items():

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from PIL import Image
+from starlette.concurrency import run_in_threadpool
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError

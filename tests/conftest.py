@@ -1,0 +1,62 @@
+"""Shared fixtures: one real training run (through the CLI, as `make demo` does) and test scans."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digitlab.datasets import load_dataset
+from tests.scanmaker import ScanStyle, draw_scan, glyph_from_font, glyph_from_mnist, handwriting_fonts
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True,
+                          cwd=cwd or REPO, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def mnist5k():
+    return load_dataset("mnist-5k")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """The default model trained on mnist-5k via `digitlab train` (shorter than the demo's run)."""
+    run_dir = tmp_path_factory.mktemp("runs") / "default"
+    result = run_cli("train", "--epochs", "10", "--out", str(run_dir), timeout=600)
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def fonts() -> dict[str, Path]:
+    found = {f.stem: f for f in handwriting_fonts()}
+    if not found:
+        pytest.skip("no handwriting fonts installed (scripts/install-system-deps.sh installs them)")
+    return found
+
+
+def clean_scan(glyph: np.ndarray, **style) -> object:
+    """A plain dark-on-light scan with no random distortions unless asked for."""
+    defaults = dict(side=600, fill=0.5, noise=0.0, jpeg_quality=None, gradient=0.0, tint=(250, 250, 250),
+                    ink=(20, 20, 20))
+    defaults.update(style)
+    return draw_scan(glyph, ScanStyle(**defaults), np.random.default_rng(0))
+
+
+@pytest.fixture(scope="session")
+def mnist_glyph(mnist5k):
+    """A real MNIST test "7" as a large glyph, for scans whose expected result is known."""
+    index = int(np.flatnonzero(mnist5k.test.labels.numpy() == 7)[0])
+    return glyph_from_mnist(mnist5k.test.images[index].numpy()), mnist5k.test.images[index].numpy()
+
+
+@pytest.fixture(scope="session")
+def font_glyph(fonts):
+    return lambda text, font="dkg": glyph_from_font(text, fonts.get(font, next(iter(fonts.values()))))

@@ -1,0 +1,91 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import clean_scan, run_cli
+from tests.scanmaker import join_glyphs
+
+
+def write_font_scans(folder, font_glyph, digits="0123456789", font="Humor-Sans"):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for digit in digits:
+        path = folder / f"digit-{digit}.png"
+        clean_scan(font_glyph(digit, font), fill=0.4).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_predict_reads_rendered_handwriting(trained_run, font_glyph, tmp_path):
+    write_font_scans(tmp_path / "scans", font_glyph)
+    result = run_cli("predict", "--model", str(trained_run), "--json", str(tmp_path / "scans"))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 10
+    for record in records:
+        assert set(record) >= {"path", "digit", "confidence", "probabilities", "uncertain"}
+        assert len(record["probabilities"]) == 10 and abs(sum(record["probabilities"]) - 1) < 1e-4
+    correct = sum(r["digit"] == int(r["path"][-5]) for r in records)
+    assert correct >= 9
+
+
+def test_predict_text_output_and_preprocessed_images(trained_run, font_glyph, tmp_path):
+    write_font_scans(tmp_path, font_glyph, digits="7")
+    result = run_cli("predict", "--model", str(trained_run), "--top-k", "3", "--save-preprocessed",
+                     str(tmp_path / "seen"), str(tmp_path / "*.png"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{tmp_path / 'digit-7.png'}: 7 (")
+    assert result.stdout.count("%") == 3
+    with Image.open(tmp_path / "seen" / "digit-7.png") as seen:
+        assert seen.size == (280, 280)
+
+
+def test_batch_with_bad_files_still_predicts_the_good_ones(trained_run, font_glyph, tmp_path):
+    good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("not an image")
+    Image.new("L", (400, 400), 240).save(tmp_path / "blank.png")
+    result = run_cli("predict", "--model", str(trained_run), str(good), str(tmp_path / "empty.png"),
+                     str(tmp_path / "notes.png"), str(tmp_path / "blank.png"))
+    assert result.returncode == 1
+    assert result.stdout.count("\n") == 1 and f"{good}: 3" in result.stdout
+    errors = result.stderr.splitlines()
+    assert len(errors) == 3 and "Traceback" not in result.stderr
+    assert any("empty.png: the file is empty" in e for e in errors)
+    assert any("notes.png: not an image" in e for e in errors)
+    assert any("blank.png: no digit found" in e for e in errors)
+
+
+def test_directory_without_images_and_missing_model(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_cli("predict", "--model", str(tmp_path), str(tmp_path / "empty"))
+    assert result.returncode == 2 and "directory has no images" in result.stderr
+    (tmp_path / "x.png").write_bytes(b"")
+    no_runs = run_cli("predict", str(tmp_path / "x.png"), cwd=tmp_path)
+    assert no_runs.returncode == 2
+    assert "no trained model found under runs/" in no_runs.stderr and "digitlab train" in no_runs.stderr
+
+
+def test_read_whole_numbers(trained_run, font_glyph, tmp_path):
+    rng = np.random.default_rng(3)
+    for text in ("2026", "0759", "31"):
+        clean_scan(join_glyphs([font_glyph(c, "Humor-Sans") for c in text], rng), fill=0.15, side=1000,
+                   ruled=True).save(tmp_path / f"n{text}.png")
+    result = run_cli("read", "--model", str(trained_run), "--json", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    readings = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
+    for text in ("2026", "0759", "31"):
+        reading = readings[str(tmp_path / f"n{text}.png")]
+        assert reading["text"] == text
+        assert len(reading["digits"]) == len(text)
+        assert all(len(d["box"]) == 4 and 0 <= d["confidence"] <= 1 for d in reading["digits"])
+
+
+def test_bomb_via_cli_is_one_line(trained_run, tmp_path):
+    from tests.test_preprocessing import png_with_size
+
+    (tmp_path / "bomb.png").write_bytes(png_with_size(20000, 20000))
+    result = run_cli("predict", "--model", str(trained_run), str(tmp_path / "bomb.png"))
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "decompression bomb" in result.stderr

@@ -1,0 +1,146 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitlab.errors import DigitlabError
+from digitlab.images import load_grayscale
+from digitlab.preprocessing import normalize_scan, segment_digits
+from tests.conftest import clean_scan
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(float).ravel(), b.astype(float).ravel()
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def centre_of_mass(image: np.ndarray) -> tuple[float, float]:
+    y, x = np.mgrid[:28, :28]
+    total = image.sum()
+    return float((image * y).sum() / total), float((image * x).sum() / total)
+
+
+def test_dark_on_light_scan_is_inverted_to_mnist_form(mnist_glyph):
+    glyph, original = mnist_glyph
+    out = normalize_scan(clean_scan(glyph))
+    assert out.dtype == np.uint8 and out.shape == (28, 28)
+    assert out[0].max() == 0 and out[:, 0].max() == 0  # black background, light ink
+    assert out.max() == 255
+    assert similarity(out, original) > 0.7
+
+
+def test_light_on_dark_gives_the_same_digit(mnist_glyph):
+    glyph, _ = mnist_glyph
+    dark_on_light = normalize_scan(clean_scan(glyph))
+    light_on_dark = normalize_scan(clean_scan(glyph, light_on_dark=True))
+    assert similarity(dark_on_light, light_on_dark) > 0.9
+
+
+def test_small_off_centre_digit_is_cropped_scaled_and_centred(mnist_glyph):
+    glyph, original = mnist_glyph
+    scan = clean_scan(glyph, side=1200, fill=0.08)
+    out = normalize_scan(scan)
+    rows, cols = np.nonzero(out > 30)
+    assert max(rows.max() - rows.min(), cols.max() - cols.min()) in range(18, 22)  # fits 20x20
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - 14) < 1.0 and abs(cx - 14) < 1.0
+    assert similarity(out, original) > 0.6
+
+
+def test_uneven_light_noise_and_ruled_lines_are_removed(mnist_glyph):
+    glyph, _ = mnist_glyph
+    plain = normalize_scan(clean_scan(glyph))
+    messy = normalize_scan(clean_scan(glyph, ruled=True, gradient=0.45, noise=0.05, jpeg_quality=50,
+                                      tint=(230, 215, 190)))
+    assert similarity(plain, messy) > 0.75
+
+
+def test_blank_page_says_no_digit():
+    page = Image.fromarray(np.random.default_rng(0).normal(235, 4, (600, 600)).clip(0, 255).astype(np.uint8))
+    with pytest.raises(DigitlabError, match="no digit found"):
+        normalize_scan(page, "blank.png")
+
+
+def test_deskew_straightens_a_slanted_digit(font_glyph):
+    upright = normalize_scan(clean_scan(font_glyph("1", "dkg")))
+    slanted = clean_scan(font_glyph("1", "dkg"), shear=0.35)
+    assert similarity(normalize_scan(slanted, deskew=True), upright) > similarity(normalize_scan(slanted), upright)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF"])
+def test_every_common_format_reads_the_same(mnist_glyph, tmp_path, fmt):
+    glyph, _ = mnist_glyph
+    scan = clean_scan(glyph)
+    reference = normalize_scan(scan)
+    path = tmp_path / f"scan.{fmt.lower()}"
+    scan.save(path, format=fmt)
+    assert similarity(normalize_scan(path), reference) > 0.9
+
+
+def test_rgba_with_transparent_background_either_ink(mnist_glyph):
+    glyph, original = mnist_glyph
+    alpha = (np.pad(glyph, 40) * 255).astype(np.uint8)
+    for ink in (0, 255):
+        rgba = np.zeros(alpha.shape + (4,), dtype=np.uint8)
+        rgba[..., :3] = ink
+        rgba[..., 3] = alpha
+        assert similarity(normalize_scan(Image.fromarray(rgba, "RGBA")), original) > 0.7
+
+
+def test_sixteen_bit_and_palette_images(mnist_glyph):
+    glyph, original = mnist_glyph
+    gray16 = Image.fromarray(((1 - np.pad(glyph, 40)) * 65535).astype(np.uint16))
+    assert similarity(normalize_scan(gray16), original) > 0.7
+    palette = clean_scan(glyph).convert("P")
+    assert similarity(normalize_scan(palette), original) > 0.7
+
+
+def test_exif_orientation_is_honoured(mnist_glyph, tmp_path):
+    glyph, _ = mnist_glyph
+    scan = clean_scan(glyph)
+    rotated = scan.rotate(90, expand=True)  # stored sideways, EXIF says "rotate 270 to view"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated.save(tmp_path / "phone.jpg", exif=exif)
+    assert similarity(normalize_scan(tmp_path / "phone.jpg"), normalize_scan(scan)) > 0.85
+
+
+def png_with_size(width: int, height: int) -> bytes:
+    """A PNG whose header claims width x height (a decompression bomb), without the pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    pixels = zlib.compress(b"\0" * 100)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "the file is empty"),
+    (b"hello, not an image", "not an image"),
+    (png_with_size(20000, 20000), "decompression bomb"),
+])
+def test_bad_files_are_refused_with_one_sentence(tmp_path, data, message):
+    path = tmp_path / "bad.png"
+    path.write_bytes(data)
+    with pytest.raises(DigitlabError, match=message):
+        normalize_scan(path)
+
+
+def test_truncated_image_is_refused(mnist_glyph, tmp_path):
+    buffer = io.BytesIO()
+    clean_scan(mnist_glyph[0]).save(buffer, "PNG")
+    (tmp_path / "cut.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(DigitlabError, match="truncated or corrupt"):
+        load_grayscale(tmp_path / "cut.png")
+
+
+def test_number_is_segmented_left_to_right(font_glyph):
+    from tests.scanmaker import join_glyphs
+
+    glyph = join_glyphs([font_glyph(c, "Humor-Sans") for c in "4096"], np.random.default_rng(1))
+    crops = segment_digits(clean_scan(glyph, fill=0.15, side=1000))
+    assert len(crops) == 4
+    assert [c.box.x0 for c in crops] == sorted(c.box.x0 for c in crops)

@@ -1,0 +1,123 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from digitlab.checkpoint import load_model
+from digitlab.config import TrainConfig
+from digitlab.models import build_model
+from digitlab.training import TensorLoader, fit, train_model
+from digitlab.training import test as evaluate_loader
+from tests.conftest import REPO, run_cli
+
+
+def test_train_model_with_a_torch_dataloader_learns(mnist5k):
+    torch.manual_seed(0)
+    dataset = torch.utils.data.TensorDataset(mnist5k.train.images.unsqueeze(1).float() / 255, mnist5k.train.labels)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=128, shuffle=True)
+    model = build_model("seed")
+    losses = train_model(model, loader, num_epochs=2)
+    assert len(losses) == 2 and losses[1] < losses[0]
+    _, accuracy = evaluate_loader(model, torch.device("cpu"), TensorLoader(mnist5k.test, 1000, torch.device("cpu")))
+    assert accuracy > 0.85  # chance is 0.10
+
+
+def test_run_directory_has_every_artifact(trained_run):
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["train"]["arch"] == "default" and config["train"]["seed"] == 0
+    assert config["dataset"]["name"] == "mnist-5k" and config["digitlab_version"]
+    with open(trained_run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 11))
+    assert set(rows[0]) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["n_train"] == 4000 and metrics["n_test"] == 1000
+    assert metrics["test_accuracy"] > 0.95 and metrics["train_seconds"] > 0
+    assert set(metrics["per_class"]["7"]) == {"precision", "recall", "f1", "support"}
+    model, metadata = load_model(trained_run / "model.safetensors")
+    assert metadata["arch"] == "default" and metadata["classes"] == [str(d) for d in range(10)]
+    assert not list(trained_run.rglob("*.tmp"))
+
+
+def test_report_files_are_valid(trained_run):
+    report = trained_run / "report"
+    for name in ("learning_curves.png", "confusion_matrix.png", "misclassified.png"):
+        with Image.open(report / name) as image:
+            image.verify()
+            assert image.size[0] > 300
+    rows = (report / "confusion_matrix.csv").read_text().splitlines()
+    assert len(rows) == 11
+    assert sum(int(v) for row in rows[1:] for v in row.split(",")[1:]) == 1000
+    assert "precision" in (report / "classification_report.txt").read_text()
+    page = (report / "report.html").read_text()
+    assert all(name in page for name in ("learning_curves.png", "confusion_matrix.png", "misclassified.png"))
+
+
+def test_evaluate_cli_recomputes_metrics(trained_run):
+    before = json.loads((trained_run / "metrics.json").read_text())
+    result = run_cli("evaluate", str(trained_run))
+    assert result.returncode == 0, result.stderr
+    after = json.loads((trained_run / "metrics.json").read_text())
+    assert after["test_accuracy"] == pytest.approx(before["test_accuracy"])
+    assert "test_accuracy" in result.stdout and "precision" in result.stdout
+
+
+def test_resume_after_sigkill_mid_epoch(tmp_path):
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "digitlab", "train", "--epochs", "5", "--out", str(run_dir),
+                                "--no-report"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    history = run_dir / "history.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (history.exists() and len(history.read_text().splitlines()) >= 3):
+        time.sleep(0.1)
+    time.sleep(0.8)  # well inside epoch 3
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(history.read_text().splitlines()) - 1
+    assert 2 <= done < 5
+    load_model(run_dir / "model.safetensors")  # never half-written
+    result = run_cli("train", "--resume", "--out", str(run_dir), "--no-report")
+    assert result.returncode == 0, result.stderr
+    assert f"resuming {run_dir} after epoch {done}/5" in result.stdout
+    with open(history) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5]
+    assert json.loads((run_dir / "metrics.json").read_text())["test_accuracy"] > 0.9
+
+
+def test_resume_is_exact(tmp_path, mnist5k):
+    # A constant schedule, so that epoch 1 of a 1-epoch run is epoch 1 of a 2-epoch run.
+    config = TrainConfig(arch="seed", epochs=2, augment=True, schedule="constant")
+    straight = fit(config, tmp_path / "a", dataset=mnist5k, report=False, log=lambda s: None)
+    fit(TrainConfig(arch="seed", epochs=1, augment=True, schedule="constant"), tmp_path / "b", dataset=mnist5k,
+        report=False, log=lambda s: None)
+    # Pretend run b was configured for 2 epochs and stopped after the first.
+    config_b = json.loads((tmp_path / "b" / "config.json").read_text())
+    config_b["train"]["epochs"] = 2
+    (tmp_path / "b" / "config.json").write_text(json.dumps(config_b))
+    resumed = fit(TrainConfig(), tmp_path / "b", resume=True, dataset=mnist5k, report=False, log=lambda s: None)
+    assert resumed.history[0] == straight.history[0] | {"seconds": resumed.history[0]["seconds"]}
+    assert resumed.metrics["test_accuracy"] == pytest.approx(straight.metrics["test_accuracy"], abs=0.002)
+
+
+def test_existing_run_is_not_overwritten(trained_run):
+    result = run_cli("train", "--epochs", "1", "--out", str(trained_run))
+    assert result.returncode == 2
+    assert "already holds a run: pass --resume" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["--epochs", "0"], "--epochs must be at least 1"),
+                                           (["--arch", "resnet"], "unknown --arch 'resnet'"),
+                                           (["--lr", "-1"], "--lr must be positive"),
+                                           (["--data", "folder:/nonexistent"], "is not a directory")])
+def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
+    result = run_cli("train", "--out", str(tmp_path / "r"), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
