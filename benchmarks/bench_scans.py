@@ -112,13 +112,18 @@ def main() -> None:
             list(pool.map(normalize_scan, photos))
     per_second = rounds * len(photos) / (time.perf_counter() - start)
 
+    cli_seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "seven.jpg"
         singles[7][0].save(path)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "digitlab", "predict", "--model", args.model, str(path)],
+        onnx = Path(tmp) / "model.onnx"
+        subprocess.run([sys.executable, "-m", "digitlab", "export", "--model", args.model, "--onnx", str(onnx)],
                        check=True, capture_output=True)
-        cli_seconds = time.perf_counter() - start
+        for label, model in (("PyTorch run", args.model), ("ONNX", str(onnx))):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "digitlab", "predict", "--model", model, str(path)],
+                           check=True, capture_output=True)
+            cli_seconds[label] = time.perf_counter() - start
 
     print(f"model: {args.model} ({predictor.info.get('arch')}, {predictor.info.get('backend')})")
     print("| test | images | result |")
@@ -129,7 +134,8 @@ def main() -> None:
         print(f"| ... of which {source} | {len(hits)} | {np.mean(hits):.1%} |")
     print(f"| whole numbers (2-6 digits), read exactly | {len(numbers)} | {exact / len(numbers):.1%} |")
     print(f"| preprocessing 1000x1000 photos, 2 threads | {rounds * len(photos)} | {per_second:.0f} images/s |")
-    print(f"| `digitlab predict` one image, start to answer | 1 | {cli_seconds:.2f} s |")
+    for label, seconds in cli_seconds.items():
+        print(f"| `digitlab predict` one image, start to answer, {label} | 1 | {seconds:.2f} s |")
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -60,3 +63,36 @@ def mnist_glyph(mnist5k):
 @pytest.fixture(scope="session")
 def font_glyph(fonts):
     return lambda text, font="dkg": glyph_from_font(text, fonts.get(font, next(iter(fonts.values()))))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model, max_upload_mb: float = 1.0):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--model", str(model), "--host",
+                                "127.0.0.1", "--port", str(port), "--max-upload-mb", str(max_upload_mb)],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+        if process.poll() is not None:
+            raise RuntimeError(process.stderr.read().decode())
+    process.kill()
+    raise RuntimeError("server did not start in 60 s")
+
+
+@pytest.fixture(scope="module")
+def server(trained_run):
+    process, url = start_server(trained_run)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)

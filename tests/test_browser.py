@@ -5,19 +5,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import clean_scan
-from tests.test_server import start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed "
                                 "(scripts/install-system-deps.sh installs it)")
-
-
-@pytest.fixture(scope="module")
-def page_url(trained_run):
-    process, url = start_server(trained_run)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +40,9 @@ def wait_for_answer(page):
 
 
 @pytest.mark.parametrize("viewport", [{"width": 1100, "height": 700}, {"width": 390, "height": 844}])
-def test_drawing_a_seven_is_recognised_as_you_draw(browser, page_url, viewport):
+def test_drawing_a_seven_is_recognised_as_you_draw(browser, server, viewport):
     page = browser.new_page(viewport=viewport)
-    page.goto(page_url)
+    page.goto(server)
     draw(page, [[(0.25, 0.2), (0.75, 0.2), (0.6, 0.5), (0.45, 0.82)]])  # no button pressed
     assert wait_for_answer(page) == "7"
     assert page.locator("#bars .bar").count() == 10
@@ -65,19 +56,19 @@ def test_drawing_a_seven_is_recognised_as_you_draw(browser, page_url, viewport):
     page.close()
 
 
-def test_uploading_a_scan_shows_its_digit(browser, page_url, font_glyph, tmp_path):
+def test_uploading_a_scan_shows_its_digit(browser, server, font_glyph, tmp_path):
     clean_scan(font_glyph("4", "Humor-Sans"), noise=0.03, jpeg_quality=70).save(tmp_path / "four.jpg")
     page = browser.new_page()
-    page.goto(page_url)
+    page.goto(server)
     page.set_input_files("#file", str(tmp_path / "four.jpg"))
     assert wait_for_answer(page) == "4"
     page.close()
 
 
-def test_uploading_a_non_image_shows_the_error(browser, page_url, tmp_path):
+def test_uploading_a_non_image_shows_the_error(browser, server, tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     page = browser.new_page()
-    page.goto(page_url)
+    page.goto(server)
     page.set_input_files("#file", str(tmp_path / "notes.png"))
     page.wait_for_function("document.getElementById('message').textContent.includes('not an image')", timeout=10000)
     page.close()

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -89,3 +90,15 @@ def test_bomb_via_cli_is_one_line(trained_run, tmp_path):
     result = run_cli("predict", "--model", str(trained_run), str(tmp_path / "bomb.png"))
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "decompression bomb" in result.stderr
+
+
+def test_demo_examples_are_read(trained_run):
+    """The last steps of `make demo`: the bundled example scans, through the CLI."""
+    from tests.conftest import REPO
+
+    predicted = run_cli("predict", "--model", str(trained_run), "--json", str(REPO / "examples" / "*.jpg"))
+    assert predicted.returncode == 0, predicted.stderr
+    digits = {Path(json.loads(line)["path"]).name: json.loads(line)["digit"] for line in predicted.stdout.splitlines()}
+    assert digits["seven.jpg"] == 7 and digits["three-lined-paper.jpg"] == 3
+    read = run_cli("read", "--model", str(trained_run), str(REPO / "examples" / "number-2026.jpg"))
+    assert read.returncode == 0 and ": 2026 " in read.stdout

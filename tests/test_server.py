@@ -1,50 +1,13 @@
 """API tests against a real uvicorn server on 127.0.0.1."""
 
 import io
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import REPO, clean_scan
+from tests.conftest import clean_scan
 from tests.scanmaker import join_glyphs
 from tests.test_preprocessing import png_with_size
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model, max_upload_mb: float = 1.0):
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--model", str(model), "--host",
-                                "127.0.0.1", "--port", str(port), "--max-upload-mb", str(max_upload_mb)],
-                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-        if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode())
-    process.kill()
-    raise RuntimeError("server did not start in 60 s")
-
-
-@pytest.fixture(scope="module")
-def server(trained_run):
-    process, url = start_server(trained_run)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
 
 
 def png_bytes(image) -> bytes:

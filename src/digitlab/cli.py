@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
     train.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
     train.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
+    train.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                       help="bf16: bfloat16 autocast, about 2x faster on CPUs with AVX-512 BF16")
     train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
     train.add_argument("--no-report", action="store_true", help="skip the plots and HTML report")
@@ -103,7 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
     else:
         config = TrainConfig.lab_recipe() if args.recipe == "lab" else TrainConfig()
-        for key in ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads"):
+        for key in ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads",
+                    "precision"):
             if getattr(args, key) is not None:
                 setattr(config, key, getattr(args, key))
         out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_')}-{config.arch}-" \
@@ -129,7 +132,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise DigitlabError(f"{run_dir} has no model.safetensors: is it a digitlab run directory?")
     config = TrainConfig.from_run(run_dir)
     data = args.data or config.data
-    dataset = load_dataset(data, args.data_dir if args.data else (args.data_dir or config.data_dir))
+    data_dir = args.data_dir or (config.data_dir if data == config.data else None)
+    dataset = load_dataset(data, data_dir)
     model, metadata = load_model(run_dir / "model.safetensors")
     if len(metadata["classes"]) != len(dataset.classes):
         raise DigitlabError(f"{run_dir} predicts {len(metadata['classes'])} classes but {data} has "

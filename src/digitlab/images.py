@@ -75,15 +75,16 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
 
 
 def to_grayscale(image: Image.Image) -> np.ndarray:
-    """A float32 array in [0, 1] (0 black). Transparent pixels become a background that contrasts
-    with the opaque ink, so a dark or a light digit drawn on a transparent canvas both stay visible."""
+    """A 2-D array, 0 black: uint8 for 8-bit images (cheap to shrink), else float32 in [0, 1].
+    Transparent pixels become a background that contrasts with the opaque ink, so a dark or a
+    light digit drawn on a transparent canvas both stay visible."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         values = np.asarray(image, dtype=np.float32)
         top = 65535.0 if values.max(initial=0) > 255 else 255.0
         return np.clip(values / top, 0, 1)
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if not has_alpha:
-        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        return np.asarray(image.convert("L"))
     rgba = image.convert("RGBA")
     alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
     gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255.0
@@ -94,16 +95,25 @@ def to_grayscale(image: Image.Image) -> np.ndarray:
     return gray * alpha + background * (1 - alpha)
 
 
+def as_float(gray: np.ndarray) -> np.ndarray:
+    """A `to_grayscale` result as float32 in [0, 1]."""
+    return gray.astype(np.float32) / 255.0 if gray.dtype == np.uint8 else gray
+
+
 def load_grayscale(source: ImageSource, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Any supported source as a 2-D float32 array in [0, 1]: a path, bytes, a PIL image or an array
-    (uint8 0-255 or float 0-1; gray, RGB or RGBA)."""
+    """Any supported source as a 2-D array (uint8 0-255, or float32 0-1 for deeper images): a path,
+    bytes, a PIL image or an array (uint8 0-255 or float 0-1; gray, RGB or RGBA)."""
     if isinstance(source, np.ndarray):
         array = source
         if array.ndim == 3:
             array = array[..., :3].mean(axis=2) if array.shape[2] >= 3 else array[..., 0]
         if array.ndim != 2 or min(array.shape) < 1:
             raise DigitlabError(f"{describe(source, name)}: expected a 2-D image array, got shape {source.shape}.")
+        if array.dtype == np.uint8:
+            return array
+        if source.dtype == np.uint8:  # an RGB average
+            return array.astype(np.float32) / 255.0
         array = array.astype(np.float32)
-        return array / 255.0 if source.dtype == np.uint8 or array.max(initial=0) > 1.0 else array
+        return array / 255.0 if array.max(initial=0) > 1.0 else array
     image = source if isinstance(source, Image.Image) else open_image(source, name, max_pixels)
     return to_grayscale(image)

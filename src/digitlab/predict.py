@@ -115,8 +115,8 @@ class Predictor:
         metrics_path = (run_dir or path.parent) / "metrics.json"
         if metrics_path.is_file():
             try:
-                info["test_accuracy"] = json.loads(metrics_path.read_text()).get("test_accuracy")
-                info["dataset"] = json.loads(metrics_path.read_text()).get("dataset")
+                metrics = json.loads(metrics_path.read_text())
+                info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
             except ValueError:
                 pass
         return cls(run_batch, metadata["classes"], info)
@@ -170,7 +170,8 @@ class Predictor:
     def read(self, source: ImageSource, name: str | None = None, deskew: bool = False) -> Reading:
         """Read a number written on one line, e.g. "2026", left to right."""
         name = name or (str(source) if isinstance(source, str | Path) else "image")
-        crops = segment_digits(source, name, deskew=deskew)
+        crops = segment_digits(source, name, deskew=deskew,
+                               score=lambda images: self.predict_proba(images).max(axis=1))
         probabilities = self.predict_proba(np.stack([c.image for c in crops]))
         digits = []
         for crop, p in zip(crops, probabilities):

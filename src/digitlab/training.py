@@ -80,7 +80,8 @@ class TensorLoader:
             index = order[start:start + self.batch_size]
             x = to_model_input(self.images[index])
             if self.augment_policy:
-                x = augment_batch(x, self.generator, self.augment_policy)
+                # Augmentation returns the default layout; the model runs fastest channels-last.
+                x = augment_batch(x, self.generator, self.augment_policy).contiguous(memory_format=torch.channels_last)
             yield x, self.labels[index]
 
 
@@ -96,8 +97,9 @@ def one_cycle_lr(step: int, total_steps: int, peak_lr: float, warmup: float = 0.
 
 def train(model: nn.Module, device: torch.device, loader: Iterable, optimizer: torch.optim.Optimizer,
           epoch: int, lr_at_batch: Callable[[int], float] | None = None, label_smoothing: float = 0.0,
-          show_progress: bool = True) -> tuple[float, float]:
-    """One epoch of training; returns (mean loss, accuracy) over the epoch's batches."""
+          show_progress: bool = True, bf16: bool = False) -> tuple[float, float]:
+    """One epoch of training; returns (mean loss, accuracy) over the epoch's batches.
+    `bf16` runs the forward pass under bfloat16 autocast (weights and optimizer stay float32)."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     batches = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not show_progress, file=sys.stderr)
@@ -107,8 +109,9 @@ def train(model: nn.Module, device: torch.device, loader: Iterable, optimizer: t
             for group in optimizer.param_groups:
                 group["lr"] = lr_at_batch(batch_index)
         optimizer.zero_grad()
-        output = model(data)
-        loss = F.cross_entropy(output, target, label_smoothing=label_smoothing)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            output = model(data)
+            loss = F.cross_entropy(output, target, label_smoothing=label_smoothing)
         loss.backward()
         optimizer.step()
         total_loss += loss.item() * len(target)
@@ -177,6 +180,8 @@ def validate_config(config: TrainConfig) -> None:
         raise DigitlabError(f"--lr must be positive, got {config.lr}.")
     if config.schedule not in ("onecycle", "constant"):
         raise DigitlabError(f"unknown schedule {config.schedule!r}: expected onecycle or constant.")
+    if config.precision not in ("fp32", "bf16"):
+        raise DigitlabError(f"unknown --precision {config.precision!r}: expected fp32 or bf16.")
 
 
 def read_history(path: Path) -> list[dict]:
@@ -253,14 +258,14 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         first_step = (epoch - 1) * steps_per_epoch
-        if config.schedule == "onecycle":
-            def lr_at_batch(i: int, first_step: int = first_step) -> float:
-                return one_cycle_lr(first_step + i, total_steps, config.lr)
-        else:
-            def lr_at_batch(i: int) -> float:
+
+        def lr_at_batch(i: int, first_step: int = first_step) -> float:
+            if config.schedule == "constant":
                 return config.lr
+            return one_cycle_lr(first_step + i, total_steps, config.lr)
+
         loss, accuracy = train(model, device, train_loader, optimizer, epoch, lr_at_batch,
-                               config.label_smoothing, show_progress)
+                               config.label_smoothing, show_progress, bf16=config.precision == "bf16")
         val_loss, val_accuracy = test(model, device, test_loader)
         seconds = time.perf_counter() - started
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,

@@ -1,0 +1,127 @@
+"""Inference throughput: PyTorch vs onnxruntime, seed and default archs, batch 1 / 64 / 1024.
+
+    python benchmarks/bench_inference.py [--seconds 3]
+
+Also counts each model's FLOPs per image and compares achieved FLOP/s with the machine's peak,
+both the nominal one (cores x clock x FLOPs per cycle, stated below) and a measured one (a large
+fp32 matrix multiply, the best case for these cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from digitlab.checkpoint import save_model  # noqa: E402
+from digitlab.export import export_onnx, load_onnx_session  # noqa: E402
+from digitlab.models import build_model  # noqa: E402
+
+# AVX-512 / AVX2 cores with two 256-bit FMA pipes: 2 pipes x 8 floats x 2 (multiply+add) per cycle.
+FLOPS_PER_CYCLE = 32
+
+
+def flops_per_image(model: nn.Module) -> int:
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            k = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            total += 2 * output.numel() * k
+        elif isinstance(module, nn.Linear):
+            total += 2 * module.in_features * module.out_features * output.shape[0]
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, 1, 28, 28))
+    for h in hooks:
+        h.remove()
+    return total
+
+
+def clock_ghz() -> float:
+    try:
+        mhz = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
+        return max(mhz) / 1000
+    except (OSError, ValueError):
+        return float("nan")
+
+
+def measured_gemm_flops(seconds: float) -> float:
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    a @ b
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        n += 1
+    return n * 2 * 2048 ** 3 / (time.perf_counter() - start)
+
+
+def rate(fn, batch: int, seconds: float) -> float:
+    fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    nominal = cores * clock_ghz() * 1e9 * FLOPS_PER_CYCLE
+    gemm = measured_gemm_flops(args.seconds)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in ("seed", "default"):
+            model = build_model(arch).eval()
+            run_dir = Path(tmp) / arch
+            save_model(run_dir / "model.safetensors", model, arch, tuple(str(d) for d in range(10)))
+            session, _ = load_onnx_session(export_onnx(run_dir, run_dir / "model.onnx"))
+            flops = flops_per_image(model)
+            torch_model = model.to(memory_format=torch.channels_last)
+            for batch in (1, 64, 1024):
+                x = np.random.rand(batch, 1, 28, 28).astype(np.float32)
+                xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+
+                def run_torch(xt=xt, model=torch_model):
+                    with torch.inference_mode():
+                        model(xt)
+
+                def run_onnx(x=x, session=session):
+                    session.run(None, {"image": x})
+
+                for backend, fn in (("pytorch", run_torch), ("onnxruntime", run_onnx)):
+                    per_s = rate(fn, batch, args.seconds)
+                    rows.append({"arch": arch, "backend": backend, "batch": batch, "images_per_s": per_s,
+                                 "mflops_per_image": flops / 1e6, "gflops_per_s": per_s * flops / 1e9})
+                    print(json.dumps(rows[-1]), flush=True)
+    print(f"\n{cores} cores at {clock_ghz():.2f} GHz: nominal peak {nominal / 1e9:.0f} GFLOP/s "
+          f"({FLOPS_PER_CYCLE} FLOP/cycle/core); measured fp32 GEMM {gemm / 1e9:.0f} GFLOP/s; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("| arch | MFLOP/image | backend | batch 1 img/s | batch 64 img/s | batch 1024 img/s | best GFLOP/s "
+          "| % of GEMM | % of nominal |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for arch in ("seed", "default"):
+        for backend in ("pytorch", "onnxruntime"):
+            sel = [r for r in rows if r["arch"] == arch and r["backend"] == backend]
+            best = max(r["gflops_per_s"] for r in sel) * 1e9
+            print(f"| {arch} | {sel[0]['mflops_per_image']:.2f} | {backend} | "
+                  + " | ".join(f"{r['images_per_s']:.0f}" for r in sel)
+                  + f" | {best / 1e9:.1f} | {best / gemm:.0%} | {best / nominal:.0%} |")
+
+
+if __name__ == "__main__":
+    main()
