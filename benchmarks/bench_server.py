@@ -14,6 +14,7 @@ import io
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -75,8 +76,10 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     command = [sys.executable, "-m", "digitlab", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    # The server's log goes to a file, not a pipe: an unread pipe fills up and stalls the server.
+    log = tempfile.TemporaryFile()
     server = subprocess.Popen(command + (["--model", args.model] if args.model else []), cwd=REPO,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -87,7 +90,8 @@ def main() -> None:
             except httpx.TransportError:
                 time.sleep(0.2)
         else:
-            raise SystemExit("server did not start: " + server.stderr.read().decode()[-500:])
+            log.seek(0)
+            raise SystemExit("server did not start: " + log.read().decode(errors="replace")[-500:])
         load(f"{url}/api/predict", payload, args.clients, 5)  # warm-up
         before = rss_mb(server.pid)
         latencies, errors = load(f"{url}/api/predict", payload, args.clients, args.seconds)
@@ -97,6 +101,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        log.close()
     latencies_ms = np.array(latencies) * 1000
     print(f"model: {health['model']} ({health['arch']}, {health['backend']}); payload {len(payload):,} bytes JPEG "
           f"{style.side}x{style.side}")

@@ -144,3 +144,18 @@ def test_number_is_segmented_left_to_right(font_glyph):
     crops = segment_digits(clean_scan(glyph, fill=0.15, side=1000))
     assert len(crops) == 4
     assert [c.box.x0 for c in crops] == sorted(c.box.x0 for c in crops)
+
+
+def test_batch_in_worker_processes_matches_one_by_one_and_keeps_order(mnist5k):
+    from digitlab.preprocessing import POOL_THRESHOLD, normalize_batch
+    from tests.scanmaker import glyph_from_mnist
+
+    sources = [clean_scan(glyph_from_mnist(image.numpy()), side=300) for image in mnist5k.test.images[:POOL_THRESHOLD]]
+    sources[5] = b""                                       # an empty upload
+    sources[40] = Image.new("L", (300, 300), 235)          # a blank page
+    results = normalize_batch(sources, [f"s{i}" for i in range(len(sources))], workers=2)
+    assert len(results) == len(sources)
+    assert isinstance(results[5], DigitlabError) and "s5: the file is empty" in str(results[5])
+    assert isinstance(results[40], DigitlabError) and "no digit found" in str(results[40])
+    for i in (0, 17, len(sources) - 1):
+        assert np.array_equal(results[i], normalize_scan(sources[i]))

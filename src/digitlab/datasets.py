@@ -321,27 +321,27 @@ def load_image_folder(root: Path) -> Dataset:
     With `train/` and `test/` subfolders those are the splits; otherwise every fifth image of
     each class (sorted by file name) is held out for testing.
     """
-    from digitlab.preprocessing import normalize_scan  # images need Pillow/SciPy, loaded lazily
+    from digitlab.preprocessing import normalize_batch  # images need Pillow/SciPy, loaded lazily
 
     if not root.is_dir():
         raise DigitlabError(f"folder data set {root} is not a directory.")
 
     def read_classes(folder: Path) -> tuple[list[np.ndarray], list[int], list[Path]]:
-        images, labels, paths = [], [], []
+        labels, paths = [], []
         for digit in range(10):
             class_dir = folder / str(digit)
             if not class_dir.is_dir():
                 continue
             for path in sorted(class_dir.iterdir()):
                 if path.suffix.lower() in IMAGE_SUFFIXES:
-                    try:
-                        images.append(normalize_scan(path))
-                    except DigitlabError as exc:
-                        raise DigitlabError(f"folder data set: {exc}") from None
                     labels.append(digit)
                     paths.append(path)
-        if not images:
+        if not paths:
             raise DigitlabError(f"{folder} has no images in class folders 0/ ... 9/.")
+        images = normalize_batch(paths)
+        for image in images:
+            if isinstance(image, DigitlabError):
+                raise DigitlabError(f"folder data set: {image}")
         return images, labels, paths
 
     def as_split(images: list[np.ndarray], labels: list[int]) -> Split:

@@ -15,7 +15,7 @@ import numpy as np
 
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource
-from digitlab.preprocessing import normalize_scan, segment_digits
+from digitlab.preprocessing import normalize_batch, segment_digits
 
 UNCERTAIN_BELOW = 0.6  # confidence under which an answer is flagged "not sure"
 
@@ -156,12 +156,7 @@ class Predictor:
                 deskew: bool = False) -> list[Prediction | DigitlabError]:
         """One result per source: a `Prediction`, or the `DigitlabError` that explains why not."""
         names = names or [str(s) if isinstance(s, str | Path) else f"image{i}" for i, s in enumerate(sources)]
-        images: list[np.ndarray | DigitlabError] = []
-        for source, name in zip(sources, names):
-            try:
-                images.append(normalize_scan(source, name, deskew=deskew))
-            except DigitlabError as exc:
-                images.append(exc)
+        images = normalize_batch(sources, names, deskew=deskew)
         good = [im for im in images if not isinstance(im, DigitlabError)]
         probabilities = iter(self.predict_proba(np.stack(good)) if good else [])
         return [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))
