@@ -22,7 +22,7 @@ system-deps:
 demo: setup
 	$(BIN)/digitlab data list
 	$(BIN)/digitlab train --out runs/demo-$$(date +%Y%m%d-%H%M%S)
-	$(BIN)/digitlab predict examples/*.jpg
+	$(BIN)/digitlab predict examples/seven.jpg examples/three-lined-paper.jpg
 	$(BIN)/digitlab read examples/number-2026.jpg
 	@echo "Open the report: $$(ls -td runs/demo-*/ | head -1)report/report.html"
 

@@ -93,7 +93,7 @@ def main() -> None:
     truth = np.array([d for _, d, _ in singles])
     results = predictor.predict([im for im, _, _ in singles], [f"scan{i}" for i in range(len(singles))])
     ours = np.array([r.digit if not isinstance(r, DigitlabError) else -1 for r in results])
-    lab = predictor.predict_proba(np.stack([lab_recipe(im) for im, _, _ in singles])).argmax(1)
+    lab = predictor.scan_probabilities(np.stack([lab_recipe(im) for im, _, _ in singles])).argmax(1)
     by_source: dict[str, list[bool]] = {}
     for (_, d, source), guess in zip(singles, ours):
         by_source.setdefault(source, []).append(guess == d)

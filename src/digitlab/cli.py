@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("images", nargs="+", help="image files, directories or globs")
         command.add_argument("--model", default=None, help="run directory or .onnx file (default: newest run in runs/)")
         command.add_argument("--json", action="store_true", help="one JSON object per line")
-        command.add_argument("--deskew", action="store_true", help="straighten slanted digits (moments)")
+        command.add_argument("--deskew", action="store_true",
+                             help="read only the digit straightened by its moments "
+                                  "(default: average of it as written and straightened)")
         if name == "predict":
             command.add_argument("--top-k", type=int, default=2, help="how many candidates to show")
             command.add_argument("--save-preprocessed", type=Path, default=None,

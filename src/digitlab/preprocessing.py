@@ -421,13 +421,20 @@ def segment_digits(source: ImageSource, name: str | None = None, deskew: bool = 
     def span(group: list[int]) -> tuple[int, int]:
         return min(ink.boxes[j][1].start for j in group), max(ink.boxes[j][1].stop for j in group)
 
-    # Pieces stacked above each other (overlapping columns) are one digit.
+    def rows_of(group: list[int]) -> tuple[int, int]:
+        return min(ink.boxes[j][0].start for j in group), max(ink.boxes[j][0].stop for j in group)
+
+    # Pieces stacked above each other (sharing columns, not rows: the bar of a 5) are one digit.
+    # Slanted neighbours also share columns, but side by side; the reading below decides those.
     groups: list[list[int]] = []
     for i in pieces:
-        cols = ink.boxes[i][1]
+        rows, cols = ink.boxes[i]
         if groups:
-            g_x0, g_x1 = span(groups[-1])
-            if min(g_x1, cols.stop) - max(g_x0, cols.start) > 0.4 * min(g_x1 - g_x0, width_of[i]):
+            (g_x0, g_x1), (g_y0, g_y1) = span(groups[-1]), rows_of(groups[-1])
+            shared_cols = min(g_x1, cols.stop) - max(g_x0, cols.start)
+            shared_rows = min(g_y1, rows.stop) - max(g_y0, rows.start)
+            if (shared_cols > 0.4 * min(g_x1 - g_x0, width_of[i])
+                    and shared_rows < 0.5 * min(g_y1 - g_y0, height_of[i])):
                 groups[-1].append(i)
                 continue
         groups.append([i])
@@ -452,7 +459,10 @@ def segment_digits(source: ImageSource, name: str | None = None, deskew: bool = 
                     join = True
                 else:
                     left, right, both = score(np.stack([render(g).image for g in (merged[-1], group, together)]))
-                    join = both > min(left, right)
+                    # Pieces with a visible gap are two digits unless reading them together halves
+                    # the doubt of the better one: the arcs of a broken "0" read poorly alone, but a
+                    # "4" alone reads well, and must not swallow the "1" beside it.
+                    join = 1 - both < 0.5 * (1 - max(left, right))
                 if join:
                     merged[-1] = together
                     continue
