@@ -62,6 +62,7 @@ def test_directory_without_images_and_missing_model(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli("predict", "--model", str(tmp_path), str(tmp_path / "empty"))
     assert result.returncode == 2 and "directory has no images" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     (tmp_path / "x.png").write_bytes(b"")
     no_runs = run_cli("predict", str(tmp_path / "x.png"), cwd=tmp_path)
     assert no_runs.returncode == 2

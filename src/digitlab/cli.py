@@ -190,9 +190,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.top_k < 1:
         raise DigitlabError(f"--top-k must be at least 1, got {args.top_k}.")
     paths, problems = expand_inputs(args.images)
-    if not paths:
-        report_problems(problems)
-        raise DigitlabError("no images to predict.")
+    if not paths:  # nothing to do: one line saying why
+        raise DigitlabError("; ".join(problems) if problems else "no images to predict.")
     predictor = Predictor.load(args.model)
     for path, result in zip(paths, predictor.predict(paths, [str(p) for p in paths], deskew=args.deskew)):
         if isinstance(result, DigitlabError):
@@ -225,9 +224,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     from digitlab.predict import Predictor
 
     paths, problems = expand_inputs(args.images)
-    if not paths:
-        report_problems(problems)
-        raise DigitlabError("no images to read.")
+    if not paths:  # nothing to do: one line saying why
+        raise DigitlabError("; ".join(problems) if problems else "no images to read.")
     predictor = Predictor.load(args.model)
     for path in paths:
         try:
