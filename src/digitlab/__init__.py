@@ -16,7 +16,7 @@ _API = {
     "TensorLoader": "training", "train_model": "training", "fit": "training", "select_device": "training",
     "evaluate": "evaluation", "Evaluation": "evaluation",
     "write_report": "report",
-    "normalize_scan": "preprocessing", "segment_digits": "preprocessing",
+    "normalize_scan": "preprocessing", "normalize_batch": "preprocessing", "segment_digits": "preprocessing",
     "Predictor": "predict",
     "export_onnx": "export",
     "create_app": "server",

@@ -399,9 +399,10 @@ def segment_digits(source: ImageSource, name: str | None = None, deskew: bool = 
                    score: Scorer | None = None) -> list[DigitCrop]:
     """The digits of a number written on one line, left to right, each in MNIST form.
 
-    With `score` (a classifier's confidence), two close pieces that could be one digit or two
-    (a "0" whose thin top broke, or a "1" written tight against a "6") are read both ways and the
-    more confident reading wins, as a person would decide by reading."""
+    With `score` (a classifier's confidence), doubtful cases are decided by reading, as a person
+    would: two close pieces (a "0" whose thin top broke, or a "1" written tight against a "6") are
+    joined only where reading them together clearly beats reading them apart, and a blob wider
+    than a digit is cut only where its parts read clearly better than the whole (`split_touching`)."""
     ink = find_ink(source, name)
     width_of = {i: ink.boxes[i][1].stop - ink.boxes[i][1].start for i in range(len(ink.boxes))}
     height_of = {i: ink.boxes[i][0].stop - ink.boxes[i][0].start for i in range(len(ink.boxes))}
