@@ -159,3 +159,38 @@ def test_batch_in_worker_processes_matches_one_by_one_and_keeps_order(mnist5k):
     assert isinstance(results[40], DigitlabError) and "no digit found" in str(results[40])
     for i in (0, 17, len(sources) - 1):
         assert np.array_equal(results[i], normalize_scan(sources[i]))
+
+
+def page_photo(glyph: np.ndarray, desk: bool) -> Image.Image:
+    """A digit in the middle of a sheet of paper; with `desk`, the sheet covers only a third of the
+    photo and a dark desk shows all round it, as in a quick phone photo."""
+    photo = np.full((900, 900), 238.0)
+    if desk:
+        photo[:] = 55.0
+        photo[200:700, 280:620] = 238.0
+    ink = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize((150, 200)), dtype=np.float64) / 255
+    region = photo[350:550, 375:525]
+    photo[350:550, 375:525] = region * (1 - ink) + 25 * ink
+    noise = np.random.default_rng(0).normal(0, 4, photo.shape)
+    return Image.fromarray(np.clip(photo + noise, 0, 255).astype(np.uint8))
+
+
+def test_page_photographed_on_a_dark_desk(mnist_glyph):
+    from digitlab.preprocessing import find_ink
+
+    glyph, _ = mnist_glyph
+    on_desk, plain = page_photo(glyph, desk=True), page_photo(glyph, desk=False)
+    assert np.median(np.asarray(on_desk)) < 128  # most of the photo is desk: darker than the ink's paper
+    assert find_ink(on_desk).inverted  # still read as dark ink on light paper
+    assert similarity(normalize_scan(on_desk), normalize_scan(plain)) > 0.9
+
+
+def test_strips_along_the_picture_edge_are_not_ink():
+    from digitlab.preprocessing import drop_border_strips
+
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[0:6, :] = True          # the desk showing along the top
+    mask[30:70, 45:50] = True    # a "1"
+    mask[40:100, 0:4] = True     # a page edge along the left side, over half its height: kept
+    kept = drop_border_strips(mask)
+    assert not kept[0:6].any() and kept[30:70, 45:50].all() and kept[40:100, 0:4].all()

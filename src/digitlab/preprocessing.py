@@ -113,15 +113,17 @@ def ink_strength(gray: np.ndarray) -> np.ndarray:
     """Bright ink (already made bright) on a flat black background: lighting and texture removed.
 
     The background is a grey opening (a minimum then maximum filter wider than any stroke),
-    computed at a quarter of the resolution since lighting varies slowly."""
+    computed at a quarter of the resolution since lighting varies slowly. Before it is scaled back
+    up it is widened by one pixel (a maximum filter): resampling softens a sharp edge, such as a
+    page's against the desk, and a softened edge would stand out as a long "stroke"."""
     side = max(gray.shape)
     factor = 4 if side >= 128 else 1
     small = gray if factor == 1 else np.asarray(
         Image.fromarray(gray, mode="F").reduce(factor), dtype=np.float32)
     window = max(3, max(9, side // 6) // factor) | 1
     background = ndimage.grey_opening(small, size=(window, window))
-    background = ndimage.uniform_filter(background, size=window // 2 | 1)
     if factor > 1:
+        background = ndimage.maximum_filter(background, size=3)
         background = np.asarray(Image.fromarray(background, mode="F").resize(
             (gray.shape[1], gray.shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
     return np.clip(gray - background, 0.0, None)
@@ -184,15 +186,48 @@ def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
     return kept | rejoined
 
 
+def dark_ink(work: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper.
+
+    The paper is most of the picture, so a light median means dark ink; but a page photographed
+    on a desk may cover less than half of the photo. That shows as a dark, even frame all round a
+    light middle, and then the middle decides. (A close-up of a bold digit is the opposite case:
+    its middle is mostly ink, its edges paper.)"""
+    height, width = work.shape
+    light_overall = bool(np.median(sample(work)) > 0.5)
+    edge_h, edge_w = max(1, height // 20), max(1, width // 20)
+    frame = np.concatenate([work[:edge_h].ravel(), work[-edge_h:].ravel(),
+                            work[:, :edge_w].ravel(), work[:, -edge_w:].ravel()])
+    middle = work[height // 4:height - height // 4, width // 4:width - width // 4]
+    if light_overall or middle.size == 0:
+        return light_overall
+    page_on_desk = np.median(frame) < 0.4 and frame.std() < 0.1 and np.median(sample(middle)) > 0.5
+    return bool(page_on_desk)
+
+
+def drop_border_strips(mask: np.ndarray) -> np.ndarray:
+    """Remove ink components that run along an edge of the picture for most of its length: the
+    desk around a photographed page, the page's own edge, a shadow's border. A digit touches an
+    edge at most across part of it."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    height, width = mask.shape
+    strips = []
+    for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+        along_top_or_bottom = (rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
+        along_a_side = (cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
+        if along_top_or_bottom or along_a_side:
+            strips.append(i + 1)
+    return mask & ~np.isin(labels, strips) if strips else mask
+
+
 def find_ink(source: ImageSource, name: str | None = None) -> InkMap:
     gray = load_grayscale(source, name)
     work, scale = shrink(gray, WORK_SIDE)
-    # The paper is most of the picture: a light median means dark ink, to be inverted.
-    inverted = bool(np.median(sample(work)) > 0.5)
+    inverted = dark_ink(work)
     mask = threshold_ink(ink_strength(1.0 - work if inverted else work))
     if mask is None:
         raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    mask = remove_ruled_lines(mask)
+    mask = drop_border_strips(remove_ruled_lines(mask))
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     if count == 0:
         raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
