@@ -1,0 +1,118 @@
+"""Phone-photo situations the scan benchmark's generator does not make: faint pencil, blue ink on
+a yellow sticky note, a hard shadow over most of the photo, a small digit in a 12 MP photo, a
+page on a dark desk (covering half, or a seventh, of the photo), a thick marker.
+
+    python benchmarks/bench_photos.py --model runs/demo [--per-case 40]
+
+Each case draws the same digits (0-9 in turn, by tens from a handwriting font and from real MNIST
+test digits), and prints how many were read correctly and how many were refused ("no digit
+found"). The control row is the same digits as a plain scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.errors import DigitlabError  # noqa: E402
+from digitlab.predict import Predictor  # noqa: E402
+from tests.scanmaker import glyph_from_font, glyph_from_mnist, handwriting_fonts  # noqa: E402
+
+DESK = np.array([60, 45, 35]) / 255
+
+
+def place(glyph: np.ndarray, size: tuple[int, int], height: int, centre: tuple[int, int]) -> np.ndarray:
+    """Ink coverage (1 = ink) of a `size` (width, height) photo with `glyph` `height` pixels tall."""
+    width = max(1, int(glyph.shape[1] * height / glyph.shape[0]))
+    ink = np.zeros(size[::-1], np.float32)
+    scaled = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize((width, height),
+                                                                                 Image.Resampling.BILINEAR))
+    top, left = centre[1] - height // 2, centre[0] - width // 2
+    ink[top:top + height, left:left + width] = scaled / 255
+    return ink
+
+
+def photo(ink: np.ndarray, paper: tuple, ink_rgb: tuple, rng: np.random.Generator,
+          light: Callable[[np.ndarray], np.ndarray] | None = None) -> Image.Image:
+    paper_c, ink_c = np.array(paper, np.float32) / 255, np.array(ink_rgb, np.float32) / 255
+    rgb = paper_c * (1 - ink[..., None]) + ink_c * ink[..., None]
+    if light is not None:
+        rgb = light(rgb)
+    rgb = rgb + rng.normal(0, 0.02, rgb.shape)
+    return Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+
+
+def on_desk(top: int, bottom: int, left: int, right: int) -> Callable[[np.ndarray], np.ndarray]:
+    def light(rgb: np.ndarray) -> np.ndarray:
+        out = np.empty_like(rgb)
+        out[:] = DESK
+        out[top:bottom, left:right] = rgb[top:bottom, left:right]
+        return out
+    return light
+
+
+def shadow(rgb: np.ndarray) -> np.ndarray:
+    yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
+    return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
+
+
+CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
+    "control: plain dark ink on white": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
+                                                           (20, 20, 30), r),
+    "faint pencil (grey on white)": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
+                                                       (150, 150, 150), r),
+    "blue ink on a yellow sticky note": lambda g, r: photo(place(g, (700, 700), 300, (350, 350)), (250, 235, 120),
+                                                           (30, 60, 170), r),
+    "hard shadow over most of the photo": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (240, 240, 235),
+                                                             (20, 20, 30), r, shadow),
+    "small digit in a 4000x3000 photo": lambda g, r: photo(place(g, (4000, 3000), 120, (2300, 1400)),
+                                                           (235, 235, 230), (25, 25, 40), r),
+    "page on a dark desk, 35% of the photo": lambda g, r: photo(place(g, (1000, 1000), 250, (500, 500)),
+                                                                (245, 245, 240), (20, 20, 30), r,
+                                                                on_desk(150, 850, 250, 750)),
+    "page on a dark desk, 14% of the photo": lambda g, r: photo(place(g, (1000, 1000), 200, (500, 500)),
+                                                                (245, 245, 240), (20, 20, 30), r,
+                                                                on_desk(300, 700, 330, 670)),
+    "thick marker": lambda g, r: photo(place(np.asarray(Image.fromarray((g * 255).astype(np.uint8)).filter(
+        ImageFilter.MaxFilter(9)), np.float32) / 255, (800, 800), 300, (400, 400)), (245, 245, 240), (10, 10, 10), r),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--per-case", type=int, default=40)
+    args = parser.parse_args()
+    predictor = Predictor.load(args.model)
+    fonts = handwriting_fonts()
+    test = load_dataset("mnist-5k").test
+    labels = test.labels.numpy()
+    print(f"model: {args.model}")
+    print("| situation | images | correct | refused |")
+    print("|---|---|---|---|")
+    for name, make in CASES.items():
+        rng = np.random.default_rng(0)
+        images, digits = [], []
+        for k in range(args.per_case):
+            digit = k % 10
+            if k // 10 % 2:
+                glyph = glyph_from_mnist(test.images[np.flatnonzero(labels == digit)[k // 10]].numpy())
+            else:
+                glyph = glyph_from_font(str(digit), fonts[k // 10 % len(fonts)])
+            images.append(make(glyph, rng))
+            digits.append(digit)
+        results = predictor.predict(images)
+        correct = sum(not isinstance(r, DigitlabError) and r.digit == d for r, d in zip(results, digits))
+        refused = sum(isinstance(r, DigitlabError) for r in results)
+        print(f"| {name} | {len(images)} | {correct / len(images):.0%} | {refused} |")
+
+
+if __name__ == "__main__":
+    main()
