@@ -209,7 +209,7 @@ def drop_border_strips(mask: np.ndarray) -> np.ndarray:
     """Remove ink components that run along an edge of the picture for most of its length: the
     desk around a photographed page, the page's own edge, a shadow's border. A digit touches an
     edge at most across part of it."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     height, width = mask.shape
     strips = []
     for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
