@@ -34,6 +34,12 @@ def plot_learning_curves(history: list[dict], path: Path) -> None:
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    # Without this, a training loss far above val_loss (label smoothing alone keeps it near 0.5)
+    # reads like a bug.
+    fig.text(0.5, 0.01, "loss and accuracy: on the training batches as trained (augmented, label-smoothed "
+             "loss where the run uses them); val_: on the untouched test split", ha="center", fontsize=8,
+             color="#555555")
+    fig.subplots_adjust(bottom=0.2)
     save_figure(fig, path)
 
 
