@@ -15,7 +15,7 @@ import numpy as np
 
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource
-from digitlab.preprocessing import deskew_by_moments, normalize_batch, segment_digits
+from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity, segment_digits
 
 UNCERTAIN_BELOW = 0.6  # confidence under which an answer is flagged "not sure"
 
@@ -170,8 +170,26 @@ class Predictor:
         images = normalize_batch(sources, names, deskew=deskew)
         good = [im for im in images if not isinstance(im, DigitlabError)]
         probabilities = iter(self.scan_probabilities(np.stack(good)) if good else [])
-        return [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))
-                for im, name in zip(images, names)]
+        results = [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))
+                   for im, name in zip(images, names)]
+        for i, result in enumerate(results):
+            if isinstance(result, Prediction) and result.uncertain:
+                results[i] = self._other_polarity(sources[i], names[i], deskew) or result
+        return results
+
+    def _other_polarity(self, source: ImageSource, name: str, deskew: bool) -> Prediction | None:
+        """An unsure answer for a picture as dark as it is light (a hard shadow over half of it) may
+        come from taking the paper for the ink: read it the other way too and keep that reading if
+        it is confident."""
+        try:
+            polarity = other_polarity(source, name)
+            if polarity is None:
+                return None
+            image = normalize_scan(source, name, deskew=deskew, polarity=polarity)
+        except DigitlabError:
+            return None
+        prediction = self._prediction(name, image, self.scan_probabilities(image[None])[0])
+        return None if prediction.uncertain else prediction
 
     def read(self, source: ImageSource, name: str | None = None, deskew: bool = False) -> Reading:
         """Read a number written on one line, e.g. "2026", left to right."""

@@ -220,10 +220,22 @@ def drop_border_strips(mask: np.ndarray) -> np.ndarray:
     return mask & ~np.isin(labels, strips) if strips else mask
 
 
-def find_ink(source: ImageSource, name: str | None = None) -> InkMap:
+def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
+    """When the picture is about as dark as it is light (a hard shadow over half the page), the
+    polarity `find_ink` did not choose ("dark" or "light" ink), for a caller to try as well;
+    None when the choice is clear."""
+    work, _ = shrink(load_grayscale(source, name), WORK_SIDE)
+    if not 0.38 < float(np.median(sample(work))) < 0.62:
+        return None
+    return "light" if dark_ink(work) else "dark"
+
+
+def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto") -> InkMap:
+    """The ink of a picture at working resolution. `polarity`: "auto" (detected), "dark" (dark
+    ink on light paper) or "light"."""
     gray = load_grayscale(source, name)
     work, scale = shrink(gray, WORK_SIDE)
-    inverted = dark_ink(work)
+    inverted = dark_ink(work) if polarity == "auto" else polarity == "dark"
     mask = threshold_ink(ink_strength(1.0 - work if inverted else work))
     if mask is None:
         raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
@@ -371,12 +383,13 @@ def deskew_by_moments(image: np.ndarray) -> np.ndarray:
     return ndimage.affine_transform(image, matrix, offset=offset + np.array([0.0, skew * (cy - 14)]), order=1)
 
 
-def normalize_scan(source: ImageSource, name: str | None = None, deskew: bool = False) -> np.ndarray:
+def normalize_scan(source: ImageSource, name: str | None = None, deskew: bool = False,
+                   polarity: str = "auto") -> np.ndarray:
     """One handwritten digit in any photo or scan -> uint8 28x28, light ink on black (MNIST form).
 
     Raises `DigitlabError` for unreadable files and for images with no digit-like ink.
     """
-    ink = find_ink(source, name)
+    ink = find_ink(source, name, polarity)
     components = main_digit_components(ink)
     box = box_in_original(ink, components)
     return render_mnist(digit_mask(ink, components, box), deskew=deskew)
