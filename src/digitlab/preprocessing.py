@@ -233,6 +233,8 @@ def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
 def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto") -> InkMap:
     """The ink of a picture at working resolution. `polarity`: "auto" (detected), "dark" (dark
     ink on light paper) or "light"."""
+    if polarity not in ("auto", "dark", "light"):
+        raise DigitlabError(f"unknown polarity {polarity!r}: expected auto, dark or light.")
     gray = load_grayscale(source, name)
     work, scale = shrink(gray, WORK_SIDE)
     inverted = dark_ink(work) if polarity == "auto" else polarity == "dark"
