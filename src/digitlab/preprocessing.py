@@ -193,31 +193,31 @@ def dark_ink(work: np.ndarray) -> bool:
     on a desk may cover less than half of the photo. That shows as a dark, even frame all round a
     light middle, and then the middle decides. (A close-up of a bold digit is the opposite case:
     its middle is mostly ink, its edges paper.)"""
+    if np.median(sample(work)) > 0.5:
+        return True
     height, width = work.shape
-    light_overall = bool(np.median(sample(work)) > 0.5)
+    middle = work[height // 4:height - height // 4, width // 4:width - width // 4]
+    if middle.size == 0:
+        return False
     edge_h, edge_w = max(1, height // 20), max(1, width // 20)
     frame = np.concatenate([work[:edge_h].ravel(), work[-edge_h:].ravel(),
                             work[:, :edge_w].ravel(), work[:, -edge_w:].ravel()])
-    middle = work[height // 4:height - height // 4, width // 4:width - width // 4]
-    if light_overall or middle.size == 0:
-        return light_overall
     page_on_desk = np.median(frame) < 0.4 and frame.std() < 0.1 and np.median(sample(middle)) > 0.5
     return bool(page_on_desk)
 
 
-def drop_border_strips(mask: np.ndarray) -> np.ndarray:
-    """Remove ink components that run along an edge of the picture for most of its length: the
-    desk around a photographed page, the page's own edge, a shadow's border. A digit touches an
-    edge at most across part of it."""
-    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    height, width = mask.shape
+def border_strips(boxes: list[tuple[slice, slice]], shape: tuple[int, int]) -> list[int]:
+    """Labels (1-based) of the components that run along an edge of the picture for most of its
+    length: the desk around a photographed page, the page's own edge, a shadow's border. A digit
+    touches an edge at most across part of it."""
+    height, width = shape
     strips = []
-    for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+    for i, (rows, cols) in enumerate(boxes):
         along_top_or_bottom = (rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
         along_a_side = (cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
         if along_top_or_bottom or along_a_side:
             strips.append(i + 1)
-    return mask & ~np.isin(labels, strips) if strips else mask
+    return strips
 
 
 def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
@@ -241,11 +241,16 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     mask = threshold_ink(ink_strength(1.0 - work if inverted else work))
     if mask is None:
         raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    mask = drop_border_strips(remove_ruled_lines(mask))
+    mask = remove_ruled_lines(mask)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    boxes = ndimage.find_objects(labels)
+    strips = border_strips(boxes, mask.shape)
+    if strips:  # rare: label again without them, so component numbers stay contiguous
+        mask &= ~np.isin(labels, strips)
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+        boxes = ndimage.find_objects(labels)
     if count == 0:
         raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    boxes = ndimage.find_objects(labels)
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas)
