@@ -1,7 +1,8 @@
 import torch
+import torch.nn.functional as F
 
-from digitlab.augment import augment_batch, random_affine, random_flip_and_shift
-from digitlab.training import to_model_input
+from digitlab.augment import augment_batch, random_affine_grid, random_elastic_field, random_flip_and_shift
+from digitlab.models import to_model_input
 
 
 def test_digit_augmentation_keeps_the_digit_in_frame(mnist5k):
@@ -20,11 +21,22 @@ def test_digit_augmentation_keeps_the_digit_in_frame(mnist5k):
     assert share.max() < 0.1 and share.mean() < 0.03
 
 
-def test_affine_with_no_change_is_identity(mnist5k):
+def test_geometry_with_no_change_is_identity(mnist5k):
     x = to_model_input(mnist5k.test.images[:8])
-    same = random_affine(x, torch.Generator().manual_seed(0), max_degrees=0, scale=(1, 1), max_shear=0,
-                         max_shift_px=0)
+    generator = torch.Generator().manual_seed(0)
+    grid = random_affine_grid(x, generator, max_degrees=0, scale=(1, 1), max_shear=0, max_shift_px=0)
+    grid = grid + random_elastic_field(x, generator, max_alpha=0.0)
+    same = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     assert torch.allclose(same, x, atol=1e-5)
+
+
+def test_elastic_distortion_bends_strokes_by_a_pixel_or_two(mnist5k):
+    x = to_model_input(mnist5k.test.images[:64])
+    field = random_elastic_field(x, torch.Generator().manual_seed(0), chance=1.0)
+    pixels = field * torch.tensor([28 / 2, 28 / 2])  # back from grid units to pixels
+    moved = pixels.norm(dim=-1).flatten(1)
+    assert 0.3 < moved.mean() < 3.0 and moved.max() < 8  # Simard's alpha 34, sigma 4 on 28x28
+    assert (moved.mean(1) > 0.1).float().mean() > 0.9   # every chosen image is bent somewhere
 
 
 def test_fashion_flip_and_shift_moves_whole_pixels():

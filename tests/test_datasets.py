@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from digitlab.datasets import IDX_FILES, RemoteSource, download_idx, load_dataset, load_idx_dataset, read_idx
+from digitlab.datasets import load_dataset, load_idx_dataset
 from digitlab.errors import DigitlabError
+from digitlab.idx import IDX_FILES, RemoteSource, download_idx, read_idx
 from tests.conftest import clean_scan, run_cli
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -113,9 +113,9 @@ def test_existing_run_is_not_overwritten(trained_run):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [(["--epochs", "0"], "--epochs must be at least 1"),
-                                           (["--arch", "resnet"], "unknown --arch 'resnet'"),
-                                           (["--lr", "-1"], "--lr must be positive"),
+@pytest.mark.parametrize("args, message", [(["--epochs", "0"], "epochs must be at least 1"),
+                                           (["--arch", "resnet"], "unknown arch 'resnet'"),
+                                           (["--lr", "-1"], "lr must be positive"),
                                            (["--data", "folder:/nonexistent"], "is not a directory")])
 def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
     result = run_cli("train", "--out", str(tmp_path / "r"), *args)

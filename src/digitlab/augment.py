@@ -1,7 +1,8 @@
 """Training-time augmentation on whole batches with torch ops (no per-image Python).
 
 For digits it imitates what real scans look like after `normalize_scan`: small rotations, slant,
-shifts and scale changes, thicker or thinner strokes, blur and noise. Clothing images get flips
+shifts and scale changes, elastic distortion (Simard et al., 2003), thicker or thinner strokes,
+blur and noise. Clothing images get flips
 and shifts only, since a rotated or thickened shirt is not a shirt a camera would produce.
 """
 
@@ -21,10 +22,11 @@ def _uniform(n: int, low: float, high: float, generator: torch.Generator, device
     return torch.rand(n, generator=generator, device=device) * (high - low) + low
 
 
-def random_affine(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 8.0,
-                  scale: tuple[float, float] = (0.9, 1.08), max_shear: float = 0.15,
-                  max_shift_px: float = 2.0) -> torch.Tensor:
-    """Rotate, slant, scale and shift each image of the batch `(N, 1, H, W)` independently."""
+def random_affine_grid(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 8.0,
+                       scale: tuple[float, float] = (0.9, 1.08), max_shear: float = 0.15,
+                       max_shift_px: float = 2.0) -> torch.Tensor:
+    """A sampling grid that rotates, slants, scales and shifts each image of the batch
+    `(N, 1, H, W)` independently."""
     n, device = x.shape[0], x.device
     angle = _uniform(n, -max_degrees, max_degrees, generator, device) * math.pi / 180
     zoom = _uniform(n, *scale, generator, device)
@@ -34,7 +36,38 @@ def random_affine(x: torch.Tensor, generator: torch.Generator, max_degrees: floa
     # affine_grid maps output to input coordinates, hence the inverse-looking matrix.
     theta = torch.stack([torch.stack([cos, -sin + shear, shift[:, 0]], 1),
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.affine_grid(theta, list(x.shape), align_corners=False)
+
+
+def gaussian_kernel(sigma: float, device) -> torch.Tensor:
+    radius = int(math.ceil(2.5 * sigma))
+    t = torch.arange(-radius, radius + 1, device=device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def random_elastic_field(x: torch.Tensor, generator: torch.Generator, max_alpha: float = 34.0,
+                         sigma: float = 4.0, chance: float = 0.5) -> torch.Tensor:
+    """Simard et al.'s elastic distortion (2003), as an offset to a sampling grid, for a `chance`
+    share of the batch: a uniform random displacement field smoothed by a Gaussian of `sigma`
+    pixels and scaled by up to `max_alpha` (34 and 4 are the paper's values for 28x28 digits: a
+    displacement of about 1.4 px std)."""
+    n, _, height, width = x.shape
+    field = torch.rand(n, 2, height, width, generator=generator, device=x.device) * 2 - 1
+    kernel = gaussian_kernel(sigma, x.device)
+    pad = len(kernel) // 2
+    field = F.conv2d(F.pad(field, (pad, pad, 0, 0)), kernel.view(1, 1, 1, -1).expand(2, 1, 1, -1), groups=2)
+    field = F.conv2d(F.pad(field, (0, 0, pad, pad)), kernel.view(1, 1, -1, 1).expand(2, 1, -1, 1), groups=2)
+    chosen = torch.rand(n, generator=generator, device=x.device) < chance
+    alpha = _uniform(n, 0, max_alpha, generator, x.device) * chosen
+    # Pixels to grid_sample's [-1, 1] coordinates, (x, y) last.
+    to_grid = torch.tensor([2.0 / width, 2.0 / height], device=x.device).view(1, 2, 1, 1)
+    return (field * alpha.view(n, 1, 1, 1) * to_grid).permute(0, 2, 3, 1)
+
+
+def random_geometry(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Affine and elastic distortion in one resampling, so strokes are blurred once, not twice."""
+    grid = random_affine_grid(x, generator) + random_elastic_field(x, generator)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
@@ -77,6 +110,6 @@ def augment_batch(x: torch.Tensor, generator: torch.Generator, policy: str = "di
     """Augment a float batch `(N, 1, 28, 28)` in [0, 1]. `generator` must live on `x.device`."""
     if policy == "fashion":
         return random_flip_and_shift(x, generator)
-    x = random_affine(x, generator)
+    x = random_geometry(x, generator)
     x = random_stroke_width(x, generator)
     return random_blur_and_noise(x, generator)

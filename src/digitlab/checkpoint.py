@@ -19,17 +19,18 @@ from torch import nn
 from digitlab import __version__
 from digitlab.atomic import atomic_path
 from digitlab.errors import DigitlabError
-from digitlab.models import build_model
+from digitlab.models import INPUT_CONTRACT, build_model
 
 FORMAT = "digitlab-1"
-INPUT_CONTRACT = ("float32 tensor (N, 1, 28, 28), pixels in [0, 1], light ink on a black "
-                  "background, digit scaled to fit 20x20 and centred by mass in 28x28 (MNIST form)")
 
 
-def save_model(path: Path, model: nn.Module, arch: str, classes: tuple[str, ...]) -> None:
+def save_model(path: Path, model: nn.Module, arch: str, classes: tuple[str, ...],
+               extra: dict[str, str] | None = None) -> None:
+    """The weights, and in the metadata what rebuilding and running them needs; `extra` adds
+    string entries (a calibration, a recipe, metrics)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "arch": arch, "classes": json.dumps(list(classes)),
-                "digitlab_version": __version__, "input": INPUT_CONTRACT}
+                "digitlab_version": __version__, "input": INPUT_CONTRACT, **(extra or {})}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
 

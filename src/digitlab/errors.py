@@ -6,3 +6,8 @@ class DigitlabError(Exception):
 
     The CLI prints it as a single line and exits non-zero; the server turns it into a 4xx.
     """
+
+
+class NoDigitFound(DigitlabError):
+    """The picture holds no ink that could be a digit (blank, too faint, or read the wrong way
+    round): a caller may try the other polarity before giving up."""

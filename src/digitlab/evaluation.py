@@ -1,4 +1,8 @@
-"""Evaluate a model on a split: loss, accuracy, confusion matrix, scikit-learn's report."""
+"""Evaluate a model on a split: loss, accuracy, confusion matrix, scikit-learn's report.
+
+Probabilities come from `Predictor.predict_proba`, the one way digitlab gets them, so a run
+directory and its ONNX export are evaluated the same way.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
-from torch import nn
 
 from digitlab.atomic import write_text
-from digitlab.datasets import Split
+from digitlab.datasets import DIGITS, Split
+from digitlab.predict import Predictor
 
 
 @dataclass
@@ -21,7 +23,7 @@ class Evaluation:
     """Predictions of a model on a labelled split, and the measures derived from them."""
 
     labels: np.ndarray          # (N,) true class
-    probabilities: np.ndarray   # (N, C) softmax output
+    probabilities: np.ndarray   # (N, C) calibrated softmax output
     classes: tuple[str, ...]
 
     @property
@@ -49,8 +51,9 @@ class Evaluation:
             self.labels, self.predictions, labels=range(len(self.classes)), zero_division=0)
         per_class = {name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
                      for name, p, r, f, s in zip(self.classes, precision, recall, f1, support)}
+        present = support > 0  # a class the split never holds ("not a digit" on MNIST) has no F1 to average
         metrics = {"test_accuracy": self.accuracy, "test_loss": self.loss, "n_test": int(len(self.labels)),
-                   "macro_f1": float(np.mean(f1)), "per_class": per_class}
+                   "macro_f1": float(np.mean(f1[present])), "per_class": per_class}
         if n_train is not None:
             metrics["n_train"] = n_train
         if train_seconds is not None:
@@ -58,23 +61,12 @@ class Evaluation:
         return metrics
 
 
-@torch.no_grad()
-def predict_probabilities(model: nn.Module, images: torch.Tensor, device: torch.device | None = None,
-                          batch_size: int = 1024) -> np.ndarray:
-    """Softmax outputs for uint8 images `(N, 28, 28)`, computed in batches."""
-    from digitlab.training import to_model_input
-
-    device = device or next(model.parameters()).device
-    model.eval()
-    chunks = [F.softmax(model(to_model_input(images[i:i + batch_size].to(device))), dim=1).cpu()
-              for i in range(0, len(images), batch_size)]
-    return torch.cat(chunks).numpy() if chunks else np.zeros((0, 10), dtype=np.float32)
-
-
-def evaluate(model: nn.Module, split: Split, classes: tuple[str, ...], device: torch.device | None = None
-             ) -> Evaluation:
-    """Run `model` over a labelled split."""
-    return Evaluation(split.labels.numpy(), predict_probabilities(model, split.images, device), tuple(classes))
+def evaluate(model: Predictor | object, split: Split, classes: tuple[str, ...] = DIGITS) -> Evaluation:
+    """Run a model over a labelled split of MNIST-form images: a `Predictor` (a run, an ONNX file,
+    the shipped model) or a PyTorch module in memory with its class names, as in the lab."""
+    predictor = model if isinstance(model, Predictor) else Predictor.from_module(model, list(classes), {})
+    probabilities = predictor.predict_proba(split.images.numpy())
+    return Evaluation(split.labels.numpy(), probabilities, tuple(predictor.classes))
 
 
 def write_metrics(path: Path, metrics: dict) -> None:

@@ -8,37 +8,53 @@ from pathlib import Path
 from digitlab.errors import DigitlabError
 
 OPSET = 17
+ONNX_FORMAT = "digitlab-onnx-2"  # 2: the graph takes uint8 images
 
 
-def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
-    """Write the run's model as ONNX with a dynamic batch dimension; the class names, the arch,
-    the test accuracy and the preprocessing contract go into the model's metadata."""
+LINE_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits, light ink on black, as "
+                 "digitlab.reading.line_image makes it; logits (N, W / stride, 11): CTC blank, then 0-9")
+# Model metadata that the ONNX file carries over, so onnxruntime answers as PyTorch does.
+CARRIED = ("temperature", "uncertain_below", "recipe", "data")
+
+
+def export_onnx(model_path: str | Path, out: str | Path) -> Path:
+    """Write a model (a run directory or a .safetensors file) as ONNX with a dynamic batch
+    dimension. A digit classifier's graph takes uint8 MNIST-form images, as
+    `Predictor.predict_proba` does; the line reader's takes line images of any width, as
+    `Reader.line_probabilities` does. The class names, the arch, the calibration, the test accuracy
+    and the input contract go into the model's metadata."""
     import onnx
     import torch
 
     from digitlab.atomic import atomic_path
-    from digitlab.checkpoint import INPUT_CONTRACT, load_model
+    from digitlab.checkpoint import load_model
+    from digitlab.models import INPUT_CONTRACT, FromPixels
 
-    run_dir, out = Path(run_dir), Path(out)
+    model_path, out = Path(model_path), Path(out)
     if out.suffix != ".onnx":
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
-    model, metadata = load_model(run_dir / "model.safetensors")
-    example = torch.zeros(1, 1, 28, 28)
-    metrics = {}
-    if (run_dir / "metrics.json").is_file():
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+    weights = model_path / "model.safetensors" if model_path.is_dir() else model_path
+    model, metadata = load_model(weights)
+    if metadata["arch"] == "crnn":
+        network, example, contract = model.eval(), torch.zeros(1, 1, 32, 96), LINE_CONTRACT
+        axes = {"image": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}}
+        extra = {"stride": str(model.stride)}
+    else:
+        network, example, contract = FromPixels(model).eval(), torch.zeros(1, 28, 28, dtype=torch.uint8), INPUT_CONTRACT
+        axes, extra = {"image": {0: "batch"}, "logits": {0: "batch"}}, {}
+    metrics = {"test_accuracy": metadata.get("test_accuracy", ""), "dataset": metadata.get("dataset", "")}
+    if (weights.parent / "metrics.json").is_file():
+        metrics = json.loads((weights.parent / "metrics.json").read_text())
     with atomic_path(out) as tmp:
-        torch.onnx.export(model, (example,), str(tmp), input_names=["image"], output_names=["logits"],
-                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET,
-                          dynamo=False)
+        torch.onnx.export(network, (example,), str(tmp), input_names=["image"], output_names=["logits"],
+                          dynamic_axes=axes, opset_version=OPSET, dynamo=False)
         proto = onnx.load(str(tmp))
-        entries = {"format": "digitlab-onnx-1", "arch": metadata["arch"],
-                   "classes": json.dumps(metadata["classes"]), "input": INPUT_CONTRACT,
-                   "output": "logits (N, C); softmax gives the class probabilities",
-                   "preprocessing": "digitlab.preprocessing.normalize_scan (photo -> MNIST-form 28x28), "
-                                    "then uint8 / 255",
+        entries = {"format": ONNX_FORMAT, "arch": metadata["arch"],
+                   "classes": json.dumps(metadata["classes"]), "input": contract, **extra,
+                   "output": "logits (N, C); softmax(logits / temperature) gives the class probabilities",
                    "digitlab_version": metadata.get("digitlab_version", ""),
-                   "test_accuracy": str(metrics.get("test_accuracy", "")), "dataset": str(metrics.get("dataset", ""))}
+                   "test_accuracy": str(metrics.get("test_accuracy", "")), "dataset": str(metrics.get("dataset", "")),
+                   **{key: metadata[key] for key in CARRIED if key in metadata}}
         for key, value in entries.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.checker.check_model(proto)
@@ -60,6 +76,7 @@ def load_onnx_session(path: str | Path):
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
         raise DigitlabError(f"{path} cannot be loaded as an ONNX model ({str(exc)[:160]}).") from None
     metadata = session.get_modelmeta().custom_metadata_map
-    if metadata.get("format") != "digitlab-onnx-1":
-        raise DigitlabError(f"{path} is not an ONNX model exported by digitlab (no digitlab metadata).")
+    if metadata.get("format") != ONNX_FORMAT:
+        raise DigitlabError(f"{path} is not an ONNX model exported by this version of digitlab (format "
+                            f"{metadata.get('format')!r}); export it again with `digitlab export --onnx`.")
     return session, metadata

@@ -1,13 +1,39 @@
-"""The networks. Each takes a float batch `(N, 1, 28, 28)` in [0, 1] (light ink on black) and
-returns logits `(N, 10)`; softmax is applied where probabilities are needed, because
-`nn.CrossEntropyLoss` on logits is the numerically stable form of the lab's softmax + CCE.
+"""The networks, and the one input contract between images and them.
+
+Images are uint8 `(N, 28, 28)` in MNIST form (`INPUT_CONTRACT`); `to_model_input` turns them into
+the float batch `(N, 1, 28, 28)` in [0, 1] that each network takes. A network returns logits
+`(N, C)`; softmax is applied where probabilities are needed, because `nn.CrossEntropyLoss` on
+logits is the numerically stable form of the lab's softmax + CCE.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
+import torch
 from torch import nn
 
 from digitlab.errors import DigitlabError
+
+INPUT_CONTRACT = ("uint8 (N, 28, 28) in MNIST form: light ink on a black background, the digit scaled "
+                  "to fit 20x20 and centred by mass in 28x28 (digitlab.preprocessing.normalize_scan)")
+
+
+def to_model_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 `(N, 28, 28)` -> float `(N, 1, 28, 28)` in [0, 1], channels-last for fast CPU convs."""
+    return (images.unsqueeze(1).float() / 255.0).contiguous(memory_format=torch.channels_last)
+
+
+class FromPixels(nn.Module):
+    """A network that takes `INPUT_CONTRACT` images directly: what the ONNX export holds, so no
+    caller ever re-implements the conversion."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.network(to_model_input(images))
 
 
 class CNNClassifier(nn.Module):
@@ -40,28 +66,63 @@ def conv_bn_relu(c_in: int, c_out: int, kernel_size: int) -> list[nn.Module]:
 class DigitNet(nn.Module):
     """The default model (`--arch default`): four 3x3 conv blocks with batch norm (16-32 at full
     resolution, then 64 and 128 after each pooling), dropout and one linear layer; ~109k
-    parameters. Sized to train on 4,000 digits in under a minute on two CPU cores."""
+    parameters. Sized to train on 4,000 digits in under a minute on two CPU cores. `--arch wide`
+    doubles every width (~430k parameters) for the shipped model's much larger, more varied data."""
 
-    def __init__(self, num_classes: int = 10, dropout: float = 0.3) -> None:
+    def __init__(self, num_classes: int = 10, dropout: float = 0.3, widths: tuple[int, ...] = (16, 32, 64, 128)
+                 ) -> None:
         super().__init__()
+        a, b, c, d = widths
         self.features = nn.Sequential(
-            *conv_bn_relu(1, 16, 3), *conv_bn_relu(16, 32, 3), nn.MaxPool2d(2),  # 28 -> 14
-            *conv_bn_relu(32, 64, 3), nn.MaxPool2d(2),                          # 14 -> 7
-            *conv_bn_relu(64, 128, 3), nn.MaxPool2d(2),                         # 7 -> 3
+            *conv_bn_relu(1, a, 3), *conv_bn_relu(a, b, 3), nn.MaxPool2d(2),  # 28 -> 14
+            *conv_bn_relu(b, c, 3), nn.MaxPool2d(2),                          # 14 -> 7
+            *conv_bn_relu(c, d, 3), nn.MaxPool2d(2),                          # 7 -> 3
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(128 * 3 * 3, num_classes))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(d * 3 * 3, num_classes))
 
     def forward(self, x):
         return self.classifier(self.features(x))
 
 
-ARCHS = {"seed": CNNClassifier, "default": DigitNet}
+class LineReader(nn.Module):
+    """The line reader (`--arch crnn`), after CRNN (Shi, Bai and Yao, 2015), small: convolutions
+    over a text line LINE_HEIGHT (32) pixels high reduce it to one feature column per 4 pixels of
+    width; a bidirectional LSTM reads the columns in both directions; a linear layer gives, per
+    column, logits over CTC's blank (class 0) and the digits 0-9 (classes 1-10).
+
+    Takes float `(N, 1, 32, W)` in [0, 1], light ink on black; returns logits `(N, W / 4, 11)`.
+    No input is cut into digits: joined and touching digits are read like any others."""
+
+    stride = 4  # input columns per output frame
+
+    def __init__(self, num_classes: int = 11, widths: tuple[int, ...] = (16, 32, 64, 96), hidden: int = 96) -> None:
+        super().__init__()
+        a, b, c, d = widths
+        self.features = nn.Sequential(
+            *conv_bn_relu(1, a, 3), nn.MaxPool2d(2),                            # 32 x W -> 16 x W/2
+            *conv_bn_relu(a, b, 3), nn.MaxPool2d(2),                            # -> 8 x W/4
+            *conv_bn_relu(b, c, 3), *conv_bn_relu(c, c, 3), nn.MaxPool2d((2, 1)),  # -> 4 x W/4
+            *conv_bn_relu(c, d, 3), nn.MaxPool2d((2, 1)),                       # -> 2 x W/4
+        )
+        self.rnn = nn.LSTM(2 * d, hidden, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(2 * hidden, num_classes)
+
+    def forward(self, x):
+        features = self.features(x)                    # (N, d, 2, T)
+        n, channels, height, frames = features.shape
+        columns = features.permute(0, 3, 1, 2).reshape(n, frames, channels * height)
+        sequence, _ = self.rnn(columns)
+        return self.head(sequence)
+
+
+ARCHS = {"seed": CNNClassifier, "default": DigitNet, "wide": partial(DigitNet, widths=(32, 64, 128, 256)),
+         "crnn": LineReader}
 
 
 def build_model(arch: str, num_classes: int = 10) -> nn.Module:
     """A fresh, randomly initialised model of the named architecture."""
     if arch not in ARCHS:
-        raise DigitlabError(f"unknown --arch {arch!r}: expected one of {', '.join(ARCHS)}.")
+        raise DigitlabError(f"unknown arch {arch!r}: expected one of {', '.join(ARCHS)}.")
     return ARCHS[arch](num_classes=num_classes)
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
-from digitlab.errors import DigitlabError
+from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
+from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource
 from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity, segment_digits
 
-UNCERTAIN_BELOW = 0.6  # confidence under which an answer is flagged "not sure"
+UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
+SHIPPED_DIGITS = "digits.safetensors"  # the digit model in the package's weights/ folder
+SHIPPED_LINES = "lines.safetensors"    # the line reader beside it
 
 
 @dataclass
@@ -29,6 +34,7 @@ class Prediction:
     uncertain: bool
     label: str
     image: np.ndarray = field(repr=False)  # the 28x28 the model saw
+    not_a_digit: float | None = None       # the model's probability that this is no digit at all
 
     @property
     def runner_up(self) -> tuple[int, float]:
@@ -37,27 +43,30 @@ class Prediction:
 
     def to_json(self) -> dict:
         second, second_p = self.runner_up
-        return {"path": self.path, "digit": self.digit, "label": self.label,
-                "confidence": round(self.confidence, 6),
-                "probabilities": [round(p, 6) for p in self.probabilities],
-                "uncertain": self.uncertain, "runner_up": {"digit": second, "confidence": round(second_p, 6)}}
+        record = {"path": self.path, "digit": self.digit, "label": self.label,
+                  "confidence": round(self.confidence, 6),
+                  "probabilities": [round(p, 6) for p in self.probabilities],
+                  "uncertain": self.uncertain, "runner_up": {"digit": second, "confidence": round(second_p, 6)}}
+        if self.not_a_digit is not None:
+            record["not_a_digit"] = round(self.not_a_digit, 6)
+        return record
 
 
 @dataclass
 class Reading:
+    """The numbers on a picture: `text` (lines joined by newlines), every digit with its box and
+    confidence, and the lines, each with its four corners in the picture."""
+
     path: str
     text: str
     digits: list[dict]
     uncertain: bool
-    images: list[np.ndarray] = field(repr=False)
+    images: list[np.ndarray] = field(repr=False)  # each line as the reader saw it
+    lines: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"path": self.path, "text": self.text, "uncertain": self.uncertain, "digits": self.digits}
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+        return {"path": self.path, "text": self.text, "uncertain": self.uncertain, "digits": self.digits,
+                "lines": self.lines}
 
 
 def latest_run(runs_dir: Path = Path("runs")) -> Path:
@@ -68,22 +77,38 @@ def latest_run(runs_dir: Path = Path("runs")) -> Path:
     return candidates[-1].parent
 
 
+def shipped_model(name: str = SHIPPED_DIGITS) -> Path:
+    """A model that ships inside the package (see `make models`)."""
+    path = Path(str(resources.files("digitlab") / "weights" / name))
+    if not path.is_file():
+        raise DigitlabError(f"this installation of digitlab has no shipped model {name} (rebuild it with "
+                            "`make models`); pass --model RUN_DIR or model.onnx instead.")
+    return path
+
+
 class Predictor:
     """Classifies digits. Build with `Predictor.load(path)` (a run directory, a model.safetensors
-    or an .onnx file); `predict_proba` takes MNIST-form uint8 images as the model sees them,
-    `scan_probabilities` digits cut from scans, and `predict` and `read` take
-    photos and scans."""
+    or an .onnx file; by default the model shipped in the package). `predict_proba` takes
+    MNIST-form uint8 images as the model sees them, `scan_probabilities` digits cut from scans,
+    and `predict` and `read` take photos and scans.
+
+    Probabilities are calibrated (divided by the model's fitted temperature), and an answer is
+    flagged `uncertain` under the model's calibrated threshold, or when the model finds the image
+    more likely not a digit at all (models trained with the class "not a digit")."""
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], classes: list[str], info: dict,
-                 uncertain_below: float = UNCERTAIN_BELOW) -> None:
-        self._run_batch = run_batch  # float32 (N, 1, 28, 28) in [0, 1] -> logits (N, C)
-        self.classes = classes
+                 temperature: float = 1.0, uncertain_below: float = UNCERTAIN_BELOW) -> None:
+        self._run_batch = run_batch  # uint8 (N, 28, 28) -> logits (N, C)
+        self.classes = list(classes)
         self.info = info
+        self.temperature = temperature
         self.uncertain_below = uncertain_below
+        self.reject_class = self.classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in self.classes else None
 
     @classmethod
-    def load(cls, path: str | Path | None = None, runs_dir: Path = Path("runs")) -> Predictor:
-        path = Path(path) if path is not None else latest_run(runs_dir)
+    def load(cls, path: str | Path | None = None) -> Predictor:
+        """A run directory, a model.safetensors or an .onnx file; None: the shipped digit model."""
+        path = Path(path) if path is not None else shipped_model()
         if path.suffix == ".onnx":
             return cls.from_onnx(path)
         if path.is_dir():
@@ -101,26 +126,36 @@ class Predictor:
 
     @classmethod
     def from_safetensors(cls, path: Path, run_dir: Path | None = None) -> Predictor:
-        import torch
-
         from digitlab.checkpoint import load_model
 
         model, metadata = load_model(path)
-
-        @torch.inference_mode()
-        def run_batch(batch: np.ndarray) -> np.ndarray:
-            return model(torch.from_numpy(batch)).numpy()
-
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
-                "version": metadata.get("digitlab_version")}
+                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
+                "dataset": metadata.get("dataset")}
         metrics_path = (run_dir or path.parent) / "metrics.json"
-        if metrics_path.is_file():
+        if info["test_accuracy"] is None and metrics_path.is_file():
             try:
                 metrics = json.loads(metrics_path.read_text())
                 info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
             except ValueError:
                 pass
-        return cls(run_batch, metadata["classes"], info)
+        return cls.from_module(model, metadata["classes"], info, metadata)
+
+    @classmethod
+    def from_module(cls, model, classes: list[str], info: dict, metadata: dict | None = None) -> Predictor:
+        """A Predictor over a PyTorch module in memory (a model being trained, for instance)."""
+        import torch
+
+        from digitlab.models import FromPixels
+
+        network = FromPixels(model).eval()
+        device = next(model.parameters()).device
+
+        @torch.inference_mode()
+        def run_batch(batch: np.ndarray) -> np.ndarray:
+            return network(torch.from_numpy(batch).to(device)).float().cpu().numpy()
+
+        return cls(run_batch, classes, info, **calibration_of(metadata or {}))
 
     @classmethod
     def from_onnx(cls, path: Path) -> Predictor:
@@ -133,19 +168,21 @@ class Predictor:
             return session.run(None, {input_name: batch})[0]
 
         info = {"model": str(path), "arch": metadata.get("arch"), "backend": "onnxruntime",
-                "version": metadata.get("digitlab_version"),
-                "test_accuracy": float(metadata["test_accuracy"]) if metadata.get("test_accuracy") else None,
+                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
-        return cls(run_batch, json.loads(metadata["classes"]), info)
+        return cls(run_batch, json.loads(metadata["classes"]), info, **calibration_of(metadata))
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """Probabilities `(N, C)` for uint8 MNIST-form images `(N, 28, 28)`."""
-        images = np.asarray(images)
-        out = []
-        for start in range(0, len(images), batch_size):
-            batch = images[start:start + batch_size, None].astype(np.float32) / 255.0
-            out.append(softmax(self._run_batch(np.ascontiguousarray(batch)).astype(np.float64)))
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
+        """Calibrated probabilities `(N, C)` for uint8 MNIST-form images `(N, 28, 28)`."""
+        images = np.ascontiguousarray(images, dtype=np.uint8)
+        logits = [self._run_batch(images[start:start + batch_size]) for start in range(0, len(images), batch_size)]
+        if not logits:
+            return np.zeros((0, len(self.classes)))
+        logits = np.concatenate(logits).astype(np.float64)
+        if not np.isfinite(logits).all():
+            raise DigitlabError(f"the model {self.info.get('model')} gives non-finite outputs: its weights are "
+                                "broken; retrain it or use another model.")
+        return calibrated(logits, self.temperature)
 
     def scan_probabilities(self, images: np.ndarray) -> np.ndarray:
         """Probabilities for digits cut from photos and scans (uint8 MNIST form): the average of
@@ -157,11 +194,16 @@ class Predictor:
         both = self.predict_proba(np.concatenate([images, np.clip(straightened, 0, 255).astype(np.uint8)]))
         return (both[:len(images)] + both[len(images):]) / 2
 
+    def uncertain(self, probabilities: np.ndarray) -> np.ndarray:
+        return is_uncertain(probabilities, self.uncertain_below, self.reject_class)
+
     def _prediction(self, name: str, image: np.ndarray, probabilities: np.ndarray) -> Prediction:
-        best = int(probabilities.argmax())
-        confidence = float(probabilities[best])
-        return Prediction(name, best, confidence, [float(p) for p in probabilities],
-                          confidence < self.uncertain_below, self.classes[best], image)
+        best = int(best_digit(probabilities[None], self.reject_class)[0])
+        digit_probabilities = [float(p) for i, p in enumerate(probabilities) if i != self.reject_class]
+        not_a_digit = float(probabilities[self.reject_class]) if self.reject_class is not None else None
+        label = NOT_A_DIGIT if not_a_digit is not None and not_a_digit > probabilities[best] else self.classes[best]
+        return Prediction(name, best, float(probabilities[best]), digit_probabilities,
+                          bool(self.uncertain(probabilities[None])[0]), label, image, not_a_digit)
 
     def predict(self, sources: list[ImageSource], names: list[str] | None = None,
                 deskew: bool = False) -> list[Prediction | DigitlabError]:
@@ -173,14 +215,14 @@ class Predictor:
         results = [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))
                    for im, name in zip(images, names)]
         for i, result in enumerate(results):
-            if isinstance(result, Prediction) and result.uncertain:
+            if isinstance(result, NoDigitFound) or isinstance(result, Prediction) and result.uncertain:
                 results[i] = self._other_polarity(sources[i], names[i], deskew) or result
         return results
 
     def _other_polarity(self, source: ImageSource, name: str, deskew: bool) -> Prediction | None:
-        """An unsure answer for a picture as dark as it is light (a hard shadow over half of it) may
-        come from taking the paper for the ink: read it the other way too and keep that reading if
-        it is confident."""
+        """An unsure answer, or none, for a picture whose polarity is in doubt (a hard shadow over
+        half of it, a bold digit cropped tight) may come from taking the paper for the ink: read it
+        the other way too and keep that reading if it is confident."""
         try:
             polarity = other_polarity(source, name)
             if polarity is None:
@@ -198,10 +240,108 @@ class Predictor:
                                score=lambda images: self.scan_probabilities(images).max(axis=1))
         probabilities = self.scan_probabilities(np.stack([c.image for c in crops]))
         digits = []
-        for crop, p in zip(crops, probabilities):
-            best = int(p.argmax())
+        flagged = self.uncertain(probabilities)
+        for crop, p, unsure in zip(crops, probabilities, flagged):
+            best = int(best_digit(p[None], self.reject_class)[0])
             digits.append({"digit": best, "confidence": round(float(p[best]), 6),
-                           "box": crop.box.as_list(), "uncertain": bool(p[best] < self.uncertain_below)})
+                           "box": crop.box.as_list(), "uncertain": bool(unsure)})
         text = "".join(self.classes[d["digit"]] if len(self.classes[d["digit"]]) == 1 else str(d["digit"])
                        for d in digits)
         return Reading(name, text, digits, any(d["uncertain"] for d in digits), [c.image for c in crops])
+
+
+def calibration_of(metadata: dict) -> dict:
+    """The temperature and flag threshold stored with a model (absent in uncalibrated models)."""
+    return {"temperature": _number(metadata.get("temperature")) or 1.0,
+            "uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW}
+
+
+def _number(value) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+class Reader:
+    """Reads whole numbers, and every line of a page, with the line reader (`models.LineReader`).
+    Build with `Reader.load(path)` (a line-reader run directory, its model.safetensors or its
+    .onnx export; by default the reader shipped in the package)."""
+
+    def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
+                 uncertain_below: float = UNCERTAIN_BELOW) -> None:
+        self._run_batch = run_batch  # float32 (N, 1, 32, W) -> logits (N, W / stride, 11)
+        self.info = info
+        self.stride = stride
+        self.uncertain_below = uncertain_below
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Reader:
+        path = Path(path) if path is not None else shipped_model(SHIPPED_LINES)
+        if path.suffix == ".onnx":
+            return cls.from_onnx(path)
+        weights = path / "model.safetensors" if path.is_dir() else path
+        if path.is_dir() and not weights.is_file():
+            raise DigitlabError(f"{path} has no model.safetensors: is it a digitlab run directory?")
+        if weights.suffix != ".safetensors":
+            raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
+        return cls.from_safetensors(weights)
+
+    @classmethod
+    def from_safetensors(cls, path: Path) -> Reader:
+        import torch
+
+        from digitlab.checkpoint import load_model
+
+        model, metadata = load_model(path)
+        if metadata["arch"] != "crnn":
+            raise DigitlabError(f"{path} is a digit classifier (arch {metadata['arch']}), not a line reader: read "
+                                "with the shipped reader (no --model) or one trained with `--recipe lines`.")
+
+        @torch.inference_mode()
+        def run_batch(batch: np.ndarray) -> np.ndarray:
+            return model(torch.from_numpy(batch)).float().numpy()
+
+        info = {"model": str(path), "arch": "crnn", "backend": "pytorch", "version": metadata.get("digitlab_version"),
+                "test_accuracy": _number(metadata.get("test_accuracy"))}
+        return cls(run_batch, info, model.stride, **_threshold_of(metadata))
+
+    @classmethod
+    def from_onnx(cls, path: Path) -> Reader:
+        from digitlab.export import load_onnx_session
+
+        session, metadata = load_onnx_session(path)
+        if metadata.get("arch") != "crnn":
+            raise DigitlabError(f"{path} is a digit classifier, not a line reader.")
+        input_name = session.get_inputs()[0].name
+
+        def run_batch(batch: np.ndarray) -> np.ndarray:
+            return session.run(None, {input_name: batch})[0]
+
+        info = {"model": str(path), "arch": "crnn", "backend": "onnxruntime",
+                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
+        return cls(run_batch, info, int(metadata.get("stride", 4)), **_threshold_of(metadata))
+
+    def line_probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-frame probabilities `(T, 11)` of line images (each `(32, W)` float, `line_image`)."""
+        out = []
+        for image in images:
+            logits = self._run_batch(np.ascontiguousarray(image[None, None], dtype=np.float32))[0].astype(np.float64)
+            if not np.isfinite(logits).all():
+                raise DigitlabError(f"the line reader {self.info.get('model')} gives non-finite outputs: its "
+                                    "weights are broken.")
+            out.append(softmax(logits, axis=1))
+        return out
+
+    def read(self, source: ImageSource, name: str | None = None) -> Reading:
+        """Every line of digits on a picture, top to bottom; for a number on one line, `text` is it."""
+        from digitlab.reading import read_page
+
+        name = name or (str(source) if isinstance(source, str | Path) else "image")
+        page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name)
+        return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
+                       [line.image for line in page.lines], [line.to_json() for line in page.lines])
+
+
+def _threshold_of(metadata: dict) -> dict:
+    return {"uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW}

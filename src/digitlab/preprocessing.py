@@ -28,13 +28,14 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 
 WORK_SIDE = 256
 DETAIL_SIDE = 112      # digit crops are re-read at up to this size...
 DETAILED_ENOUGH = 64   # ...unless the working image already shows them at least this big
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
+SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class InkMap:
     labels: np.ndarray     # connected components of `mask`
     boxes: list[tuple[slice, slice]]
     areas: np.ndarray
+    zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
 
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -85,6 +87,25 @@ def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     else:
         image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BOX)
     return as_float(np.asarray(image)), image.width / width
+
+
+def is_photo(gray: np.ndarray) -> bool:
+    """Whether a picture is big enough to be a photo or scan, rather than a drawing app's or a
+    data set's small digit."""
+    return max(gray.shape) >= SMALL_SIDE
+
+
+def enlarge_small(gray: np.ndarray, smallest: int = SMALL_SIDE) -> np.ndarray:
+    """A picture under `smallest` pixels on its longer side (a digit saved from a drawing app, an
+    MNIST-form 28x28, an 8x8) enlarged by a whole factor with a smooth (bicubic) filter, so that
+    thresholding keeps the shape of strokes one or two pixels wide."""
+    height, width = gray.shape
+    factor = int(np.ceil(smallest / max(height, width)))
+    if factor < 2:
+        return gray
+    image = Image.fromarray(gray, mode="L" if gray.dtype == np.uint8 else "F")
+    big = image.resize((width * factor, height * factor), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(big), 0, 255 if gray.dtype == np.uint8 else 1.0).astype(gray.dtype)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
@@ -109,18 +130,24 @@ def sample(image: np.ndarray) -> np.ndarray:
     return image[::3, ::3] if image.size > 4096 else image
 
 
-def ink_strength(gray: np.ndarray) -> np.ndarray:
+def background_window(gray: np.ndarray) -> int:
+    """The default width of `ink_strength`'s background filter: a sixth of the picture."""
+    return max(9, max(gray.shape) // 6)
+
+
+def ink_strength(gray: np.ndarray, window: int | None = None) -> np.ndarray:
     """Bright ink (already made bright) on a flat black background: lighting and texture removed.
 
-    The background is a grey opening (a minimum then maximum filter wider than any stroke),
-    computed at a quarter of the resolution since lighting varies slowly. Before it is scaled back
-    up it is widened by one pixel (a maximum filter): resampling softens a sharp edge, such as a
-    page's against the desk, and a softened edge would stand out as a long "stroke"."""
+    The background is a grey opening (a minimum then maximum filter `window` pixels wide, wider
+    than any stroke), computed at a quarter of the resolution since lighting varies slowly. Before
+    it is scaled back up it is widened by one pixel (a maximum filter): resampling softens a sharp
+    edge, such as a page's against the desk, and a softened edge would stand out as a long
+    "stroke"."""
     side = max(gray.shape)
     factor = 4 if side >= 128 else 1
     small = gray if factor == 1 else np.asarray(
         Image.fromarray(gray, mode="F").reduce(factor), dtype=np.float32)
-    window = max(3, max(9, side // 6) // factor) | 1
+    window = max(3, (window or background_window(gray)) // factor) | 1
     background = ndimage.grey_opening(small, size=(window, window))
     if factor > 1:
         background = ndimage.maximum_filter(background, size=3)
@@ -142,8 +169,14 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     # A light blur, not a median: a median would erase the 1-pixel strokes of small digits.
     clean = binomial_blur(strength)
     few = sample(clean)
-    middle = float(np.median(few))
-    noise = float(np.median(np.abs(few - middle))) * 1.4826
+    split = otsu_threshold(few)
+    paper = few[few < split]
+    # The paper's level and noise, from the pixels that are not ink. When ink is a small share of
+    # the picture all pixels do; when it covers a third or more (a digit cropped tight) the ink
+    # would pass for noise.
+    background = paper if paper.size < 0.67 * few.size else few
+    middle = float(np.median(background))
+    noise = float(np.median(np.abs(background - middle))) * 1.4826
     # The peak is the strongest 0.03% of pixels: enough for a small digit, robust to a few specks.
     flat = clean.ravel()
     candidates = flat[flat > middle + 3 * noise]
@@ -151,7 +184,7 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     peak = float(np.partition(candidates, candidates.size - k)[candidates.size - k]) if candidates.size >= k else 0.0
     if peak < max(0.08, 8 * noise):
         return None
-    threshold = max(otsu_threshold(few), 0.3 * peak, 4 * noise)
+    threshold = max(split, 0.3 * peak, 4 * noise)
     # Hysteresis: fainter ink counts where it touches clear ink, so thin parts of a stroke
     # do not break a digit into pieces.
     weak = clean > max(0.5 * threshold, 3 * noise)
@@ -175,6 +208,12 @@ def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
     runs = ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=1),
                                     length, axis=1) > 0
     line_rows = runs.sum(axis=1) > 0.6 * width
+    # A ruled line is thin; a band of such rows thicker than a fortieth of the picture is the bar
+    # of a digit that fills the picture (a tightly cropped 2, 5 or 7).
+    bands, count = ndimage.label(line_rows)
+    if count:
+        thickness = np.bincount(bands)[1:]
+        line_rows &= np.isin(bands, np.flatnonzero(thickness <= max(3, height // 40)) + 1)
     if not line_rows.any():
         return mask
     # The rows beside a line hold its blurred edges: their long runs go too.
@@ -186,61 +225,113 @@ def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
     return kept | rejoined
 
 
-def dark_ink(work: np.ndarray) -> bool:
-    """Whether the ink is darker than the paper.
-
-    The paper is most of the picture, so a light median means dark ink; but a page photographed
-    on a desk may cover less than half of the photo. That shows as a dark, even frame all round a
-    light middle, and then the middle decides. (A close-up of a bold digit is the opposite case:
-    its middle is mostly ink, its edges paper.)"""
-    if np.median(sample(work)) > 0.5:
-        return True
+def frame_of(work: np.ndarray) -> np.ndarray:
+    """The pixels along the picture's four edges (a twentieth of each side deep)."""
     height, width = work.shape
-    middle = work[height // 4:height - height // 4, width // 4:width - width // 4]
-    if middle.size == 0:
-        return False
     edge_h, edge_w = max(1, height // 20), max(1, width // 20)
-    frame = np.concatenate([work[:edge_h].ravel(), work[-edge_h:].ravel(),
-                            work[:, :edge_w].ravel(), work[:, -edge_w:].ravel()])
-    page_on_desk = np.median(frame) < 0.4 and frame.std() < 0.1 and np.median(sample(middle)) > 0.5
-    return bool(page_on_desk)
+    return np.concatenate([work[:edge_h].ravel(), work[-edge_h:].ravel(),
+                           work[:, :edge_w].ravel(), work[:, -edge_w:].ravel()])
+
+
+def dark_ink(work: np.ndarray) -> bool:
+    """Whether the ink is darker than the paper: the paper is most of the picture, so a light
+    median means dark ink. (A page photographed on a desk is found first, by `sheet_on_desk`; a
+    close-up of a bold digit, its ink the larger part, is `polarity_doubtful`, and the caller reads
+    it both ways.)"""
+    return bool(np.median(sample(work)) > 0.5)
+
+
+def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
+    """The sheet of paper in a photo of a page lying on a darker, even desk, at any angle and size,
+    as a mask at the working resolution; None when the photo shows no such sheet.
+
+    The sheet is the largest light region (holes filled: the writing on it), and it must look
+    like paper: mostly light inside (a chalk "0" on a blackboard encloses dark), broad (a stroke is
+    narrow), with an even, clearly darker surround."""
+    factor = max(1, int(np.ceil(max(work.shape) / 128)))
+    small = np.asarray(Image.fromarray(work, mode="F").reduce(factor)) if factor > 1 else work
+    light = small > otsu_threshold(sample(small))
+    labels, count = ndimage.label(light)
+    if count == 0:
+        return None
+    largest = labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    sheet = ndimage.binary_fill_holes(largest)
+    if not 0.08 <= sheet.mean() <= 0.92 or largest.sum() < 0.8 * sheet.sum():
+        return None
+    if ndimage.distance_transform_edt(sheet).max() < 0.08 * min(small.shape):
+        return None
+    desk = ~ndimage.binary_dilation(sheet, iterations=2)
+    if desk.mean() < 0.05 or small[desk].std() > 0.1 or np.median(small[desk]) > np.median(small[sheet]) - 0.2:
+        return None
+    # Back to the working resolution, a little inside the sheet's edge (its shading is no ink).
+    inner = ndimage.binary_erosion(sheet, iterations=1)
+    return np.asarray(Image.fromarray(inner.astype(np.uint8) * 255).resize(
+        (work.shape[1], work.shape[0]), Image.Resampling.NEAREST)) > 0
+
+
+def polarity_doubtful(work: np.ndarray) -> bool:
+    """Whether both polarities are plausible: a picture about as dark as it is light (a hard
+    shadow over half the page), or a dark picture with light paper showing all round its edges
+    (a bold digit cropped tight, its ink the larger part)."""
+    whole = float(np.median(sample(work)))
+    if 0.38 < whole < 0.62:
+        return True
+    return whole <= 0.5 and float(np.mean(frame_of(work) > 0.5)) > 0.6
 
 
 def border_strips(boxes: list[tuple[slice, slice]], shape: tuple[int, int]) -> list[int]:
     """Labels (1-based) of the components that run along an edge of the picture for most of its
-    length: the desk around a photographed page, the page's own edge, a shadow's border. A digit
-    touches an edge at most across part of it."""
+    length and are thin across it: the desk around a photographed page, the page's own edge, a
+    shadow's border. A digit touches an edge at most across part of it, or, when the picture is
+    cropped tight round it, reaches far in from the edge (the stem under a 7's bar)."""
     height, width = shape
     strips = []
     for i, (rows, cols) in enumerate(boxes):
-        along_top_or_bottom = (rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
-        along_a_side = (cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
+        along_top_or_bottom = ((rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
+                               and rows.stop - rows.start < 0.2 * height)
+        along_a_side = ((cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
+                        and cols.stop - cols.start < 0.2 * width)
         if along_top_or_bottom or along_a_side:
             strips.append(i + 1)
     return strips
 
 
 def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
-    """When the picture is about as dark as it is light (a hard shadow over half the page), the
-    polarity `find_ink` did not choose ("dark" or "light" ink), for a caller to try as well;
-    None when the choice is clear."""
-    work, _ = shrink(load_grayscale(source, name), WORK_SIDE)
-    if not 0.38 < float(np.median(sample(work))) < 0.62:
+    """When both polarities are plausible (`polarity_doubtful`), the one `find_ink` did not
+    choose ("dark" or "light" ink), for a caller to try as well; None when the choice is clear."""
+    gray = load_grayscale(source, name)
+    work, _ = shrink(enlarge_small(gray), WORK_SIDE)
+    if not polarity_doubtful(work) or is_photo(gray) and sheet_on_desk(work) is not None:
         return None
     return "light" if dark_ink(work) else "dark"
 
 
-def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto") -> InkMap:
-    """The ink of a picture at working resolution. `polarity`: "auto" (detected), "dark" (dark
-    ink on light paper) or "light"."""
+def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto",
+             work_side: int = WORK_SIDE) -> InkMap:
+    """The ink of a picture at working resolution (at most `work_side` pixels). `polarity`:
+    "auto" (detected), "dark" (dark ink on light paper) or "light"."""
     if polarity not in ("auto", "dark", "light"):
         raise DigitlabError(f"unknown polarity {polarity!r}: expected auto, dark or light.")
     gray = load_grayscale(source, name)
-    work, scale = shrink(gray, WORK_SIDE)
-    inverted = dark_ink(work) if polarity == "auto" else polarity == "dark"
-    mask = threshold_ink(ink_strength(1.0 - work if inverted else work))
+    photo, original_side = is_photo(gray), max(gray.shape)
+    gray = enlarge_small(gray)
+    work, scale = shrink(gray, work_side)
+    sheet = sheet_on_desk(work) if photo else None
+    if polarity == "auto":
+        inverted = sheet is not None or dark_ink(work)
+    else:
+        inverted = polarity == "dark"
+    bright_ink = 1.0 - work if inverted else work
+    if sheet is not None and inverted:  # the desk is no background to compare the ink with
+        bright_ink = np.where(sheet, bright_ink, float(np.median(bright_ink[sheet])))
+    mask = threshold_ink(ink_strength(bright_ink))
+    stroke = typical_stroke(mask) if mask is not None else 0.0
+    if 3 * stroke > background_window(work):
+        # Strokes nearly as wide as the background filter (a digit cropped tight, a marker): the
+        # filter would take their middles for background. Filter with four strokes' width instead.
+        mask = threshold_ink(ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke))))
     if mask is None:
-        raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     mask = remove_ruled_lines(mask)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
@@ -250,10 +341,10 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
         boxes = ndimage.find_objects(labels)
     if count == 0:
-        raise DigitlabError(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
-    return InkMap(gray, inverted, mask, scale, labels, boxes, areas)
+    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side)
 
 
 def _union(slices: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
@@ -320,6 +411,18 @@ def digit_mask(ink: InkMap, components: list[int], box: Box) -> np.ndarray:
     return fine if fine.any() else coarse_crop
 
 
+def typical_stroke(mask: np.ndarray) -> float:
+    """The median stroke width of a mask's pieces: a page's digits outvote the odd large blob (the
+    desk in a corner of the photo), while a digit that fills the picture speaks for itself."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return 0.0
+    areas = np.bincount(labels.ravel())[1:]
+    widths = [stroke_width(labels[box] == i + 1) for i, box in enumerate(ndimage.find_objects(labels))
+              if areas[i] >= 0.01 * areas.max()]
+    return float(np.median(widths))
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels: area over half the boundary length."""
     area = mask.sum()
@@ -327,29 +430,33 @@ def stroke_width(mask: np.ndarray) -> float:
     return float(2 * area / max(boundary, 1))
 
 
-def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
-    """A boolean digit mask (any size) -> uint8 28x28 in MNIST form."""
+def crop_to_ink(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.nonzero(mask)
-    if len(rows) == 0:
-        return np.zeros((28, 28), dtype=np.uint8)
-    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
-    height, width = mask.shape
-    to_mnist = 20.0 / max(height, width)
-    # Bring the stroke near MNIST's width: thin pen strokes would fade away when shrunk.
-    target = MNIST_STROKE / to_mnist
+    return mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+
+
+def normalize_stroke(mask: np.ndarray, target: float) -> np.ndarray:
+    """Bring the strokes of a boolean mask near `target` pixels wide: a thin pen's strokes would
+    fade away when shrunk, a marker's would fill the loops."""
     current = stroke_width(mask)
     if current < 0.7 * target:
         radius = int(round((target - current) / 2))
         if radius > 0:
-            mask = np.pad(mask, radius)
-            mask = ndimage.binary_dilation(mask, structure=_disk(radius))
+            mask = ndimage.binary_dilation(np.pad(mask, radius), structure=_disk(radius))
     elif current > 1.8 * target:
         radius = int(round((current - target) / 4))
         thinner = ndimage.binary_erosion(mask, structure=_disk(radius)) if radius > 0 else mask
         if thinner.sum() > 0.35 * mask.sum():
             mask = thinner
-    rows, cols = np.nonzero(mask)
-    mask = mask[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    return mask
+
+
+def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
+    """A boolean digit mask (any size) -> uint8 28x28 in MNIST form."""
+    if not mask.any():
+        return np.zeros((28, 28), dtype=np.uint8)
+    mask = crop_to_ink(mask)
+    mask = crop_to_ink(normalize_stroke(mask, MNIST_STROKE * max(mask.shape) / 20.0))
     height, width = mask.shape
     to_mnist = 20.0 / max(height, width)
     size = (max(1, round(width * to_mnist)), max(1, round(height * to_mnist)))
@@ -357,9 +464,7 @@ def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
         size, Image.Resampling.BOX if to_mnist < 1 else Image.Resampling.BILINEAR)
     digit = np.asarray(digit, dtype=np.float32)
     canvas = np.zeros((28, 28), dtype=np.float32)
-    total = max(float(digit.sum()), 1e-6)
-    cy = float(digit.sum(axis=1) @ np.arange(digit.shape[0])) / total
-    cx = float(digit.sum(axis=0) @ np.arange(digit.shape[1])) / total
+    cy, cx = ndimage.center_of_mass(digit) if digit.any() else (size[1] / 2, size[0] / 2)
     top = int(np.clip(round(14 - cy), 0, 28 - size[1]))
     left = int(np.clip(round(14 - cx), 0, 28 - size[0]))
     canvas[top:top + size[1], left:left + size[0]] = digit

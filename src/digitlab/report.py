@@ -123,3 +123,52 @@ img{{max-width:100%}} pre{{background:#f6f6f6;padding:1em;overflow:auto}} .big{{
 """
     write_text(report_dir / "report.html", page)
     return report_dir / "report.html"
+
+
+def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, float]], path: Path,
+                       count: int = 24) -> int:
+    """A gallery of misread test lines, as the reader saw them; returns how many are shown."""
+    wrong = [i for i, (truth, read, _) in enumerate(results) if truth != read][:count]
+    fig = Figure(figsize=(10, max(1.0, 0.62 * len(wrong) / 2 + 0.6)))
+    columns = 2
+    for k, index in enumerate(wrong):
+        ax = fig.add_subplot(max(1, int(np.ceil(len(wrong) / columns))), columns, k + 1)
+        ax.imshow(images[index], cmap="gray", vmin=0, vmax=1, aspect="equal")
+        truth, read, lowest = results[index]
+        ax.set_title(f"true {truth}  read {read or '(nothing)'}  (lowest {lowest:.0%})", fontsize=8, loc="left")
+        ax.axis("off")
+    if not wrong:
+        ax = fig.add_subplot()
+        ax.text(0.5, 0.5, "every test line read exactly", ha="center", va="center")
+        ax.axis("off")
+    fig.suptitle("Misread lines")
+    save_figure(fig, path)
+    return len(wrong)
+
+
+def write_line_report(report_dir: Path, history: list[dict], images: list[np.ndarray],
+                      results: list[tuple[str, str, float]], metrics: dict,
+                      title: str = "digitlab line reader") -> Path:
+    """The line reader's report: learning curves (accuracy = lines read exactly) and misread lines."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    if history:
+        plot_learning_curves(history, report_dir / "learning_curves.png")
+    shown = plot_misread_lines(images, results, report_dir / "misread_lines.png")
+    curves = ('<h2>Learning curves</h2><img src="learning_curves.png" alt="learning curves">'
+              '<p>accuracy: lines read exactly; loss: CTC</p>' if history else "")
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}}
+img{{max-width:100%}} .big{{font-size:1.4em}}</style>
+</head><body>
+<h1>{html.escape(title)}</h1>
+<p class="big">Test lines read exactly <b>{metrics['test_accuracy']:.2%}</b> &middot; digit error rate
+{metrics['digit_error_rate']:.2%} &middot; {metrics['n_test']} test lines</p>
+{curves}
+<h2>Misread lines ({shown} shown)</h2><img src="misread_lines.png" alt="misread lines">
+</body></html>
+"""
+    write_text(report_dir / "report.html", page)
+    return report_dir / "report.html"

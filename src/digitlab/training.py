@@ -14,8 +14,10 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,7 +30,7 @@ from digitlab.checkpoint import load_train_state, save_model, save_train_state
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
 from digitlab.errors import DigitlabError
-from digitlab.models import build_model, count_parameters
+from digitlab.models import build_model, count_parameters, to_model_input
 
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
@@ -46,11 +48,6 @@ def select_device(name: str = "auto") -> torch.device:
     return device
 
 
-def to_model_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 `(N, 28, 28)` -> float `(N, 1, 28, 28)` in [0, 1], channels-last for fast CPU convs."""
-    return (images.unsqueeze(1).float() / 255.0).contiguous(memory_format=torch.channels_last)
-
-
 class TensorLoader:
     """Batches of a `Split` held as one tensor on `device`, sliced by index (no per-sample work).
 
@@ -63,6 +60,9 @@ class TensorLoader:
         self.labels = split.labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
+        if generator is None and (shuffle or augment_policy):
+            generator = torch.Generator(device=device)
+            generator.seed()  # pass a seeded generator to make the order reproducible
         self.generator = generator
         self.augment_policy = augment_policy
 
@@ -95,11 +95,18 @@ def one_cycle_lr(step: int, total_steps: int, peak_lr: float, warmup: float = 0.
     return peak_lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
+def count_correct(output: torch.Tensor, target: torch.Tensor) -> int:
+    """How many of a batch's answers (the class with the highest logit) are right."""
+    return int((output.argmax(1) == target).sum().item())
+
+
 def train(model: nn.Module, device: torch.device, loader: Iterable, optimizer: torch.optim.Optimizer,
-          epoch: int, lr_at_batch: Callable[[int], float] | None = None, label_smoothing: float = 0.0,
-          show_progress: bool = True, bf16: bool = False) -> tuple[float, float]:
+          epoch: int, lr_at_batch: Callable[[int], float] | None = None, criterion: Callable = F.cross_entropy,
+          correct_in: Callable = count_correct, show_progress: bool = True, bf16: bool = False) -> tuple[float, float]:
     """One epoch of training; returns (mean loss, accuracy) over the epoch's batches.
-    `bf16` runs the forward pass under bfloat16 autocast (weights and optimizer stay float32)."""
+    `criterion(output, target)` is the loss (cross-entropy unless given), `correct_in(output,
+    target)` counts right answers; `bf16` runs the forward pass under bfloat16 autocast (weights
+    and optimizer stay float32)."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     batches = tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not show_progress, file=sys.stderr)
@@ -111,25 +118,26 @@ def train(model: nn.Module, device: torch.device, loader: Iterable, optimizer: t
         optimizer.zero_grad()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             output = model(data)
-            loss = F.cross_entropy(output, target, label_smoothing=label_smoothing)
+            loss = criterion(output, target)
         loss.backward()
         optimizer.step()
         total_loss += loss.item() * len(target)
-        correct += (output.argmax(1) == target).sum().item()
+        correct += correct_in(output, target)
         seen += len(target)
     return total_loss / seen, correct / seen
 
 
 @torch.no_grad()
-def test(model: nn.Module, device: torch.device, loader: Iterable) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy on `loader`."""
+def test(model: nn.Module, device: torch.device, loader: Iterable, criterion: Callable = F.cross_entropy,
+         correct_in: Callable = count_correct) -> tuple[float, float]:
+    """Mean loss (cross-entropy unless given) and accuracy on `loader`."""
     model.eval()
     total_loss, correct, seen = 0.0, 0, 0
     for data, target in loader:
         data, target = data.to(device), target.to(device)
         output = model(data)
-        total_loss += F.cross_entropy(output, target, reduction="sum").item()
-        correct += (output.argmax(1) == target).sum().item()
+        total_loss += criterion(output, target).item() * len(target)
+        correct += correct_in(output, target)
         seen += len(target)
     return total_loss / seen, correct / seen
 
@@ -172,18 +180,6 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
     raise DigitlabError(f"unknown optimizer {config.optimizer!r}: expected adam or sgd.")
 
 
-def validate_config(config: TrainConfig) -> None:
-    for name in ("epochs", "batch_size"):
-        if getattr(config, name) < 1:
-            raise DigitlabError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(config, name)}.")
-    if not config.lr > 0:
-        raise DigitlabError(f"--lr must be positive, got {config.lr}.")
-    if config.schedule not in ("onecycle", "constant"):
-        raise DigitlabError(f"unknown schedule {config.schedule!r}: expected onecycle or constant.")
-    if config.precision not in ("fp32", "bf16"):
-        raise DigitlabError(f"unknown --precision {config.precision!r}: expected fp32 or bf16.")
-
-
 def read_history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
@@ -199,13 +195,62 @@ def write_history(path: Path, rows: list[dict]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def run_info(config: TrainConfig, dataset: Dataset, device: torch.device, model: nn.Module) -> dict:
-    return {"train": config.to_dict(), "dataset": {"name": dataset.name, "source": dataset.source,
-                                                   "n_train": len(dataset.train), "n_test": len(dataset.test),
-                                                   "classes": list(dataset.classes)},
+def run_info(config: TrainConfig, task: Task, device: torch.device) -> dict:
+    return {"train": config.to_dict(), "dataset": task.data,
             "digitlab_version": __version__, "torch_version": torch.__version__,
             "python": platform.python_version(), "device": str(device),
-            "threads": torch.get_num_threads(), "parameters": count_parameters(model)}
+            "threads": torch.get_num_threads(), "parameters": count_parameters(task.model)}
+
+
+@dataclass
+class Task:
+    """What `fit` needs to train one kind of model: the digit classifier (`digit_task`) or the
+    line reader (`linetask.line_task`). The loop, the checkpoints and the run directory are the
+    same for both."""
+
+    model: nn.Module
+    classes: tuple[str, ...]
+    train_loader: Iterable
+    test_loader: Iterable
+    criterion: Callable          # training loss(output, target)
+    test_criterion: Callable     # loss reported on the test split
+    correct_in: Callable         # right answers in a batch
+    data: dict                   # what config.json says of the data
+    finish: Callable             # (model, history, run_dir, report, log) -> (metrics, model metadata)
+
+
+def digit_task(config: TrainConfig, device: torch.device, generator: torch.Generator,
+               dataset: Dataset | None = None) -> Task:
+    """The digit (or clothing) classifier on a data set of 28x28 images."""
+    dataset = dataset or load_dataset(config.data, config.data_dir)
+    model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
+    augment_policy = policy_for(dataset.name) if config.augment else None
+    train_loader = TensorLoader(dataset.train, config.batch_size, device, shuffle=True,
+                                generator=generator, augment_policy=augment_policy)
+
+    def finish(model: nn.Module, history: list[dict], run_dir: Path, report: bool,
+               log: Callable[[str], None]) -> tuple[dict, dict]:
+        from digitlab.evaluation import evaluate  # matplotlib etc. only once trained
+        from digitlab.predict import Predictor
+
+        predictor = Predictor.from_module(model, list(dataset.classes), {})
+        calibration = {}
+        if dataset.val is not None:
+            calibration = calibrate(predictor, dataset.val, config.flag_rate)
+            log("calibrated on the validation split: " + ", ".join(f"{k} {v:.4g}" for k, v in calibration.items()))
+        evaluation = evaluate(predictor, dataset.test)
+        metrics = evaluation.metrics(n_train=len(dataset.train), train_seconds=sum(row["seconds"] for row in history))
+        metrics.update(dataset=dataset.name, arch=config.arch, **calibration)
+        if report:
+            from digitlab.report import write_report
+            write_report(run_dir / "report", history, evaluation, dataset.test.images, title=str(run_dir))
+        return metrics, {key: str(value) for key, value in calibration.items()}
+
+    data = {"name": dataset.name, "source": dataset.source, "n_train": len(dataset.train),
+            "n_test": len(dataset.test), "classes": list(dataset.classes)}
+    criterion = partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+    return Task(model, dataset.classes, train_loader, TensorLoader(dataset.test, 1024, device), criterion,
+                F.cross_entropy, count_correct, data, finish)
 
 
 def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool = True,
@@ -223,7 +268,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     elif state_path.exists() or model_path.exists():
         raise DigitlabError(f"{run_dir} already holds a run: pass --resume to continue it, or choose "
                             "another --out.")
-    validate_config(config)
+    config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
     device = select_device(config.device)
@@ -231,16 +276,16 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     if show_progress is None:
         show_progress = sys.stderr.isatty()
 
-    dataset = dataset or load_dataset(config.data, config.data_dir)
-    model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    augment_policy = policy_for(dataset.name) if config.augment else None
-    train_loader = TensorLoader(dataset.train, config.batch_size, device, shuffle=True,
-                                generator=generator, augment_policy=augment_policy)
-    test_loader = TensorLoader(dataset.test, 1024, device)
+    if config.task == "lines":
+        from digitlab.linetask import line_task
+        task = line_task(config, device)
+    else:
+        task = digit_task(config, device, generator, dataset)
+    model = task.model
+    optimizer = make_optimizer(config, model)
 
-    info = run_info(config, dataset, device, model)
+    info = run_info(config, task, device)
     start_epoch, history = 0, []
     if resume:
         start_epoch = load_train_state(state_path, model, optimizer, generator)
@@ -250,42 +295,66 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.json", json.dumps(info, indent=2) + "\n")
     log(f"config: {json.dumps(config.to_dict())}")
-    log(f"data: {dataset.name} ({len(dataset.train)} train / {len(dataset.test)} test), arch: "
+    log(f"data: {task.data['name']} ({task.data['n_train']} train / {task.data['n_test']} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
 
-    steps_per_epoch = len(train_loader)
+    steps_per_epoch = len(task.train_loader)
     total_steps = steps_per_epoch * config.epochs
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         first_step = (epoch - 1) * steps_per_epoch
+        if hasattr(task.train_loader, "set_epoch"):  # generated data: each epoch's own
+            task.train_loader.set_epoch(epoch)
 
         def lr_at_batch(i: int, first_step: int = first_step) -> float:
             if config.schedule == "constant":
                 return config.lr
             return one_cycle_lr(first_step + i, total_steps, config.lr)
 
-        loss, accuracy = train(model, device, train_loader, optimizer, epoch, lr_at_batch,
-                               config.label_smoothing, show_progress, bf16=config.precision == "bf16")
-        val_loss, val_accuracy = test(model, device, test_loader)
+        loss, accuracy = train(model, device, task.train_loader, optimizer, epoch, lr_at_batch, task.criterion,
+                               task.correct_in, show_progress, bf16=config.precision == "bf16")
+        val_loss, val_accuracy = test(model, device, task.test_loader, task.test_criterion, task.correct_in)
         seconds = time.perf_counter() - started
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
-        save_model(model_path, model, config.arch, dataset.classes)
+        save_model(model_path, model, config.arch, task.classes)
         save_train_state(state_path, model, optimizer, generator, epoch)
         write_history(run_dir / "history.csv", history)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
 
-    from digitlab.evaluation import evaluate, write_metrics  # matplotlib etc. only once trained
-    evaluation = evaluate(model, dataset.test, dataset.classes, device)
-    metrics = evaluation.metrics(n_train=len(dataset.train),
-                                 train_seconds=sum(row["seconds"] for row in history))
-    metrics.update(dataset=dataset.name, arch=config.arch)
+    metrics, model_info = task.finish(model, history, run_dir, report, log)
+    model_info.update(recipe=json.dumps(config.to_dict()), data=task.data["name"],
+                      test_accuracy=str(metrics["test_accuracy"]), dataset=task.data["name"])
+    save_model(model_path, model, config.arch, task.classes, extra=model_info)
+    from digitlab.evaluation import write_metrics
     write_metrics(run_dir / "metrics.json", metrics)
-    if report:
-        from digitlab.report import write_report
-        write_report(run_dir / "report", history, evaluation, dataset.test.images, title=str(run_dir))
     log(f"done: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
         f"trained {metrics['train_seconds']:.1f}s  -> {run_dir}")
     return RunResult(run_dir, metrics, history)
+
+
+def calibrate(predictor, val: Split, flag_rate: float) -> dict:
+    """Fit the predictor's temperature on the validation split, then the confidence under which
+    answers are flagged "not sure" (at most `flag_rate` of correct validation answers), measured
+    as `predict` reads scans: the average of each digit as written and deskewed."""
+    from digitlab.calibration import fit_temperature, flag_threshold, is_uncertain
+
+    images, labels = val.images.numpy(), val.labels.numpy()
+    predictor.temperature = 1.0
+    logits = np.log(np.clip(predictor.predict_proba(images), 1e-30, None))  # softmax with T = 1 keeps logit gaps
+    temperature = fit_temperature(logits, labels)
+    predictor.temperature = temperature
+    probabilities = predictor.scan_probabilities(images)
+    reject = predictor.reject_class
+    threshold = flag_threshold(probabilities, labels, flag_rate, reject)
+    flagged = is_uncertain(probabilities, threshold, reject)
+    digits = labels != reject
+    correct = digits & (probabilities.argmax(1) == labels)
+    result = {"temperature": temperature, "uncertain_below": threshold,
+              "val_accuracy": float(correct.sum() / max(1, digits.sum())),
+              "val_correct_flagged": float(flagged[correct].mean()) if correct.any() else 0.0}
+    if reject is not None and (~digits).any():
+        result["val_not_digits_flagged"] = float(flagged[~digits].mean())
+    return result

@@ -1,0 +1,187 @@
+"""Training the line reader through `fit`: its data (lines generated afresh each epoch by
+`textlines`), its loss (CTC), its measure (lines read exactly), the calibration of its
+"not sure" flag and its report (curves and a gallery of misread lines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from digitlab.config import TrainConfig
+from digitlab.datasets import VALIDATION_FACES, every_nth_of_class, load_mnist_5k
+from digitlab.errors import DigitlabError
+from digitlab.models import LineReader, build_model
+from digitlab.reading import ctc_best_path
+from digitlab.textlines import LineBatches, LineSources, LineTargets, collate, fixed_lines
+
+LINE_CLASSES = ("blank",) + tuple(str(d) for d in range(10))
+VAL_LINES, TEST_LINES = 600, 1000
+STRIDE = LineReader.stride
+
+
+def ctc_loss(output: torch.Tensor, target: LineTargets) -> torch.Tensor:
+    """CTC loss of logits `(N, T, 11)`, per line averaged over its digits (PyTorch's 'mean')."""
+    log_probs = F.log_softmax(output.float(), dim=2).transpose(0, 1)  # (T, N, C)
+    return F.ctc_loss(log_probs, target.labels, target.frames, target.lengths, blank=0, zero_infinity=True)
+
+
+def decode(output: torch.Tensor, frames: torch.Tensor | None = None) -> list[str]:
+    """Greedy CTC decoding of a batch of logits `(N, T, 11)` into digit strings."""
+    probabilities = F.softmax(output.detach().float(), dim=2).cpu().numpy()
+    texts = []
+    for i, p in enumerate(probabilities):
+        valid = p[:int(frames[i])] if frames is not None else p
+        texts.append("".join(str(d) for d, _, _, _ in ctc_best_path(valid)))
+    return texts
+
+
+def lines_read_exactly(output: torch.Tensor, target: LineTargets) -> int:
+    return sum(a == b for a, b in zip(decode(output, target.frames), target.texts))
+
+
+class _EpochBatches(Dataset):
+    """Batch b of one epoch, built in a loader worker process while the model trains."""
+
+    def __init__(self, batches: LineBatches) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, b: int):
+        return self.batches.batch(b)
+
+
+class LineLoader:
+    """The epoch's generated batches from one background worker process (generating a line costs
+    about as much as training on it), in the same order and content as without it."""
+
+    def __init__(self, batches: LineBatches, workers: int = 1) -> None:
+        self.batches, self.workers = batches, workers
+
+    def set_epoch(self, epoch: int) -> None:
+        self.batches.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        if self.workers == 0:
+            yield from self.batches
+            return
+        loader = DataLoader(_EpochBatches(self.batches), batch_size=None, num_workers=self.workers,
+                            prefetch_factor=4, worker_init_fn=lambda _: torch.set_num_threads(1))
+        yield from loader
+
+
+def line_sources(parts: list[str], images: np.ndarray, labels: np.ndarray, fonts: list[Path]) -> LineSources:
+    unknown = [p for p in parts if p not in ("mnist-5k", "fonts")]
+    if unknown or "mnist-5k" not in parts:
+        raise DigitlabError(f"the line reader learns from mnist-5k, optionally with fonts (data "
+                            f"'mnist-5k+fonts'), not {'+'.join(parts)!r}.")
+    return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [])
+
+
+def line_task(config: TrainConfig, device: torch.device):
+    from digitlab import fonts as faces
+    from digitlab.training import Task
+
+    parts = config.data.split("+")
+    base = load_mnist_5k()
+    images, labels = base.train.images.numpy(), base.train.labels.numpy()
+    is_val = every_nth_of_class(labels, 10, 9)
+    files = faces.face_files() if "fonts" in parts else {}
+    train_fonts = [p for face, paths in files.items() if face not in VALIDATION_FACES for p in paths]
+    held_out_fonts = [p for face in VALIDATION_FACES if face in files for p in files[face]]
+    train_sources = line_sources(parts, images[~is_val], labels[~is_val], train_fonts)
+    val_lines = fixed_lines(line_sources(parts, images[is_val], labels[is_val], held_out_fonts), VAL_LINES, 1)
+    test_lines = fixed_lines(line_sources(parts, base.test.images.numpy(), base.test.labels.numpy(),
+                                          held_out_fonts), TEST_LINES, 2)
+    model = build_model("crnn", len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
+    train_loader = LineLoader(LineBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
+                                          STRIDE))
+
+    def finish(model: nn.Module, history: list[dict], run_dir: Path, report: bool,
+               log: Callable[[str], None]) -> tuple[dict, dict]:
+        threshold, val_flagged = calibrate_lines(model, device, val_lines, config.flag_rate)
+        results = read_lines(model, device, test_lines)
+        exact = [truth == read for truth, read, _ in results]
+        digits_wrong = sum(edit_distance(truth, read) for truth, read, _ in results)
+        digits_total = sum(len(truth) for truth, _, _ in results)
+        metrics = {"test_accuracy": float(np.mean(exact)), "test_loss": history[-1]["val_loss"] if history else 0.0,
+                   "digit_error_rate": digits_wrong / max(1, digits_total), "n_test": len(results),
+                   "n_train_lines_per_epoch": config.steps_per_epoch * config.batch_size,
+                   "train_seconds": round(sum(row["seconds"] for row in history), 2),
+                   "uncertain_below": threshold, "val_correct_flagged": val_flagged, "dataset": config.data,
+                   "arch": config.arch}
+        log(f"lines read exactly {metrics['test_accuracy']:.4f}, digit error rate {metrics['digit_error_rate']:.4f}, "
+            f"'not sure' under {threshold:.3f}")
+        if report:
+            from digitlab.report import write_line_report
+            write_line_report(run_dir / "report", history, [image for image, _ in test_lines], results, metrics,
+                              title=str(run_dir))
+        return metrics, {"uncertain_below": str(threshold)}
+
+    data = {"name": config.data, "source": "lines generated from mnist-5k's training digits and the training "
+            "faces (textlines.py)", "n_train": config.steps_per_epoch * config.batch_size, "n_test": TEST_LINES,
+            "classes": list(LINE_CLASSES)}
+    test_loader = [collate(test_lines[i:i + 100], STRIDE) for i in range(0, len(test_lines), 100)]
+    return Task(model, LINE_CLASSES, train_loader, test_loader, ctc_loss, ctc_loss, lines_read_exactly, data, finish)
+
+
+@torch.no_grad()
+def line_probabilities(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]]
+                       ) -> list[np.ndarray]:
+    """Per-frame probabilities `(T, 11)` of each line, batched by similar width."""
+    model.eval()
+    order = sorted(range(len(lines)), key=lambda i: lines[i][0].shape[1])
+    out: list[np.ndarray] = [np.zeros(0)] * len(lines)
+    for start in range(0, len(order), 64):
+        chosen = order[start:start + 64]
+        batch, target = collate([lines[i] for i in chosen], STRIDE)
+        probabilities = F.softmax(model(batch.to(device).contiguous(memory_format=torch.channels_last)).float(), 2)
+        for k, i in enumerate(chosen):
+            out[i] = probabilities[k, :int(target.frames[k])].cpu().numpy()
+    return out
+
+
+def read_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]]
+               ) -> list[tuple[str, str, float]]:
+    """(truth, reading, lowest digit confidence) for each line."""
+    results = []
+    for (_, truth), p in zip(lines, line_probabilities(model, device, lines)):
+        digits = ctc_best_path(p)
+        lowest = min((c for _, c, _, _ in digits), default=0.0)
+        results.append((truth, "".join(str(d) for d, _, _, _ in digits), lowest))
+    return results
+
+
+def calibrate_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]],
+                    flag_rate: float) -> tuple[float, float]:
+    """The digit confidence under which a reading is flagged "not sure": at most `flag_rate` of
+    the correctly read validation lines have a digit below it. Returns it and the share flagged."""
+    results = read_lines(model, device, lines)
+    lowest = np.array([low for truth, read, low in results if truth == read])
+    if len(lowest) == 0:
+        return 0.5, 0.0
+    threshold = float(np.quantile(lowest, flag_rate))
+    return threshold, float(np.mean(lowest < threshold))
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance: digits inserted, dropped or misread."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+

@@ -1,0 +1,357 @@
+"""Reading numbers: the text lines of a photo or scan, straightened and read by the line reader.
+
+A line is read whole by a CTC line reader (`models.LineReader`), without cutting it into digits
+first, so joined, touching and slanted writing reads as well as neat digits. This module finds the
+lines (any angle, pages turned by 90 or 180 degrees), normalises each one (`line_image`, also how
+every training line is made), decodes the reader's output into digits with boxes and confidences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digitlab.errors import NoDigitFound
+from digitlab.images import ImageSource, describe
+from digitlab.preprocessing import (
+    MNIST_STROKE,
+    Box,
+    InkMap,
+    find_ink,
+    normalize_stroke,
+    stroke_width,
+    threshold_ink,
+)
+
+LINE_HEIGHT = 32   # the reader's input height
+LINE_INK = 26      # the ink's height in it; the rest is margin
+LINE_MARGIN = 4    # blank columns each side
+MAX_LINE_WIDTH = 640
+READ_SIDE = 384    # lines are found at this working resolution, then read from the original pixels
+CROP_HEIGHT = 64   # a line is cut from the original at this height before its ink is thresholded
+
+
+@dataclass(frozen=True)
+class LineGeometry:
+    """How `line_image` placed a mask: mask column = (line column - LINE_MARGIN) / scale + left."""
+
+    left: int
+    top: int
+    scale: float
+    width: int  # columns of the line image
+
+
+def line_image(mask: np.ndarray) -> np.ndarray:
+    """A text line's ink (bool, any size, written left to right) -> float32 (LINE_HEIGHT, W) in
+    [0, 1]: cropped to the ink, scaled so the ink is LINE_INK pixels high, strokes brought near
+    MNIST's width for that height, centred with a margin."""
+    return placed_line(mask)[0]
+
+
+def placed_line(mask: np.ndarray) -> tuple[np.ndarray, LineGeometry]:
+    """`line_image`, and where it put the mask's columns (to map the reader's frames back)."""
+    if not mask.any():
+        return np.zeros((LINE_HEIGHT, 2 * LINE_MARGIN), dtype=np.float32), LineGeometry(0, 0, 1.0, 2 * LINE_MARGIN)
+    rows, cols = np.nonzero(mask)
+    top, left = int(rows.min()), int(cols.min())
+    mask = mask[top:rows.max() + 1, left:cols.max() + 1]
+    scale = LINE_INK / mask.shape[0]
+    normalized = normalize_stroke(mask, MNIST_STROKE * 26 / 20 / scale)
+    # A bolder pen grows the mask by the same margin on every side: cut it back to the ink's box.
+    grown = (normalized.shape[0] - mask.shape[0]) // 2
+    mask = normalized[grown:grown + mask.shape[0], grown:grown + mask.shape[1]]
+    width = max(1, min(MAX_LINE_WIDTH - 2 * LINE_MARGIN, round(mask.shape[1] * scale)))
+    line = Image.fromarray(mask.astype(np.uint8) * 255).resize(
+        (width, LINE_INK), Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR)
+    out = np.zeros((LINE_HEIGHT, width + 2 * LINE_MARGIN), dtype=np.float32)
+    offset = (LINE_HEIGHT - LINE_INK) // 2
+    out[offset:offset + LINE_INK, LINE_MARGIN:LINE_MARGIN + width] = np.asarray(line, dtype=np.float32) / 255
+    return out, LineGeometry(left, top, width / mask.shape[1], out.shape[1])
+
+
+def ctc_best_path(probabilities: np.ndarray) -> list[tuple[int, float, int, int]]:
+    """Greedy CTC decoding of one line's per-frame probabilities `(T, 11)` (class 0 is the blank,
+    1-10 the digits 0-9): the most likely class per frame, runs of one class merged, blanks
+    dropped. Each digit comes with its confidence (its highest probability over its run) and its
+    first and last frame."""
+    best = probabilities.argmax(axis=1)
+    digits = []
+    start = 0
+    for t in range(1, len(best) + 1):
+        if t == len(best) or best[t] != best[start]:
+            if best[start] != 0:
+                run = probabilities[start:t, best[start]]
+                digits.append((int(best[start]) - 1, float(run.max()), start, t - 1))
+            start = t
+    return digits
+
+
+# ---------------------------------------------------------------- finding the lines of a page
+
+
+@dataclass
+class TextLine:
+    """A line of writing found at working resolution: its components and its rectangle in the
+    frame turned by `angle` (u along the line, v across it)."""
+
+    components: list[int]
+    angle: float                  # radians: the writing runs along (cos, sin) in image x, y
+    u0: float
+    u1: float
+    v0: float
+    v1: float
+
+    @property
+    def height(self) -> float:
+        return self.v1 - self.v0
+
+
+def turned(xs: np.ndarray, ys: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates in the frame of writing at `angle`: (along, across)."""
+    cos, sin = math.cos(angle), math.sin(angle)
+    return xs * cos + ys * sin, -xs * sin + ys * cos
+
+
+def component_pixels(ink: InkMap, index: int, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """(xs, ys) of a component's pixels at working resolution, at most `most` of them."""
+    rows, cols = ink.boxes[index]
+    ys, xs = np.nonzero(ink.labels[rows, cols] == index + 1)
+    step = max(1, len(xs) // most)
+    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
+
+
+def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) -> float:
+    """The direction of the writing, in radians, from its pieces' (xs, ys): the docstrum idea
+    (O'Gorman, 1993). Digits of one number stand closer together than lines do, so the direction
+    to each piece's nearest neighbours votes for the writing's direction; a piece much longer than
+    it is thick, and thicker than a stroke (a number written joined up), votes along its length.
+    No vote (a single digit): horizontal."""
+    centres = np.array([(xs.mean(), ys.mean()) for xs, ys in pieces])
+    votes, weights = [], []
+    if len(pieces) >= 2:
+        distance = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+        np.fill_diagonal(distance, np.inf)
+        for i in range(len(pieces)):
+            for j in np.argsort(distance[i])[:2]:
+                if np.isfinite(distance[i, j]):
+                    dx, dy = centres[j] - centres[i]
+                    votes.append(math.atan2(dy, dx))
+                    weights.append(1.0)
+    for xs, ys in pieces:
+        if len(xs) < 3:
+            continue
+        spread = np.cov(np.stack([xs, ys]))
+        values, vectors = np.linalg.eigh(spread)
+        major, minor = math.sqrt(max(values[1], 1e-9)), math.sqrt(max(values[0], 1e-9))
+        if major > 2.5 * minor and minor > 1.5 * stroke:
+            votes.append(math.atan2(vectors[1, 1], vectors[0, 1]))
+            weights.append(major / minor)
+    if not votes:
+        return 0.0
+    # Directions are axial (a vector and its opposite are one direction): double, average, halve.
+    doubled = 2 * np.array(votes)
+    histogram = np.zeros(72)
+    np.add.at(histogram, (((doubled % (2 * math.pi)) / (2 * math.pi)) * 72).astype(int) % 72, weights)
+    smooth = np.convolve(np.concatenate([histogram[-2:], histogram, histogram[:2]]), [1, 2, 3, 2, 1], "valid")
+    peak = (np.argmax(smooth) + 0.5) / 72 * 2 * math.pi
+    near = np.abs(np.angle(np.exp(1j * (doubled - peak)))) < math.radians(30)
+    mean = np.angle(np.sum(np.array(weights)[near] * np.exp(1j * doubled[near])))
+    angle = mean / 2
+    # Within the axial direction, the one nearer left-to-right; a page upside down is found later.
+    return float(angle - math.pi if angle > math.pi / 2 else angle + math.pi if angle <= -math.pi / 2 else angle)
+
+
+def find_lines(ink: InkMap) -> list[TextLine]:
+    """The lines of writing on a page, top to bottom: components grouped by where they lie across
+    the writing's direction, split where a gap along it is wider than a few digits."""
+    keep = [int(i) for i in np.flatnonzero(ink.areas >= max(4.0, 0.01 * ink.areas.max()))]
+    if not keep:
+        return []
+    pixels = {i: component_pixels(ink, i) for i in keep}
+    significant = [i for i in keep if ink.areas[i] >= 0.15 * np.median(np.sort(ink.areas[keep])[-12:])]
+    angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke_width(ink.mask)))
+    extent = {}
+    for i in keep:
+        u, v = turned(*pixels[i], angle)
+        extent[i] = (float(u.min()), float(u.max()) + 1, float(v.min()), float(v.max()) + 1)
+    heights = np.array([extent[i][3] - extent[i][2] for i in keep])
+    typical = float(np.median(heights[heights >= 0.4 * heights.max()]))
+    # Flat dashes (a ruled line's remnant, an underline) are never digits.
+    keep = [i for i in keep if not (extent[i][3] - extent[i][2] < 0.3 * typical
+                                    and extent[i][1] - extent[i][0] > 2 * typical)]
+    big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical),
+                 key=lambda i: (extent[i][2] + extent[i][3]) / 2)
+    rows: list[list[int]] = []
+    for i in big:
+        centre = (extent[i][2] + extent[i][3]) / 2
+        for row in rows:
+            row_centre = float(np.median([(extent[j][2] + extent[j][3]) / 2 for j in row]))
+            if abs(centre - row_centre) < 0.5 * typical:
+                row.append(i)
+                break
+        else:
+            rows.append([i])
+    # Small pieces (a dot, a detached bar) join the row whose band holds them.
+    for i in set(keep) - set(big):
+        centre = (extent[i][2] + extent[i][3]) / 2
+        near = [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
+                <= max(extent[j][3] for j in row) + 0.2 * typical]
+        if near:
+            near[0].append(i)
+    lines = []
+    for row in rows:
+        row.sort(key=lambda j: extent[j][0])
+        start = 0
+        for k in range(1, len(row) + 1):
+            gap = extent[row[k]][0] - max(extent[j][1] for j in row[start:k]) if k < len(row) else None
+            if gap is None or gap > 2.5 * typical:
+                members = row[start:k]
+                lines.append(TextLine(members, angle, min(extent[j][0] for j in members),
+                                      max(extent[j][1] for j in members), min(extent[j][2] for j in members),
+                                      max(extent[j][3] for j in members)))
+                start = k
+    lines.sort(key=lambda line: ((line.v0 + line.v1) / 2, line.u0))
+    return lines
+
+
+# ---------------------------------------------------------------- reading a line
+
+
+def line_crop(ink: InkMap, line: TextLine, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The line cut from the original pixels, turned upright (and by 180 degrees with `flip`),
+    CROP_HEIGHT pixels across its ink band, with margins: (bright-ink float image, affine
+    coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes)."""
+    margin_v, margin_u = 0.25 * line.height, 0.6 * line.height
+    u0, u1, v0, v1 = line.u0 - margin_u, line.u1 + margin_u, line.v0 - margin_v, line.v1 + margin_v
+    k = CROP_HEIGHT / (v1 - v0)  # crop pixels per working pixel
+    size = (max(1, int(round((u1 - u0) * k))), CROP_HEIGHT)
+    angle = line.angle + (math.pi if flip else 0.0)
+    cos, sin = math.cos(angle), math.sin(angle)
+    if flip:
+        u0, u1, v0, v1 = -u1, -u0, -v1, -v0
+    to_gray = 1.0 / ink.scale
+    coefficients = np.array([cos / k, -sin / k, cos * u0 - sin * v0, sin / k, cos / k, sin * u0 + cos * v0]) * to_gray
+    gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
+    image, shrunk = Image.fromarray(gray), 1
+    step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
+    if step >= 3:  # shrink first: an affine resampling does not average, and would alias
+        shrunk = int(step // 1.5)
+        image = image.reduce(shrunk)
+    crop = image.transform(size, Image.Transform.AFFINE, tuple(coefficients / shrunk), Image.Resampling.BILINEAR,
+                           fillcolor=int(np.median(gray[::7, ::7])))
+    bright = np.asarray(crop, dtype=np.float32) / 255
+    return (1.0 - bright if ink.inverted else bright), coefficients
+
+
+def line_mask(bright: np.ndarray) -> np.ndarray:
+    """The ink of a line crop, thresholded against the crop's own paper (its light is even over
+    so small a piece) and kept to the components that reach the line's middle band, so the edges
+    of the lines above and below stay out."""
+    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+    mask = threshold_ink(np.clip(bright - np.median(border), 0.0, None))
+    if mask is None:
+        return np.zeros(bright.shape, dtype=bool)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    height = mask.shape[0]
+    band = labels[int(0.3 * height):int(0.7 * height)]
+    return np.isin(labels, np.setdiff1d(np.unique(band), [0]))
+
+
+@dataclass
+class ReadLine:
+    text: str
+    confidence: float
+    corners: list[list[float]]
+    digits: list[dict]
+    image: np.ndarray | None = field(repr=False, default=None)
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "box": self.corners, "confidence": round(self.confidence, 6),
+                "digits": self.digits}
+
+
+LineReaderFn = Callable[[list[np.ndarray]], list[np.ndarray]]  # line images -> per-frame probabilities
+
+
+def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, uncertain_below: float,
+              flip: bool = False) -> ReadLine:
+    bright, coefficients = line_crop(ink, line, flip)
+    mask = line_mask(bright)
+    image, geometry = placed_line(mask)
+    probabilities = reader([image])[0]
+    decoded = ctc_best_path(probabilities)
+    zoom = ink.zoom
+
+    def to_original(x: float, y: float) -> list[float]:
+        a, b, c, d, e, f = coefficients
+        return [round((a * x + b * y + c) / zoom, 1), round((d * x + e * y + f) / zoom, 1)]
+
+    def rectangle(x0: float, y0: float, x1: float, y1: float) -> list[list[float]]:
+        return [to_original(x0, y0), to_original(x1, y0), to_original(x1, y1), to_original(x0, y1)]
+
+    # A digit's columns: from halfway to the previous digit's spike to halfway to the next one,
+    # narrowed to the ink found there.
+    centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+    edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(geometry.width)]
+    digits = []
+    for (digit, confidence, _, _), x0, x1 in zip(decoded, edges[:-1], edges[1:]):
+        c0 = max(0, int((x0 - LINE_MARGIN) / geometry.scale) + geometry.left)
+        c1 = max(c0 + 1, int(math.ceil((x1 - LINE_MARGIN) / geometry.scale)) + geometry.left)
+        rows, cols = np.nonzero(mask[:, c0:c1])
+        corners = (rectangle(c0 + cols.min(), rows.min(), c0 + cols.max() + 1, rows.max() + 1) if len(rows)
+                   else rectangle(c0, 0, c1, mask.shape[0]))
+        digits.append({"digit": digit, "confidence": round(confidence, 6), "box": bounding_box(corners).as_list(),
+                       "uncertain": bool(confidence < uncertain_below)})
+    corners = rectangle(0, 0, bright.shape[1], bright.shape[0])
+    text = "".join(str(d["digit"]) for d in digits)
+    return ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
+
+
+def bounding_box(points: list[list[float]]) -> Box:
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return Box(int(min(xs)), int(min(ys)), int(math.ceil(max(xs))), int(math.ceil(max(ys))))
+
+
+@dataclass
+class PageReading:
+    lines: list[ReadLine]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    @property
+    def digits(self) -> list[dict]:
+        return [digit for line in self.lines for digit in line.digits]
+
+
+def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_below: float,
+              name: str | None = None) -> PageReading:
+    """Every line of digits on a photo or scan, top to bottom, each read whole. A page turned
+    upside down is read the right way up: unless every line reads confidently as it stands, the
+    page is also read turned by 180 degrees, and the way the reader is surer of wins."""
+    ink = find_ink(source, name, work_side=READ_SIDE)
+    lines = find_lines(ink)
+    if not lines:
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
+    upright = [read_line(ink, line, reader, stride, uncertain_below) for line in lines]
+    chosen = upright
+    if certainty(upright) < 0.98:
+        flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True) for line in reversed(lines)]
+        if certainty(flipped) > certainty(upright) + 0.02:
+            chosen = flipped
+    found = [line for line in chosen if line.text]
+    if not found:
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (the ink there does not read as digits).")
+    return PageReading(found)
+
+
+def certainty(lines: list[ReadLine]) -> float:
+    """How sure the reader is of a page's reading: the mean confidence of its digits."""
+    confidences = [d["confidence"] for line in lines for d in line.digits]
+    return float(np.mean(confidences)) if confidences else 0.0
