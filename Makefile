@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.digitlab-installed
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps demo test lint bench models clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,20 @@ demo: setup
 	$(BIN)/digitlab predict examples/seven.jpg examples/three-lined-paper.jpg
 	$(BIN)/digitlab read examples/number-2026.jpg
 	@echo "Open the report: $$(ls -td runs/demo-*/ | head -1)report/report.html"
+
+# The models shipped in the package, rebuilt from scratch with the project's own commands: the
+# training faces from the npm registry (a face that cannot be fetched stops here), then the digit
+# model and the line reader, each through `digitlab train`, copied into src/digitlab/weights/.
+models: setup
+	$(BIN)/digitlab fonts fetch
+	rm -rf build/models
+	$(BIN)/digitlab train --recipe reader --out build/models/digits
+	$(BIN)/digitlab train --recipe lines --out build/models/lines
+	mkdir -p src/digitlab/weights
+	cp build/models/digits/model.safetensors src/digitlab/weights/digits.safetensors
+	cp build/models/lines/model.safetensors src/digitlab/weights/lines.safetensors
+	$(BIN)/digitlab predict examples/seven.jpg
+	$(BIN)/digitlab read examples/number-2026.jpg
 
 lint: setup
 	$(BIN)/ruff check src tests benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,9 +19,11 @@ from tests.scanmaker import ScanStyle, draw_scan, glyph_from_font, glyph_from_mn
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`digitlab ARGS` in a subprocess; `env` adds to (or overrides) the environment."""
     return subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True,
-                          cwd=cwd or REPO, timeout=timeout)
+                          cwd=cwd or REPO, timeout=timeout, env=os.environ | (env or {}))
 
 
 @pytest.fixture(scope="session")

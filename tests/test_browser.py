@@ -1,10 +1,17 @@
 """The page in a real browser: Debian's Chromium driven by playwright."""
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
-from tests.conftest import clean_scan
+from tests.conftest import REPO, clean_scan, free_port
+from tests.scanmaker import glyph_from_font, join_glyphs
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed "
@@ -23,8 +30,8 @@ def browser():
         browser.close()
 
 
-def draw(page, strokes):
-    box = page.locator("#pad").bounding_box()
+def draw(page, strokes, pad="#pad"):
+    box = page.locator(pad).bounding_box()
     for stroke in strokes:
         (x, y), rest = stroke[0], stroke[1:]
         page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
@@ -71,4 +78,142 @@ def test_uploading_a_non_image_shows_the_error(browser, server, tmp_path):
     page.goto(server)
     page.set_input_files("#file", str(tmp_path / "notes.png"))
     page.wait_for_function("document.getElementById('message').textContent.includes('not an image')", timeout=10000)
+    page.close()
+
+
+# ---------------------------------------------------------------- "Number / page": /api/read
+
+def digit_model() -> Path:
+    """The digit model the number-mode tests serve (DIGITLAB_TEST_MODEL overrides it)."""
+    return Path(os.environ.get("DIGITLAB_TEST_MODEL", "/tmp/exp/r2_default"))
+
+
+def reader_model() -> Path:
+    """The line reader the number-mode tests serve (DIGITLAB_TEST_READER overrides it)."""
+    return Path(os.environ.get("DIGITLAB_TEST_READER", "/tmp/exp/l1"))
+
+
+def start_read_server(model: Path, reader: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--model", str(model), "--reader",
+                                str(reader), "--host", "127.0.0.1", "--port", str(port)],
+                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(process.stderr.read().decode())
+        try:
+            if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("server did not start in 60 s")
+
+
+@pytest.fixture(scope="module")
+def read_server():
+    for path in (digit_model(), reader_model()):
+        if not path.exists():
+            pytest.skip(f"no model at {path} (set DIGITLAB_TEST_MODEL / DIGITLAB_TEST_READER)")
+    process, url = start_read_server(digit_model(), reader_model())
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def number_page(browser, url, viewport):
+    """The page in "Number / page" mode, chosen with the keyboard; page errors are collected."""
+    page = browser.new_page(viewport=viewport)
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(url)
+    page.focus("#tab-digit")
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#tab-number").get_attribute("aria-selected") == "true"
+    assert page.locator("#read-view").is_visible() and not page.locator("#digit-view").is_visible()
+    return page
+
+
+def wait_for_reading(page) -> dict:
+    """Waits until the picture on screen is read (boxes drawn over it) or refused, and returns what
+    the page shows: state, text by line, the message and the boxes drawn."""
+    page.wait_for_function("""() => {
+        const state = document.getElementById('read-result').dataset.state;
+        return state === 'error' || (state === 'done' && document.getElementById('overlay').dataset.shown === 'true');
+    }""", timeout=15000)
+    return page.evaluate("""() => ({
+        state: document.getElementById('read-result').dataset.state,
+        lines: [...document.querySelectorAll('#read-lines .line-text')].map((e) => e.textContent),
+        message: document.getElementById('read-message').textContent,
+        digitBoxes: document.querySelectorAll('#overlay .digit-box').length,
+        lineBoxes: document.querySelectorAll('#overlay .line-box').length,
+        labels: [...document.querySelectorAll('#overlay .digit-label')].map((e) => e.textContent),
+    })""")
+
+
+def test_writing_seventeen_on_the_wide_pad_reads_17_with_two_digit_boxes(browser, read_server):
+    page = number_page(browser, read_server, {"width": 1100, "height": 700})
+    draw(page, [[(0.2, 0.2), (0.2, 0.8)], [(0.45, 0.2), (0.62, 0.2), (0.52, 0.5), (0.48, 0.8)]], pad="#wide-pad")
+    shown = wait_for_reading(page)
+    assert shown["state"] == "done", shown["message"]
+    assert shown["lines"] == ["17"]
+    assert shown["digitBoxes"] == 2 and shown["lineBoxes"] == 1
+    assert [label.split()[0] for label in shown["labels"]] == ["1", "7"]
+    assert all(label.endswith("%") for label in shown["labels"])  # each digit with its confidence
+    page.click("#read-clear")
+    assert page.locator("#overlay .digit-box").count() == 0
+    assert page.locator("#read-lines .line-text").text_content() == "–"
+    assert page.errors == []
+    page.close()
+
+
+def test_uploading_a_photo_of_a_number_draws_its_digits_over_it(browser, read_server, fonts, tmp_path):
+    glyph = join_glyphs([glyph_from_font(c, fonts["Humor-Sans"]) for c in "2026"], np.random.default_rng(0))
+    clean_scan(glyph, side=1600, fill=0.25, angle=5, noise=0.03, jpeg_quality=80,
+               gradient=0.2).save(tmp_path / "number.jpg")
+    page = number_page(browser, read_server, {"width": 1100, "height": 700})
+    page.set_input_files("#read-file", str(tmp_path / "number.jpg"))
+    shown = wait_for_reading(page)
+    assert shown["state"] == "done", shown["message"]
+    assert shown["lines"] == ["2026"]
+    assert shown["digitBoxes"] == 4
+    # The 1600 px photo is shown smaller: the boxes are scaled by shown / natural width onto it.
+    scale, first_box_x, server_x = page.evaluate("""() => {
+        const photo = document.getElementById('photo');
+        return [photo.clientWidth / photo.naturalWidth,
+                Number(document.querySelector('#overlay .digit-box').getAttribute('x')), reading.digits[0].box[0]];
+    }""")
+    assert scale < 0.5
+    assert first_box_x == pytest.approx(server_x * scale, abs=0.2)
+    assert page.errors == []
+    page.close()
+
+
+def test_uploading_a_non_image_in_number_mode_shows_the_error(browser, read_server, tmp_path):
+    (tmp_path / "notes.png").write_text("not an image")
+    page = number_page(browser, read_server, {"width": 1100, "height": 700})
+    page.set_input_files("#read-file", str(tmp_path / "notes.png"))
+    shown = wait_for_reading(page)
+    assert shown["state"] == "error"
+    assert "not an image" in shown["message"] and page.locator("#read-message").is_visible()
+    assert shown["digitBoxes"] == 0
+    page.wait_for_function("!document.getElementById('wide-pad').hidden", timeout=5000)  # back to the pad
+    assert page.errors == []
+    page.close()
+
+
+def test_number_mode_fits_a_phone_screen(browser, read_server):
+    viewport = {"width": 390, "height": 844}
+    page = number_page(browser, read_server, viewport)
+    box = page.locator("#wide-pad").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"]
+    assert box["width"] > 0.8 * viewport["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # no sideways scrolling
+    draw(page, [[(0.2, 0.2), (0.2, 0.8)], [(0.45, 0.2), (0.62, 0.2), (0.52, 0.5), (0.48, 0.8)]], pad="#wide-pad")
+    shown = wait_for_reading(page)
+    assert shown["lines"] == ["17"] and shown["digitBoxes"] == 2
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    assert page.errors == []
     page.close()

@@ -35,16 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", default=None, help="data set (default: the one it was trained on)")
     evaluate.add_argument("--data-dir", default=None)
 
-    for name, text in (("predict", "classify one digit per image"), ("read", "read a number written on one line")):
+    for name, text in (("predict", "classify one digit per image"),
+                       ("read", "read the numbers on a picture: one line, or every line of a page")):
         command = commands.add_parser(name, help=text)
         command.add_argument("images", nargs="+", help="image files, directories or globs")
-        command.add_argument("--model", default=None, help="run directory or .onnx file (default: the model "
+        kind = "digit model" if name == "predict" else "line reader"
+        command.add_argument("--model", default=None, help=f"run directory or .onnx file (default: the {kind} "
                              "shipped with digitlab)")
         command.add_argument("--json", action="store_true", help="one JSON object per line")
-        command.add_argument("--deskew", action="store_true",
-                             help="read only the digit straightened by its moments "
-                                  "(default: average of it as written and straightened)")
         if name == "predict":
+            command.add_argument("--deskew", action="store_true",
+                                 help="read only the digit straightened by its moments "
+                                      "(default: average of it as written and straightened)")
             command.add_argument("--top-k", type=int, default=2, help="how many candidates to show")
             command.add_argument("--save-preprocessed", type=Path, default=None,
                                  help="write the 28x28 image the model saw, enlarged, into this folder")
@@ -55,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--onnx", type=Path, required=True, help="output .onnx file")
 
     serve = commands.add_parser("serve", help="web page and HTTP API")
-    serve.add_argument("--model", default=None, help="run directory or .onnx file (default: the shipped model)")
+    serve.add_argument("--model", default=None, help="digit model: run directory or .onnx file (default: the "
+                       "shipped one)")
+    serve.add_argument("--reader", default=None, help="line reader for /api/read: run directory or .onnx file "
+                       "(default: the shipped one)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-upload-mb", type=float, default=10.0)
@@ -241,24 +246,26 @@ def save_preprocessed(image, path: Path) -> None:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from digitlab.predict import Predictor
+    from digitlab.predict import Reader
 
     paths, problems = expand_inputs(args.images)
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to read.")
-    predictor = Predictor.load(args.model)
+    reader = Reader.load(args.model)
     for path in paths:
         try:
-            reading = predictor.read(path, str(path), deskew=args.deskew)
+            reading = reader.read(path, str(path))
         except DigitlabError as exc:
             problems.append(str(exc).rstrip("."))
             continue
         if args.json:
             print(json.dumps(reading.to_json()), flush=True)
-        else:
-            low = min((d["confidence"] for d in reading.digits), default=0.0)
-            flag = "  (not sure)" if reading.uncertain else ""
-            print(f"{path}: {reading.text}  ({len(reading.digits)} digits, lowest confidence {low:.1%}){flag}")
+            continue
+        low = min((d["confidence"] for d in reading.digits), default=0.0)
+        flag = "  (not sure)" if reading.uncertain else ""
+        lines = f"{len(reading.lines)} lines, " if len(reading.lines) > 1 else ""
+        print(f"{path}: {reading.text.replace(chr(10), ' | ')}  ({lines}{len(reading.digits)} digits, "
+              f"lowest confidence {low:.1%}){flag}")
     return report_problems(problems)
 
 
@@ -278,7 +285,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from digitlab.server import serve
 
-    serve(args.model, host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    serve(args.model, args.reader, host=args.host, port=args.port,
+          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
     return 0
 
 

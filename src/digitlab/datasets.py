@@ -191,7 +191,7 @@ MIX_PARTS = {
 # has not seen, as it will meet at work.
 VALIDATION_FACES = ("gloria-hallelujah", "kalam", "reenie-beanie", "short-stack")
 SYNTH_SEED = 0
-SYNTH_VERSION = 3  # bump when synth.py draws differently, so cached renders are remade
+SYNTH_VERSION = 4  # bump when synth.py draws differently, so cached renders are remade
 RENDERS_PER_DIGIT, STYLED_PER_DIGIT, FONT_VARIANTS, NOT_DIGIT_VARIANTS, DRAWN = 2, 3, 40, 3, (1500, 300)
 SMALL_FONT_VARIANTS = 6
 

@@ -18,7 +18,7 @@ from scipy.special import softmax
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource
-from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity, segment_digits
+from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
 SHIPPED_DIGITS = "digits.safetensors"  # the digit model in the package's weights/ folder
@@ -232,22 +232,6 @@ class Predictor:
             return None
         prediction = self._prediction(name, image, self.scan_probabilities(image[None])[0])
         return None if prediction.uncertain else prediction
-
-    def read(self, source: ImageSource, name: str | None = None, deskew: bool = False) -> Reading:
-        """Read a number written on one line, e.g. "2026", left to right."""
-        name = name or (str(source) if isinstance(source, str | Path) else "image")
-        crops = segment_digits(source, name, deskew=deskew,
-                               score=lambda images: self.scan_probabilities(images).max(axis=1))
-        probabilities = self.scan_probabilities(np.stack([c.image for c in crops]))
-        digits = []
-        flagged = self.uncertain(probabilities)
-        for crop, p, unsure in zip(crops, probabilities, flagged):
-            best = int(best_digit(p[None], self.reject_class)[0])
-            digits.append({"digit": best, "confidence": round(float(p[best]), 6),
-                           "box": crop.box.as_list(), "uncertain": bool(unsure)})
-        text = "".join(self.classes[d["digit"]] if len(self.classes[d["digit"]]) == 1 else str(d["digit"])
-                       for d in digits)
-        return Reading(name, text, digits, any(d["uncertain"] for d in digits), [c.image for c in crops])
 
 
 def calibration_of(metadata: dict) -> dict:

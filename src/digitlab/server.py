@@ -4,7 +4,7 @@
     POST /api/predict   multipart field `image` -> the JSON of `digitlab predict --json`
                         (plus `preprocessed`, the 28x28 the model saw, as a PNG data URL)
     POST /api/read      multipart field `image` -> the JSON of `digitlab read --json`
-    GET  /api/health    model name, arch, test accuracy, version
+    GET  /api/health    model name, arch, test accuracy, version (of the digit model and the line reader)
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.predict import Predictor
+from digitlab.predict import Predictor, Reader
 
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
 
@@ -33,7 +33,7 @@ def png_data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def create_app(predictor: Predictor, max_upload_bytes: int = 10 * 1024 * 1024) -> FastAPI:
+def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = 10 * 1024 * 1024) -> FastAPI:
     app = FastAPI(title="digitlab", version=__version__)
     static = resources.files("digitlab") / "static"
 
@@ -74,6 +74,7 @@ def create_app(predictor: Predictor, max_upload_bytes: int = 10 * 1024 * 1024) -
         return {"status": "ok", "model": predictor.info.get("model"), "arch": predictor.info.get("arch"),
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
+                "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy")},
                 "version": __version__}
 
     @app.post("/api/predict")
@@ -94,18 +95,19 @@ def create_app(predictor: Predictor, max_upload_bytes: int = 10 * 1024 * 1024) -
         if isinstance(data, JSONResponse):
             return data
         try:
-            reading = await run_in_threadpool(predictor.read, data, image.filename or "upload")
+            reading = await run_in_threadpool(reader.read, data, image.filename or "upload")
         except DigitlabError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
-        return reading.to_json() | {"preprocessed": [png_data_url(im) for im in reading.images]}
+        lines_seen = [png_data_url((image * 255).astype(np.uint8)) for image in reading.images]
+        return reading.to_json() | {"preprocessed": lines_seen}
 
     return app
 
 
-def serve(model: str | Path | None, host: str = "127.0.0.1", port: int = 8000,
+def serve(model: str | Path | None, reader: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
           max_upload_bytes: int = 10 * 1024 * 1024) -> None:
     import uvicorn
 
-    predictor = Predictor.load(model)
-    print(f"digitlab serving {predictor.info.get('model')} on http://{host}:{port}/")
-    uvicorn.run(create_app(predictor, max_upload_bytes), host=host, port=port, log_level="warning")
+    predictor, line_reader = Predictor.load(model), Reader.load(reader)
+    print(f"digitlab serving {predictor.info.get('model')} and {line_reader.info.get('model')} on http://{host}:{port}/")
+    uvicorn.run(create_app(predictor, line_reader, max_upload_bytes), host=host, port=port, log_level="warning")

@@ -76,7 +76,7 @@ def upscale_mnist(image: np.ndarray, factor: int = MNIST_UPSCALE) -> np.ndarray:
 # ---------------------------------------------------------------- a hand's variation
 
 
-def random_affine(ink: np.ndarray, rng: np.random.Generator, degrees: float = 12.0, shear: float = 0.3,
+def random_affine(ink: np.ndarray, rng: np.random.Generator, degrees: float = 12.0, shear: float = 0.45,
                   squeeze: tuple[float, float] = (0.75, 1.3)) -> np.ndarray:
     """Rotate, slant and widen or narrow the glyph about its centre, on a canvas that holds it."""
     angle = math.radians(rng.uniform(-degrees, degrees))
@@ -193,12 +193,14 @@ def _ends(mask: np.ndarray) -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def _draw(mask: np.ndarray, lines: Sequence[tuple[float, float, float, float]], width: float) -> np.ndarray:
-    """`mask` with straight strokes (r0, c0, r1, c1) drawn on it, on a canvas grown to hold them."""
-    rows = [r for line in lines for r in (line[0], line[2])] + [0, mask.shape[0]]
-    cols = [c for line in lines for c in (line[1], line[3])] + [0, mask.shape[1]]
+    """`mask` with straight strokes (r0, c0, r1, c1) drawn on it; the canvas grows only where a
+    stroke would leave it, so the mask keeps its place."""
     pad = int(width) + 2
-    top, left = int(min(rows)) - pad, int(min(cols)) - pad
-    canvas = Image.new("L", (int(max(cols)) - left + pad, int(max(rows)) - top + pad), 0)
+    rows = [r for line in lines for r in (line[0], line[2])]
+    cols = [c for line in lines for c in (line[1], line[3])]
+    top, left = min(0, int(min(rows)) - pad), min(0, int(min(cols)) - pad)
+    bottom, right = max(mask.shape[0], int(max(rows)) + pad), max(mask.shape[1], int(max(cols)) + pad)
+    canvas = Image.new("L", (right - left, bottom - top), 0)
     canvas.paste(Image.fromarray(mask.astype(np.uint8) * 255), (-left, -top))
     draw = ImageDraw.Draw(canvas)
     for r0, c0, r1, c1 in lines:

@@ -325,7 +325,9 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
 
     metrics, model_info = task.finish(model, history, run_dir, report, log)
-    model_info.update(recipe=json.dumps(config.to_dict()), data=task.data["name"],
+    # The model file says how it was made and how well it did, wherever it is copied to.
+    summary = {k: v for k, v in metrics.items() if k != "per_class"}
+    model_info.update(recipe=json.dumps(config.to_dict()), data=task.data["name"], metrics=json.dumps(summary),
                       test_accuracy=str(metrics["test_accuracy"]), dataset=task.data["name"])
     save_model(model_path, model, config.arch, task.classes, extra=model_info)
     from digitlab.evaluation import write_metrics

@@ -1,0 +1,61 @@
+"""Training lines for the line reader: generated afresh, the same for the same seed."""
+
+import numpy as np
+import pytest
+import torch
+
+from digitlab.reading import LINE_HEIGHT, LINE_INK, line_image
+from digitlab.textlines import LineBatches, LineSources, collate, composed_line, make_line
+
+
+@pytest.fixture(scope="module")
+def sources(mnist5k):
+    return LineSources.from_arrays(mnist5k.train.images[::7].numpy(), mnist5k.train.labels[::7].numpy(), [])
+
+
+def test_lines_are_line_images_of_their_text(sources):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        image, text = make_line(sources, rng)
+        assert image.shape[0] == LINE_HEIGHT and image.dtype == np.float32
+        assert 1 <= len(text) <= 8 and text.isdigit()
+        rows = np.flatnonzero(image.max(axis=1) > 0.5)
+        assert LINE_INK - 3 <= np.ptp(rows) + 1 <= LINE_INK  # the ink fills the band the reader expects
+        assert image.shape[1] > 6 * len(text)  # room for every digit
+
+
+def test_a_batch_is_the_same_for_the_same_seed_epoch_and_index(sources):
+    a = LineBatches(sources, batches=2, batch_size=8, seed=3, stride=4)
+    b = LineBatches(sources, batches=2, batch_size=8, seed=3, stride=4)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    (x1, t1), (x2, t2) = a.batch(1), b.batch(1)
+    assert torch.equal(x1, x2) and t1.texts == t2.texts
+    b.set_epoch(3)
+    assert b.batch(1)[1].texts != t1.texts
+
+
+def test_collate_pads_to_the_stride_and_counts_frames():
+    lines = [(np.ones((LINE_HEIGHT, 37), np.float32), "12"), (np.ones((LINE_HEIGHT, 60), np.float32), "345")]
+    batch, target = collate(lines, stride=4)
+    assert batch.shape == (2, 1, LINE_HEIGHT, 60)
+    assert target.frames.tolist() == [10, 15] and target.lengths.tolist() == [2, 3]
+    assert target.labels.tolist() == [[2, 3, 0], [4, 5, 6]]  # digit d is class d + 1; 0 is CTC's blank
+
+
+def test_some_lines_have_touching_or_overlapping_digits(sources):
+    touching = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        mask = composed_line("4747", sources, rng)
+        from scipy import ndimage
+        pieces = ndimage.label(mask)[1]
+        touching += pieces < 4
+    assert 10 <= touching <= 50  # a share of hands join or crowd their digits, most do not
+
+
+def test_line_image_scales_any_line_to_the_readers_height():
+    mask = np.zeros((300, 900), bool)
+    mask[100:220, 50:850] = True
+    image = line_image(mask)
+    assert image.shape[0] == LINE_HEIGHT and 150 < image.shape[1] < 200
