@@ -43,7 +43,9 @@ models: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
+# The training faces are fetched for the tests of the training-data generators (seconds, once).
 test: setup system-deps lint
+	$(BIN)/digitlab fonts fetch
 	$(BIN)/python -m pytest -q
 
 # The scan and server benchmarks measure the model `make demo` trained (the newest runs/demo-*).

@@ -74,10 +74,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model, max_upload_mb: float = 1.0):
+def start_server(model=None, reader=None, max_upload_mb: float = 1.0):
+    """`digitlab serve` on a free port of 127.0.0.1 (the shipped models unless given), once it
+    answers /api/health; a bounded wait."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--model", str(model), "--host",
-                                "127.0.0.1", "--port", str(port), "--max-upload-mb", str(max_upload_mb)],
+    models = (["--model", str(model)] if model else []) + (["--reader", str(reader)] if reader else [])
+    process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", *models, "--host", "127.0.0.1",
+                                "--port", str(port), "--max-upload-mb", str(max_upload_mb)],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -94,8 +97,8 @@ def start_server(model, max_upload_mb: float = 1.0):
 
 
 @pytest.fixture(scope="module")
-def server(trained_run):
-    process, url = start_server(trained_run)
+def server():
+    process, url = start_server()
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -176,6 +176,25 @@ def test_folder_dataset_preprocesses_like_scans(tmp_path, font_glyph):
     assert dataset.train.images.dtype == torch.uint8 and dataset.train.images[:, 0, :].max() == 0
 
 
+def test_a_users_folder_mixes_in_with_the_bundled_digits(tmp_path, font_glyph):
+    for digit in range(10):
+        (tmp_path / str(digit)).mkdir()
+        for k in range(5):
+            clean_scan(font_glyph(str(digit)), fill=0.3 + 0.1 * k).save(tmp_path / str(digit) / f"{k}.png")
+    mix = load_dataset(f"mnist-5k+folder:{tmp_path}")
+    mnist = load_dataset("mnist-5k")
+    # mnist-5k's training digits count twice, less the tenth held out to calibrate; the folder's
+    # four-fifths join them; the test split is mnist-5k's and the folder's fifth.
+    assert len(mix.train) == 2 * 3600 + 40 and len(mix.val) == 400 and len(mix.test) == len(mnist.test) + 10
+    assert torch.equal(mix.test.images[:len(mnist.test)], mnist.test.images)
+    assert mix.classes == mnist.classes
+
+
+def test_a_mix_names_its_unknown_part():
+    with pytest.raises(DigitlabError, match="unknown part 'kanji' in data set 'mnist-5k\\+kanji'"):
+        load_dataset("mnist-5k+kanji")
+
+
 def test_unknown_dataset_name():
     with pytest.raises(DigitlabError, match="unknown data set 'cifar'"):
         load_dataset("cifar")

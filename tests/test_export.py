@@ -47,3 +47,27 @@ def test_predict_with_onnx_never_imports_torch(onnx_model, font_glyph, tmp_path)
 def test_export_needs_onnx_suffix(trained_run, tmp_path):
     result = run_cli("export", "--model", str(trained_run), "--onnx", str(tmp_path / "model.bin"))
     assert result.returncode == 2 and "should end in .onnx" in result.stderr
+
+
+def test_the_shipped_models_export_and_answer_as_in_pytorch(tmp_path, mnist5k):
+    """The calibrated digit model (its temperature and threshold travel in the metadata) and the
+    line reader (any width of line) answer on onnxruntime as they do in PyTorch."""
+    from digitlab.predict import SHIPPED_LINES, Reader, shipped_model
+
+    digits = tmp_path / "digits.onnx"
+    assert run_cli("export", "--onnx", str(digits)).returncode == 0
+    shipped, exported = Predictor.load(), Predictor.load(digits)
+    assert exported.temperature == shipped.temperature and exported.uncertain_below == shipped.uncertain_below
+    images = mnist5k.test.images[:200].numpy()
+    assert np.abs(shipped.predict_proba(images) - exported.predict_proba(images)).max() < 1e-4
+
+    lines = tmp_path / "lines.onnx"
+    result = run_cli("export", "--model", str(shipped_model(SHIPPED_LINES)), "--onnx", str(lines))
+    assert result.returncode == 0, result.stderr
+    number = REPO / "examples" / "number-2026.jpg"
+    torch_reading, onnx_reading = Reader.load().read(number), Reader.load(lines).read(number)
+    assert onnx_reading.text == torch_reading.text == "2026"
+    for a, b in zip(onnx_reading.digits, torch_reading.digits):
+        assert a["box"] == b["box"] and abs(a["confidence"] - b["confidence"]) < 1e-4
+    read = run_cli("read", "--model", str(lines), str(number))
+    assert read.returncode == 0 and ": 2026 " in read.stdout

@@ -18,17 +18,28 @@ def write_font_scans(folder, font_glyph, digits="0123456789", font="Humor-Sans")
     return paths
 
 
-def test_predict_reads_rendered_handwriting(trained_run, font_glyph, tmp_path):
+def test_predict_reads_rendered_handwriting_with_the_shipped_model(font_glyph, tmp_path):
     write_font_scans(tmp_path / "scans", font_glyph)
-    result = run_cli("predict", "--model", str(trained_run), "--json", str(tmp_path / "scans"))
+    result = run_cli("predict", "--json", str(tmp_path / "scans"))
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 10
     for record in records:
-        assert set(record) >= {"path", "digit", "confidence", "probabilities", "uncertain"}
-        assert len(record["probabilities"]) == 10 and abs(sum(record["probabilities"]) - 1) < 1e-4
-    correct = sum(r["digit"] == int(r["path"][-5]) for r in records)
-    assert correct >= 9
+        assert set(record) >= {"path", "digit", "confidence", "probabilities", "uncertain", "not_a_digit", "top_k"}
+        # The ten digits and "not a digit" share the probability.
+        assert len(record["probabilities"]) == 10
+        assert abs(sum(record["probabilities"]) + record["not_a_digit"] - 1) < 1e-4
+    assert all(r["digit"] == int(r["path"][-5]) and not r["uncertain"] for r in records)
+
+
+def test_letters_and_symbols_are_flagged_not_sure(font_glyph, tmp_path):
+    for i, char in enumerate("AK%#?x"):
+        clean_scan(font_glyph(char, "Humor-Sans"), fill=0.4).save(tmp_path / f"char{i}.png")
+    result = run_cli("predict", "--json", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 6 and sum(r["uncertain"] for r in records) >= 5
+    assert "(not sure)" in run_cli("predict", str(tmp_path / "char0.png")).stdout
 
 
 def test_predict_text_output_and_preprocessed_images(trained_run, font_glyph, tmp_path):
@@ -64,24 +75,26 @@ def test_directory_without_images_and_missing_model(tmp_path):
     assert result.returncode == 2 and "directory has no images" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     (tmp_path / "x.png").write_bytes(b"")
-    no_runs = run_cli("predict", str(tmp_path / "x.png"), cwd=tmp_path)
-    assert no_runs.returncode == 2
-    assert "no trained model found under runs/" in no_runs.stderr and "digitlab train" in no_runs.stderr
+    no_model = run_cli("predict", "--model", str(tmp_path / "no-such-run"), str(tmp_path / "x.png"))
+    assert no_model.returncode == 2 and no_model.stderr.count("\n") == 1
+    assert "no-such-run" in no_model.stderr
 
 
-def test_read_whole_numbers(trained_run, font_glyph, tmp_path):
+def test_read_whole_numbers(font_glyph, tmp_path):
     rng = np.random.default_rng(3)
     for text in ("2026", "0759", "31"):
         clean_scan(join_glyphs([font_glyph(c, "Humor-Sans") for c in text], rng), fill=0.15, side=1000,
                    ruled=True).save(tmp_path / f"n{text}.png")
-    result = run_cli("read", "--model", str(trained_run), "--json", str(tmp_path))
+    result = run_cli("read", "--json", str(tmp_path))
     assert result.returncode == 0, result.stderr
     readings = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
     for text in ("2026", "0759", "31"):
         reading = readings[str(tmp_path / f"n{text}.png")]
         assert reading["text"] == text
-        assert len(reading["digits"]) == len(text)
+        assert len(reading["digits"]) == len(text) and len(reading["lines"]) == 1
         assert all(len(d["box"]) == 4 and 0 <= d["confidence"] <= 1 for d in reading["digits"])
+        boxes = [d["box"] for d in reading["digits"]]
+        assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)  # left to right
 
 
 def test_bomb_via_cli_is_one_line(trained_run, tmp_path):
@@ -94,12 +107,23 @@ def test_bomb_via_cli_is_one_line(trained_run, tmp_path):
 
 
 def test_demo_examples_are_read(trained_run):
-    """The last steps of `make demo`: the bundled example scans, through the CLI."""
+    """The last steps of `make demo`: the bundled example scans, through the CLI, with the model
+    the demo trained (by name) and with the shipped models (no --model)."""
     from tests.conftest import REPO
 
-    predicted = run_cli("predict", "--model", str(trained_run), "--json", str(REPO / "examples" / "*.jpg"))
-    assert predicted.returncode == 0, predicted.stderr
-    digits = {Path(json.loads(line)["path"]).name: json.loads(line)["digit"] for line in predicted.stdout.splitlines()}
-    assert digits["seven.jpg"] == 7 and digits["three-lined-paper.jpg"] == 3
-    read = run_cli("read", "--model", str(trained_run), str(REPO / "examples" / "number-2026.jpg"))
+    for model in (["--model", str(trained_run)], []):
+        predicted = run_cli("predict", *model, "--json", str(REPO / "examples" / "seven.jpg"),
+                            str(REPO / "examples" / "three-lined-paper.jpg"))
+        assert predicted.returncode == 0, predicted.stderr
+        digits = {Path(json.loads(line)["path"]).name: json.loads(line)["digit"]
+                  for line in predicted.stdout.splitlines()}
+        assert digits["seven.jpg"] == 7 and digits["three-lined-paper.jpg"] == 3
+    read = run_cli("read", str(REPO / "examples" / "number-2026.jpg"))
     assert read.returncode == 0 and ": 2026 " in read.stdout
+
+
+def test_read_refuses_a_digit_classifier_as_its_model(trained_run):
+    from tests.conftest import REPO
+
+    result = run_cli("read", "--model", str(trained_run), str(REPO / "examples" / "number-2026.jpg"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a line reader" in result.stderr

@@ -1,54 +1,94 @@
-"""Reading whole numbers where the pieces alone are ambiguous: touching digits and wide digits."""
+"""Reading numbers and pages: lines found at any angle, read whole, with boxes and confidences."""
+
+import json
+import math
 
 import numpy as np
+import pytest
 
-from digitlab.predict import Predictor
-from tests.conftest import clean_scan
+from digitlab.errors import DigitlabError
+from digitlab.preprocessing import find_ink
+from digitlab.reading import READ_SIDE, ctc_best_path, find_lines, placed_line
+from tests.scanmaker import draw_page, glyph_from_font, handwriting_fonts, join_glyphs
 
-
-def side_by_side(left: np.ndarray, right: np.ndarray, overlap: int) -> np.ndarray:
-    """Two glyphs on one baseline, `overlap` columns of ink shared so the strokes touch."""
-    height = max(left.shape[0], right.shape[0])
-    out = np.zeros((height, left.shape[1] + right.shape[1] - overlap), dtype=np.float32)
-    out[height - left.shape[0]:, :left.shape[1]] = left
-    region = out[height - right.shape[0]:, left.shape[1] - overlap:]
-    np.maximum(region, right, out=region)
-    return out
+NUMBERS = ["2026", "31415", "870", "55012"]
 
 
-def test_touching_digits_are_split_by_reading(trained_run, font_glyph):
-    predictor = Predictor.load(trained_run)
-    four, seven = font_glyph("4", "Humor-Sans"), font_glyph("7", "Humor-Sans")
-    blob = side_by_side(four, seven, overlap=int(0.12 * four.shape[1]))
-    reading = predictor.read(clean_scan(blob, fill=0.3, side=800))
-    assert reading.text == "47"
-    assert reading.digits[0]["box"][2] <= reading.digits[1]["box"][2]
+def page(angle: float, on_desk: bool = True, seed: int = 1):
+    fonts = handwriting_fonts("dev")
+    rng = np.random.default_rng(seed)
+    glyphs = [join_glyphs([glyph_from_font(c, fonts[i]) for c in text], rng) for i, text in enumerate(NUMBERS)]
+    return draw_page(glyphs, NUMBERS, rng, angle=angle, on_desk=on_desk)
 
 
-def test_a_wide_single_digit_is_not_cut_in_two(trained_run, font_glyph):
+@pytest.mark.parametrize("angle", [0, 25, -40, 90, -90])
+def test_every_line_of_a_turned_page_is_found_along_the_writing(angle):
+    sheet = page(angle)
+    lines = find_lines(find_ink(sheet.image, work_side=READ_SIDE))
+    assert len(lines) == len(sheet.numbers)
+    # The writing runs at -angle in image coordinates (y down); +-90 and 180 apart are one axis.
+    for line in lines:
+        difference = (math.degrees(line.angle) + angle + 90) % 180 - 90
+        assert abs(difference) < 6
+    assert all(len(line.components) >= 1 for line in lines)
+
+
+def test_best_path_decoding_merges_repeats_and_drops_blanks():
+    classes = [0, 3, 3, 0, 0, 3, 8, 8, 0]  # blank, "2" twice, blank, "2", "7" ...
+    probabilities = np.full((len(classes), 11), 0.01)
+    probabilities[np.arange(len(classes)), classes] = 0.9
+    probabilities[2, 3] = 0.95
+    digits = ctc_best_path(probabilities)
+    assert [d for d, _, _, _ in digits] == [2, 2, 7]
+    assert digits[0][1] == pytest.approx(0.95) and digits[0][2:] == (1, 2)  # confidence and frames
+
+
+def test_placed_line_maps_line_columns_back_to_the_mask():
+    mask = np.zeros((90, 400), bool)
+    mask[20:80, 100:108] = True   # a "1" ...
+    mask[20:80, 322:330] = True   # ... and another far to the right
+    image, geometry = placed_line(mask)
+    columns = np.flatnonzero(image.max(axis=0) > 0.5)
+    first = (columns[0] - 4) / geometry.scale + geometry.left
+    last = (columns[-1] - 4) / geometry.scale + geometry.left
+    assert abs(first - 100) < 3 and abs(last - 330) < 3
+
+
+def test_a_blank_page_is_one_line(tmp_path):
     from PIL import Image
 
-    predictor = Predictor.load(trained_run)
-    zero = font_glyph("0", "Humor-Sans")
-    wide = np.asarray(Image.fromarray(zero).resize((int(zero.shape[1] * 1.7), zero.shape[0])))
-    assert wide.shape[1] > 1.1 * wide.shape[0]  # wider than tall: the width alone says "two digits"
-    assert predictor.read(clean_scan(wide, fill=0.3, side=800)).text == "0"
+    from tests.conftest import run_cli
+
+    Image.fromarray(np.random.default_rng(0).normal(235, 4, (700, 900)).clip(0, 255).astype(np.uint8)).save(
+        tmp_path / "blank.png")
+    result = run_cli("read", "--json", str(tmp_path / "blank.png"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "no digit found" in result.stderr
 
 
-def test_a_hard_shadow_over_most_of_the_photo(trained_run, font_glyph):
-    from PIL import Image
+# ---------------------------------------------------------------- with the shipped line reader
 
-    from digitlab.preprocessing import find_ink, other_polarity
 
-    glyph = font_glyph("3", "Humor-Sans")
-    page = np.full((800, 800), 240.0)
-    ink = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize(
-        (int(300 * glyph.shape[1] / glyph.shape[0]), 300)), dtype=np.float64) / 255
-    top, left = 250, 400 - ink.shape[1] // 2
-    page[top:top + 300, left:left + ink.shape[1]] = 240 * (1 - ink) + 20 * ink
-    yy, xx = np.mgrid[:800, :800]
-    page[xx + 0.5 * yy > 600] *= 0.45  # the shadow of a hand or a phone, over more than half the photo
-    photo = Image.fromarray(page.astype(np.uint8))
-    assert not find_ink(photo).inverted  # the whole picture alone suggests light ink on dark...
-    assert other_polarity(photo) == "dark"  # ...but it is doubtful, so the other reading is tried
-    assert Predictor.load(trained_run).predict([photo])[0].digit == 3
+@pytest.fixture(scope="module")
+def reader():
+    from digitlab.predict import Reader
+
+    try:
+        return Reader.load()
+    except DigitlabError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.mark.parametrize("angle", [0, 30, -45, 90, 180])
+def test_a_photographed_sheet_is_read_line_by_line_in_order(reader, angle):
+    sheet = page(angle, seed=2)
+    reading = reader.read(sheet.image)
+    assert reading.text.split("\n") == sheet.numbers
+    width, height = sheet.image.size
+    for line, number in zip(reading.lines, sheet.numbers):
+        assert line["text"] == number and len(line["digits"]) == len(number)
+        assert len(line["box"]) == 4 and all(-5 <= x <= width + 5 and -5 <= y <= height + 5 for x, y in line["box"])
+        for digit in line["digits"]:
+            x0, y0, x1, y1 = digit["box"]
+            assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height and 0 <= digit["confidence"] <= 1
+    json.dumps(reading.to_json())  # plain JSON all the way down

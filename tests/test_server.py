@@ -16,17 +16,18 @@ def png_bytes(image) -> bytes:
     return buffer.getvalue()
 
 
-def test_health_names_the_model(server, trained_run):
+def test_health_names_the_shipped_models(server):
     health = httpx.get(f"{server}/api/health").json()
-    assert health["model"] == str(trained_run) and health["arch"] == "default"
-    assert health["test_accuracy"] > 0.95 and health["version"]
+    assert health["model"].endswith("digits.safetensors") and health["arch"] == "wide"
+    assert health["test_accuracy"] > 0.98 and health["version"]
+    assert health["reader"]["model"].endswith("lines.safetensors")
 
 
 def test_predict_returns_the_cli_json(server, font_glyph):
     data = png_bytes(clean_scan(font_glyph("5", "Humor-Sans")))
     body = httpx.post(f"{server}/api/predict", files={"image": ("five.png", data, "image/png")}).json()
     assert body["digit"] == 5 and body["path"] == "five.png"
-    assert len(body["probabilities"]) == 10 and isinstance(body["uncertain"], bool)
+    assert len(body["probabilities"]) == 10 and isinstance(body["uncertain"], bool) and "not_a_digit" in body
     assert body["preprocessed"].startswith("data:image/png;base64,")
 
 
@@ -36,7 +37,8 @@ def test_read_returns_the_number(server, font_glyph):
     glyph = join_glyphs([font_glyph(c, "Humor-Sans") for c in "1984"], np.random.default_rng(0))
     data = png_bytes(clean_scan(glyph, fill=0.15, side=900))
     body = httpx.post(f"{server}/api/read", files={"image": ("n.png", data, "image/png")}).json()
-    assert body["text"] == "1984" and len(body["digits"]) == 4
+    assert body["text"] == "1984" and len(body["digits"]) == 4 and len(body["lines"]) == 1
+    assert body["lines"][0]["text"] == "1984" and len(body["lines"][0]["box"]) == 4
 
 
 @pytest.mark.parametrize("files, status, message", [

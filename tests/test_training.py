@@ -121,3 +121,24 @@ def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
     result = run_cli("train", "--out", str(tmp_path / "r"), *args)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
+    from digitlab.linetask import TEST_LINES
+
+    config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1)
+    first = fit(TrainConfig.from_recipe("lines", data="mnist-5k", epochs=1, steps_per_epoch=3, batch_size=8,
+                                        threads=1), tmp_path / "run", log=lambda s: None)
+    assert [row["epoch"] for row in first.history] == [1]
+    # Continue it as a 2-epoch run, as a killed run would be.
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved["train"]["epochs"] = 2
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    resumed = fit(config, tmp_path / "run", resume=True, log=lambda s: None)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_test"] == TEST_LINES and 0 <= metrics["digit_error_rate"] <= 1
+    model, metadata = load_model(tmp_path / "run" / "model.safetensors")
+    assert metadata["arch"] == "crnn" and json.loads(metadata["recipe"])["task"] == "lines"
+    for name in ("learning_curves.png", "misread_lines.png", "report.html"):
+        assert (tmp_path / "run" / "report" / name).is_file()

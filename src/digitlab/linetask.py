@@ -22,7 +22,7 @@ from digitlab.reading import ctc_best_path
 from digitlab.textlines import LineBatches, LineSources, LineTargets, collate, fixed_lines
 
 LINE_CLASSES = ("blank",) + tuple(str(d) for d in range(10))
-VAL_LINES, TEST_LINES = 600, 1000
+VAL_LINES, TEST_LINES = 400, 600
 STRIDE = LineReader.stride
 
 
@@ -89,9 +89,9 @@ def line_sources(parts: list[str], images: np.ndarray, labels: np.ndarray, fonts
     return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [])
 
 
-def line_task(config: TrainConfig, device: torch.device):
+def line_task(config: TrainConfig, device: torch.device) -> dict:
+    """The pieces of `training.Task` for the line reader."""
     from digitlab import fonts as faces
-    from digitlab.training import Task
 
     parts = config.data.split("+")
     base = load_mnist_5k()
@@ -133,7 +133,8 @@ def line_task(config: TrainConfig, device: torch.device):
             "faces (textlines.py)", "n_train": config.steps_per_epoch * config.batch_size, "n_test": TEST_LINES,
             "classes": list(LINE_CLASSES)}
     test_loader = [collate(test_lines[i:i + 100], STRIDE) for i in range(0, len(test_lines), 100)]
-    return Task(model, LINE_CLASSES, train_loader, test_loader, ctc_loss, ctc_loss, lines_read_exactly, data, finish)
+    return dict(model=model, classes=LINE_CLASSES, train_loader=train_loader, test_loader=test_loader,
+                criterion=ctc_loss, test_criterion=ctc_loss, correct_in=lines_read_exactly, data=data, finish=finish)
 
 
 @torch.no_grad()

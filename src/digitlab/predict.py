@@ -109,6 +109,8 @@ class Predictor:
     def load(cls, path: str | Path | None = None) -> Predictor:
         """A run directory, a model.safetensors or an .onnx file; None: the shipped digit model."""
         path = Path(path) if path is not None else shipped_model()
+        if not path.exists():
+            raise DigitlabError(f"--model {path}: no such run directory or model file.")
         if path.suffix == ".onnx":
             return cls.from_onnx(path)
         if path.is_dir():
@@ -262,6 +264,8 @@ class Reader:
     @classmethod
     def load(cls, path: str | Path | None = None) -> Reader:
         path = Path(path) if path is not None else shipped_model(SHIPPED_LINES)
+        if not path.exists():
+            raise DigitlabError(f"--model {path}: no such run directory or model file.")
         if path.suffix == ".onnx":
             return cls.from_onnx(path)
         weights = path / "model.safetensors" if path.is_dir() else path

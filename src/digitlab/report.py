@@ -129,10 +129,11 @@ def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, f
                        count: int = 24) -> int:
     """A gallery of misread test lines, as the reader saw them; returns how many are shown."""
     wrong = [i for i, (truth, read, _) in enumerate(results) if truth != read][:count]
-    fig = Figure(figsize=(10, max(1.0, 0.62 * len(wrong) / 2 + 0.6)))
     columns = 2
+    rows = max(1, int(np.ceil(len(wrong) / columns)))
+    fig = Figure(figsize=(10, 1.1 * rows + 0.8))
     for k, index in enumerate(wrong):
-        ax = fig.add_subplot(max(1, int(np.ceil(len(wrong) / columns))), columns, k + 1)
+        ax = fig.add_subplot(rows, columns, k + 1)
         ax.imshow(images[index], cmap="gray", vmin=0, vmax=1, aspect="equal")
         truth, read, lowest = results[index]
         ax.set_title(f"true {truth}  read {read or '(nothing)'}  (lowest {lowest:.0%})", fontsize=8, loc="left")

@@ -22,7 +22,7 @@ from digitlab.reading import LINE_HEIGHT, line_image
 from digitlab.synth import elastic, glyph_ink, random_affine, upscale_mnist, vary_stroke
 
 MAX_DIGITS = 8
-GLYPH_HEIGHT = 44  # digits are composed at about this height, then the line is normalised
+GLYPH_HEIGHT = 36  # digits are composed at about this height, then the line is normalised
 
 
 @dataclass
@@ -52,66 +52,82 @@ def _paste(canvas: np.ndarray, glyph: np.ndarray, top: int, left: int) -> None:
     np.maximum(region, glyph[:region.shape[0], :region.shape[1]], out=region)
 
 
+def spacing(rng: np.random.Generator) -> tuple[float, float]:
+    """The range of gaps one hand leaves between digits, in units of the digits' height: from
+    crowded (overlapping and touching, 40% of lines) to spread out."""
+    style = rng.random()
+    if style < 0.4:
+        return (-0.22, 0.03)
+    return (0.0, 0.35) if style < 0.88 else (0.3, 0.8)
+
+
+def set_digits(glyphs: list[np.ndarray], rng: np.random.Generator, height: int,
+               tops: list[int] | None = None) -> np.ndarray:
+    """Digit masks set side by side at `spacing`, and in a cursive hand (40% of lines) most of
+    them joined by a curved stroke from somewhere on the right of one to the left of the next."""
+    gap_range = spacing(rng)
+    canvas = np.zeros((2 * height, sum(g.shape[1] for g in glyphs) + int(0.8 * height * len(glyphs)) + 2 * height),
+                      dtype=bool)
+    x, placed = height // 2, []
+    for k, glyph in enumerate(glyphs):
+        top = tops[k] if tops else height // 2 + int(rng.integers(-height // 10, height // 10 + 1))
+        top += height - glyph.shape[0]
+        _paste(canvas, glyph, top, max(0, x))
+        placed.append((top, max(0, x), glyph))
+        x = max(0, x) + glyph.shape[1] + int(height * rng.uniform(*gap_range))
+    if len(placed) > 1 and rng.random() < 0.4:
+        image = Image.fromarray(canvas.astype(np.uint8) * 255)
+        draw = ImageDraw.Draw(image)
+        pen = max(2, int(rng.uniform(0.06, 0.12) * height))
+        for (t0, l0, g0), (t1, l1, g1) in zip(placed[:-1], placed[1:]):
+            if rng.random() < 0.75:
+                start, end = _edge_point(g0, rng, right=True), _edge_point(g1, rng, right=False)
+                if start and end:
+                    a, b = (l0 + start[1], t0 + start[0]), (l1 + end[1], t1 + end[0])
+                    bend = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + height * rng.uniform(-0.25, 0.3))
+                    t = np.linspace(0, 1, 10)[:, None]
+                    curve = (1 - t) ** 2 * np.array(a) + 2 * (1 - t) * t * np.array(bend) + t ** 2 * np.array(b)
+                    draw.line([tuple(p) for p in curve], fill=255, width=pen, joint="curve")
+        canvas = np.asarray(image) > 127
+    rows, cols = np.nonzero(canvas)
+    margin = height // 4  # room for the slant and rotation that follow
+    return np.pad(canvas[rows.min():rows.max() + 1, cols.min():cols.max() + 1], margin)
+
+
+def _edge_point(glyph: np.ndarray, rng: np.random.Generator, right: bool) -> tuple[int, int] | None:
+    """A point on a glyph's right (or left) side, at a random height: where a joining stroke
+    leaves (or meets) it."""
+    row = int(rng.uniform(0.2, 0.95) * glyph.shape[0])
+    for r in (row, glyph.shape[0] // 2):
+        cols = np.flatnonzero(glyph[min(r, glyph.shape[0] - 1)])
+        if len(cols):
+            return r, int(cols[-1] if right else cols[0])
+    return None
+
+
 def composed_line(text: str, sources: LineSources, rng: np.random.Generator) -> np.ndarray:
-    """Real MNIST digits side by side: each scaled and shifted a little, with gaps from wide to
-    overlapping, sometimes joined by a connecting stroke as in cursive writing."""
-    glyphs, height = [], GLYPH_HEIGHT
+    """Real MNIST digits side by side, each scaled and shifted a little (`set_digits`)."""
+    glyphs = []
     for ch in text:
         choices = sources.mnist[int(ch)]
         mask = choices[int(rng.integers(len(choices)))]
-        scale = height * rng.uniform(0.8, 1.05) / mask.shape[0]
+        scale = GLYPH_HEIGHT * rng.uniform(0.8, 1.05) / mask.shape[0]
         size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
         glyphs.append(np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR))
                       > 127)
-    style = rng.random()
-    if style < 0.3:
-        gap_range = (-0.22, 0.02)   # overlapping and touching
-    elif style < 0.85:
-        gap_range = (0.0, 0.35)
-    else:
-        gap_range = (0.3, 0.8)      # spread out
-    gaps = [int(height * rng.uniform(*gap_range)) for _ in glyphs[:-1]] + [0]
-    width = sum(g.shape[1] for g in glyphs) + sum(gaps) + 2 * height
-    canvas = np.zeros((2 * height, max(width, height)), dtype=bool)
-    x, pen = height // 2, max(2, int(0.1 * height))
-    ends = []
-    for glyph, gap in zip(glyphs, gaps):
-        top = height // 2 + int(rng.integers(-height // 10, height // 10 + 1)) + (height - glyph.shape[0])
-        left = max(0, x)
-        _paste(canvas, glyph, top, left)
-        ends.append((top, left, glyph))
-        x = left + glyph.shape[1] + gap
-    if len(ends) > 1 and rng.random() < 0.25:  # a cursive hand: strokes running from digit to digit
-        image = Image.fromarray(canvas.astype(np.uint8) * 255)
-        draw = ImageDraw.Draw(image)
-        for (t0, l0, g0), (t1, l1, g1) in zip(ends[:-1], ends[1:]):
-            if rng.random() < 0.6:
-                r0 = int(rng.uniform(0.55, 0.95) * g0.shape[0])
-                cols0 = np.flatnonzero(g0[min(r0, g0.shape[0] - 1)])
-                r1 = int(rng.uniform(0.2, 0.8) * g1.shape[0])
-                cols1 = np.flatnonzero(g1[min(r1, g1.shape[0] - 1)])
-                if len(cols0) and len(cols1):
-                    draw.line([(l0 + cols0[-1], t0 + r0), (l1 + cols1[0], t1 + r1)], fill=255, width=pen)
-        canvas = np.asarray(image) > 127
-    return canvas
+    return set_digits(glyphs, rng, GLYPH_HEIGHT)
 
 
 def font_line(text: str, font: Path, rng: np.random.Generator) -> np.ndarray:
     """`text` in a handwriting face: set as the face sets it (its own joins and kerning), or digit
-    by digit with tighter or looser spacing."""
-    if rng.random() < 0.5:
+    by digit as a hand spaces and joins them (`set_digits`), on the face's own baseline."""
+    if rng.random() < 0.4:
         return glyph_ink(text, font, GLYPH_HEIGHT) > 0.5
     glyphs = [glyph_ink(ch, font, GLYPH_HEIGHT) > 0.5 for ch in text]
     height = max(g.shape[0] for g in glyphs)
-    tracking = rng.uniform(-0.2, 0.35)
-    width = sum(g.shape[1] for g in glyphs) + int(max(0.0, tracking) * height * len(glyphs)) + height
-    canvas = np.zeros((height + height // 2, width), dtype=bool)
-    x = 0
-    for glyph in glyphs:
-        top = (height - glyph.shape[0]) // 2 + int(rng.integers(0, height // 8 + 1))
-        _paste(canvas, glyph, top, max(0, x))
-        x = max(0, x) + glyph.shape[1] + int((tracking + rng.uniform(-0.05, 0.05)) * height)
-    return canvas
+    # glyph_ink crops each digit: put the bottoms on one baseline, a little unsteady.
+    tops = [height // 2 - (height - g.shape[0]) + int(rng.integers(-height // 12, height // 12 + 1)) for g in glyphs]
+    return set_digits(glyphs, rng, height, tops)
 
 
 def make_line(sources: LineSources, rng: np.random.Generator, length: int | None = None) -> tuple[np.ndarray, str]:

@@ -279,7 +279,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     generator = torch.Generator(device=device).manual_seed(config.seed)
     if config.task == "lines":
         from digitlab.linetask import line_task
-        task = line_task(config, device)
+        task = Task(**line_task(config, device))
     else:
         task = digit_task(config, device, generator, dataset)
     model = task.model

@@ -9,8 +9,8 @@ const SVG = "http://www.w3.org/2000/svg";
 // ---------------------------------------------------------------- drawing pads (both modes)
 
 // A canvas to draw on with any pointer; `onStroke()` is called as a stroke starts, goes on and
-// ends. The pen is about 1/15 of the
-// pad's height: a digit written across the height gets MNIST's stroke width once scaled to 20 px.
+// ends. The pen is about 1/15 of the pad's height: a digit written across the height gets MNIST's
+// stroke width once scaled to 20 px.
 function makePad(canvas, onStroke) {
   const ctx = canvas.getContext("2d");
   let drawing = false, lastPoint = null;
@@ -378,6 +378,11 @@ tabs.forEach((tab, i) => {
     selectMode(index === 1 ? "number" : "digit", true);
   });
 });
+
+// "Upload a photo…" buttons open their (hidden) file input, so the keyboard reaches them too.
+for (const button of document.querySelectorAll("[data-opens]")) {
+  button.addEventListener("click", () => $(button.dataset.opens).click());
+}
 
 document.addEventListener("dragover", (e) => { e.preventDefault(); document.body.classList.add("dragging"); });
 document.addEventListener("dragleave", () => document.body.classList.remove("dragging"));

@@ -1,0 +1,32 @@
+"""The models shipped inside the package: they load, answer, and say how they were made."""
+
+import json
+
+from safetensors import safe_open
+
+from digitlab.predict import SHIPPED_DIGITS, SHIPPED_LINES, Predictor, Reader, shipped_model
+from tests.conftest import REPO
+
+
+def test_the_shipped_digit_model_loads_answers_and_names_its_recipe():
+    path = shipped_model(SHIPPED_DIGITS)
+    assert path.stat().st_size < 4_000_000  # a few MB at most
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    recipe, metrics = json.loads(metadata["recipe"]), json.loads(metadata["metrics"])
+    assert recipe["data"] == metadata["data"] and "fonts" in recipe["data"] and "not-digits" in recipe["data"]
+    assert metrics["test_accuracy"] >= 0.985 and 0 < float(metadata["uncertain_below"]) < 1
+    predictor = Predictor.load()
+    assert predictor.classes[-1] == "not a digit" and predictor.temperature != 1.0
+    seven, three = predictor.predict([REPO / "examples" / "seven.jpg", REPO / "examples" / "three-lined-paper.jpg"])
+    assert (seven.digit, three.digit) == (7, 3) and not seven.uncertain
+
+
+def test_the_shipped_line_reader_loads_and_reads():
+    path = shipped_model(SHIPPED_LINES)
+    assert path.stat().st_size < 4_000_000
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    assert json.loads(metadata["recipe"])["task"] == "lines" and metadata["arch"] == "crnn"
+    reading = Reader.load().read(REPO / "examples" / "number-2026.jpg")
+    assert reading.text == "2026" and len(reading.digits) == 4
