@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.errors import DigitlabError
-from digitlab.images import ImageSource
+from digitlab.images import ImageSource, image_errors
 from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity, segment_digits
 
 UNCERTAIN_BELOW = 0.6  # confidence under which an answer is flagged "not sure"
@@ -186,7 +186,7 @@ class Predictor:
             if polarity is None:
                 return None
             image = normalize_scan(source, name, deskew=deskew, polarity=polarity)
-        except DigitlabError:
+        except Exception:  # a second reading is only a try: whatever stops it leaves the first answer
             return None
         prediction = self._prediction(name, image, self.scan_probabilities(image[None])[0])
         return None if prediction.uncertain else prediction
@@ -194,8 +194,9 @@ class Predictor:
     def read(self, source: ImageSource, name: str | None = None, deskew: bool = False) -> Reading:
         """Read a number written on one line, e.g. "2026", left to right."""
         name = name or (str(source) if isinstance(source, str | Path) else "image")
-        crops = segment_digits(source, name, deskew=deskew,
-                               score=lambda images: self.scan_probabilities(images).max(axis=1))
+        with image_errors(name):
+            crops = segment_digits(source, name, deskew=deskew,
+                                   score=lambda images: self.scan_probabilities(images).max(axis=1))
         probabilities = self.scan_probabilities(np.stack([c.image for c in crops]))
         digits = []
         for crop, p in zip(crops, probabilities):
