@@ -101,14 +101,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from digitlab.config import TrainConfig
     from digitlab.training import fit
 
+    options = ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads",
+               "precision")
     if args.resume:
+        from digitlab.runs import refuse_changed_settings
+
         if args.out is None:
             raise DigitlabError("--resume needs --out RUN_DIR, the run to continue.")
+        given = {key: getattr(args, key) for key in options if getattr(args, key) is not None}
+        refuse_changed_settings(args.out, given)
         result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
     else:
         config = TrainConfig.lab_recipe() if args.recipe == "lab" else TrainConfig()
-        for key in ("data", "data_dir", "arch", "epochs", "batch_size", "lr", "seed", "augment", "device", "threads",
-                    "precision"):
+        for key in options:
             if getattr(args, key) is not None:
                 setattr(config, key, getattr(args, key))
         out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_')}-{config.arch}-" \
@@ -127,7 +132,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitlab.datasets import load_dataset
     from digitlab.evaluation import evaluate, write_metrics
     from digitlab.report import write_report
-    from digitlab.training import read_history
+    from digitlab.runs import read_history, read_metrics
 
     run_dir = args.run_dir
     if not (run_dir / "model.safetensors").is_file():
@@ -145,10 +150,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     same_data = data == config.data
     out = run_dir if same_data else run_dir / "evaluations" / data.replace(":", "-").replace("/", "_")
     if same_data:
-        previous = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        metrics = previous | metrics
+        metrics = read_metrics(run_dir) | metrics
     write_metrics(out / "metrics.json", metrics)
-    history = read_history(run_dir / "history.csv") if same_data else []
+    history = read_history(run_dir) if same_data else []
     page = write_report(out / "report", history, evaluation, dataset.test.images, title=f"{run_dir} on {data}")
     print(evaluation.classification_report())
     print(f"{data}: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
@@ -247,7 +251,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from digitlab.export import export_onnx
-    from digitlab.predict import latest_run
+    from digitlab.runs import latest_run
 
     run_dir = Path(args.model) if args.model else latest_run()
     export_onnx(run_dir, args.onnx)

@@ -18,15 +18,14 @@ def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
 
     from digitlab.atomic import atomic_path
     from digitlab.checkpoint import INPUT_CONTRACT, load_model
+    from digitlab.runs import MODEL, read_metrics
 
     run_dir, out = Path(run_dir), Path(out)
     if out.suffix != ".onnx":
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
-    model, metadata = load_model(run_dir / "model.safetensors")
+    model, metadata = load_model(run_dir / MODEL)
     example = torch.zeros(1, 1, 28, 28)
-    metrics = {}
-    if (run_dir / "metrics.json").is_file():
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = read_metrics(run_dir)
     with atomic_path(out) as tmp:
         torch.onnx.export(model, (example,), str(tmp), input_names=["image"], output_names=["logits"],
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=OPSET,

@@ -16,6 +16,7 @@ import numpy as np
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, image_errors
 from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity, segment_digits
+from digitlab.runs import latest_run, read_metrics
 
 UNCERTAIN_BELOW = 0.6  # confidence under which an answer is flagged "not sure"
 
@@ -58,14 +59,6 @@ class Reading:
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-def latest_run(runs_dir: Path = Path("runs")) -> Path:
-    candidates = sorted(runs_dir.glob("*/model.safetensors"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
-        raise DigitlabError(f"no trained model found under {runs_dir}/: train one with `digitlab train` "
-                            "(or `make demo`), or pass --model RUN_DIR.")
-    return candidates[-1].parent
 
 
 class Predictor:
@@ -113,13 +106,11 @@ class Predictor:
 
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
                 "version": metadata.get("digitlab_version")}
-        metrics_path = (run_dir or path.parent) / "metrics.json"
-        if metrics_path.is_file():
-            try:
-                metrics = json.loads(metrics_path.read_text())
-                info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
-            except ValueError:
-                pass
+        try:
+            metrics = read_metrics(run_dir or path.parent)
+        except DigitlabError:  # the metrics only describe the model: damaged ones must not stop predictions
+            metrics = {}
+        info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
         return cls(run_batch, metadata["classes"], info)
 
     @classmethod

@@ -5,8 +5,6 @@ The loop body reads like PyTorch's MNIST example: zero_grad, forward, loss, back
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import platform
@@ -21,16 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from digitlab import __version__
-from digitlab.atomic import write_text
+from digitlab import __version__, runs
 from digitlab.augment import augment_batch, policy_for
-from digitlab.checkpoint import load_train_state, save_model, save_train_state
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model, count_parameters
-
-HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -184,21 +178,6 @@ def validate_config(config: TrainConfig) -> None:
         raise DigitlabError(f"unknown --precision {config.precision!r}: expected fp32 or bf16.")
 
 
-def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def write_history(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
 def run_info(config: TrainConfig, dataset: Dataset, device: torch.device, model: nn.Module) -> dict:
     return {"train": config.to_dict(), "dataset": {"name": dataset.name, "source": dataset.source,
                                                    "n_train": len(dataset.train), "n_test": len(dataset.test),
@@ -215,14 +194,10 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     and report/. Each epoch ends with an atomic checkpoint, so a killed run loses at most one
     epoch and `resume=True` continues it."""
     run_dir = Path(run_dir)
-    state_path, model_path = run_dir / "train_state.safetensors", run_dir / "model.safetensors"
     if resume:
-        if not state_path.is_file():
-            raise DigitlabError(f"nothing to resume in {run_dir}: it has no train_state.safetensors.")
-        config = TrainConfig.from_run(run_dir)
-    elif state_path.exists() or model_path.exists():
-        raise DigitlabError(f"{run_dir} already holds a run: pass --resume to continue it, or choose "
-                            "another --out.")
+        config = runs.config_to_resume(run_dir)
+    else:
+        runs.refuse_to_overwrite(run_dir)
     validate_config(config)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -243,12 +218,11 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     info = run_info(config, dataset, device, model)
     start_epoch, history = 0, []
     if resume:
-        start_epoch = load_train_state(state_path, model, optimizer, generator)
-        history = [row for row in read_history(run_dir / "history.csv") if row["epoch"] <= start_epoch]
+        start_epoch, history = runs.restore_checkpoint(run_dir, model, optimizer, generator, config.arch,
+                                                       dataset.classes)
         log(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.json", json.dumps(info, indent=2) + "\n")
+        runs.start(run_dir, info)
     log(f"config: {json.dumps(config.to_dict())}")
     log(f"data: {dataset.name} ({len(dataset.train)} train / {len(dataset.test)} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
@@ -271,9 +245,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
-        save_model(model_path, model, config.arch, dataset.classes)
-        save_train_state(state_path, model, optimizer, generator, epoch)
-        write_history(run_dir / "history.csv", history)
+        runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, dataset.classes)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
 
