@@ -107,6 +107,18 @@ def test_resume_is_exact(tmp_path, mnist5k):
     assert resumed.metrics["test_accuracy"] == pytest.approx(straight.metrics["test_accuracy"], abs=0.002)
 
 
+@pytest.mark.parametrize("empty", ["train", "test"])
+def test_empty_split_is_one_error(tmp_path, mnist5k, empty):
+    from digitlab.datasets import Dataset, Split
+    from digitlab.errors import DigitlabError
+
+    none = Split(mnist5k.test.images[:0], mnist5k.test.labels[:0])
+    some = Split(mnist5k.test.images[:64], mnist5k.test.labels[:64])
+    dataset = Dataset("tiny", none if empty == "train" else some, none if empty == "test" else some)
+    with pytest.raises(DigitlabError, match=f"data set tiny has an empty {empty} split"):
+        fit(TrainConfig(arch="seed", epochs=1), tmp_path / "run", dataset=dataset, report=False, log=lambda s: None)
+
+
 def test_existing_run_is_not_overwritten(trained_run):
     result = run_cli("train", "--epochs", "1", "--out", str(trained_run))
     assert result.returncode == 2

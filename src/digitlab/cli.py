@@ -193,6 +193,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise DigitlabError(f"--top-k must be at least 1, got {args.top_k}.")
+    if args.save_preprocessed:  # before any work, so that a bad folder does not stop the batch half-way
+        from digitlab.atomic import make_folder
+
+        make_folder(args.save_preprocessed)
     paths, problems = expand_inputs(args.images)
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to predict.")

@@ -14,6 +14,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,7 @@ def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (gzipped or not) into a uint8 array, checking magic, rank and size."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DigitlabError(f"{path}: cannot be read as a (gzipped) IDX file ({exc}).") from None
     if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] not in (1, 3):
         raise DigitlabError(f"{path}: wrong magic number, this is not an MNIST-style IDX file "
@@ -339,9 +340,11 @@ def load_image_folder(root: Path) -> Dataset:
         if not paths:
             raise DigitlabError(f"{folder} has no images in class folders 0/ ... 9/.")
         images = normalize_batch(paths)
-        for image in images:
-            if isinstance(image, DigitlabError):
-                raise DigitlabError(f"folder data set: {image}")
+        # Refused, not skipped: a training set that silently loses images is not the one the user made.
+        bad = [str(image).rstrip(".") for image in images if isinstance(image, DigitlabError)]
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise DigitlabError(f"folder data set: {bad[0]}{more}; fix or remove the image and try again.")
         return images, labels, paths
 
     def as_split(images: list[np.ndarray], labels: list[int]) -> Split:

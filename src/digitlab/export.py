@@ -61,4 +61,23 @@ def load_onnx_session(path: str | Path):
     metadata = session.get_modelmeta().custom_metadata_map
     if metadata.get("format") != "digitlab-onnx-1":
         raise DigitlabError(f"{path} is not an ONNX model exported by digitlab (no digitlab metadata).")
+    check_metadata(path, metadata)
     return session, metadata
+
+
+def check_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Refuse an exported model whose metadata was damaged or edited: `classes` must be a JSON list
+    of names and `test_accuracy` empty or a number."""
+    try:
+        classes = json.loads(metadata.get("classes", ""))
+    except ValueError:
+        classes = None
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise DigitlabError(f"{path}: the model's metadata has no valid class names ('classes' should be a JSON "
+                            "list of names); export it again with `digitlab export`.")
+    accuracy = metadata.get("test_accuracy", "")
+    try:
+        float(accuracy or 0)
+    except ValueError:
+        raise DigitlabError(f"{path}: the model's metadata gives test_accuracy {accuracy[:40]!r}, not a number; "
+                            "export it again with `digitlab export`.") from None

@@ -135,7 +135,11 @@ class Predictor:
         out = []
         for start in range(0, len(images), batch_size):
             batch = images[start:start + batch_size, None].astype(np.float32) / 255.0
-            out.append(softmax(self._run_batch(np.ascontiguousarray(batch)).astype(np.float64)))
+            logits = self._run_batch(np.ascontiguousarray(batch)).astype(np.float64)
+            if not np.isfinite(logits).all():
+                raise DigitlabError(f"the model {self.info.get('model')} answers NaN or infinity: its weights are "
+                                    "broken; retrain it (or export it again).")
+            out.append(softmax(logits))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
 
     def scan_probabilities(self, images: np.ndarray) -> np.ndarray:

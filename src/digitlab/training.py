@@ -207,6 +207,10 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         show_progress = sys.stderr.isatty()
 
     dataset = dataset or load_dataset(config.data, config.data_dir)
+    for split_name, split in (("train", dataset.train), ("test", dataset.test)):
+        if len(split) == 0:
+            raise DigitlabError(f"data set {dataset.name} has an empty {split_name} split: there is nothing to "
+                                f"{'learn from' if split_name == 'train' else 'measure on'}.")
     model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(config, model)
     generator = torch.Generator(device=device).manual_seed(config.seed)
