@@ -471,6 +471,8 @@ def segment_digits(source: ImageSource, name: str | None = None, deskew: bool = 
     keep = [i for i in keep if abs((ink.boxes[i][0].start + ink.boxes[i][0].stop) / 2 - line_y) < 0.75 * line_h
             # a flat dash is a leftover of a ruled line or an underline, never a digit
             and not (height_of[i] < 0.3 * line_h and width_of[i] > 2 * height_of[i])]
+    if not keep:  # found by fuzzing: tall pieces far apart vertically, with no line of writing between
+        raise DigitlabError(f"{describe(source, name)}: no line of digits found.")
     typical_area = float(np.median([ink.areas[i] for i in keep]))
     pieces = sorted((i for i in keep if ink.areas[i] >= 0.2 * typical_area), key=lambda i: ink.boxes[i][1].start)
     fragments = [i for i in keep if ink.areas[i] < 0.2 * typical_area]
