@@ -5,7 +5,7 @@ for a bar, 0.2 MB each on disk.
 
 Server: starts `digitlab serve` on 127.0.0.1, sends `--uploads` such pictures to /api/predict at
 once while another client polls /api/health, and reads the server's peak resident memory (VmHWM).
-CLI: peak resident memory of `digitlab predict` on one such picture. Each is compared with its
+CLI: peak resident memory (VmHWM) of `digitlab predict` on one such picture. Each is compared with its
 target; the script exits 1 when a target is missed.
 """
 
@@ -103,9 +103,11 @@ def measure_server(model: str, payload: bytes, uploads: int) -> dict:
 
 
 def measure_cli(model: str, path: Path) -> tuple[float, str]:
-    """Peak resident memory of `digitlab predict` on one file, from the kernel's account of the child."""
-    code = ("import resource, sys; from digitlab.cli import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    """Peak resident memory of `digitlab predict` on one file: its VmHWM, read by the process itself
+    at the end (not ru_maxrss, which keeps the forking parent's high-water mark across exec)."""
+    code = ("import sys; from digitlab.cli import main; rc = main(sys.argv[1:]); "
+            "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')), file=sys.stderr); "
+            "sys.exit(rc)")
     result = subprocess.run([sys.executable, "-c", code, "predict", "--model", model, str(path)], cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     lines = result.stderr.strip().splitlines()

@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 64 * 1024 * 1024  # a 50-MP photo is a few MB compressed; more 
 DRAFT_SIZE = 1024  # JPEGs are decoded at the smallest power-of-two scale at least this big
 # Other images are reduced to at most this many pixels a side: the pipeline finds ink at 256 px and
 # re-reads a digit at up to 112 px, so a 4096-px picture still shows a digit of 3% of its width in
-# full detail, and every picture up to 4096 px is read exactly as before.
+# full detail, and every picture up to 4096 px is read as before.
 MAX_SIDE = 4096
 STRIP_ROWS = 256  # rows converted at a time when a picture is reduced or has transparency
 
@@ -73,7 +73,7 @@ def read_image_file(path: str | Path, label: str, max_bytes: int = MAX_FILE_BYTE
     except FileNotFoundError:
         raise DigitlabError(f"{label}: no such file.") from None
     except OSError as exc:
-        raise DigitlabError(f"{label}: cannot be read ({exc.strerror}).") from None
+        raise DigitlabError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -91,7 +91,7 @@ def read_image_file(path: str | Path, label: str, max_bytes: int = MAX_FILE_BYTE
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise DigitlabError(f"{label}: cannot be read ({exc.strerror}).") from None
+        raise DigitlabError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
     finally:
         os.close(fd)
     if size > max_bytes:
