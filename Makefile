@@ -56,6 +56,7 @@ bench: setup system-deps
 	$(BIN)/python benchmarks/bench_photos.py --model $$(ls -td runs/demo-*/ | head -1)
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_server.py --model $$(ls -td runs/demo-*/ | head -1)
+	$(BIN)/python benchmarks/bench_memory.py --model $$(ls -td runs/demo-*/ | head -1)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

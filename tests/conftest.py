@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,31 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300,
     """`digitlab ARGS` in a subprocess; `env` adds to (or overrides) the environment."""
     return subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True,
                           cwd=cwd or REPO, timeout=timeout, env=os.environ | (env or {}))
+
+
+def run_cli_on_a_full_disk(max_file_bytes: int, *args: str) -> subprocess.CompletedProcess:
+    """`run_cli` where no file may grow past `max_file_bytes`: writes fail as on a full disk (EFBIG
+    instead of ENOSPC), without filling a real one."""
+    def limit_file_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    return subprocess.run([sys.executable, "-m", "digitlab", *args], capture_output=True, text=True, cwd=REPO,
+                          timeout=300, preexec_fn=limit_file_size)
+
+
+@pytest.fixture(scope="session")
+def seed_run(tmp_path_factory, mnist5k) -> Path:
+    """A small run of the lab's CNN (one epoch on 1,000 digits): quick, for tests of run files."""
+    from digitlab.config import TrainConfig
+    from digitlab.datasets import Dataset, Split
+    from digitlab.training import fit
+
+    run_dir = tmp_path_factory.mktemp("runs") / "seed"
+    small = Dataset("mnist-5k", Split(mnist5k.train.images[:1000], mnist5k.train.labels[:1000]),
+                    Split(mnist5k.test.images[:200], mnist5k.test.labels[:200]))
+    fit(TrainConfig(arch="seed", epochs=1, augment=False), run_dir, dataset=small, report=False, log=lambda s: None)
+    return run_dir
 
 
 @pytest.fixture(scope="session")

@@ -341,3 +341,24 @@ def draw_page(numbers: list[np.ndarray], texts: list[str], rng: np.random.Genera
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=int(rng.integers(60, 92)))
     return Page(Image.open(io.BytesIO(buffer.getvalue())), texts[:placed_count])
+
+
+# ---------------------------------------------------------------- hostile but valid pictures
+
+
+def transparent_canvas_png(side: int = 7000) -> bytes:
+    """A `side` x `side` RGBA PNG, transparent except for a dark upright bar (a "1"): 49 MP, yet
+    only about 0.2 MB on disk at the default size."""
+    canvas = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    ImageDraw.Draw(canvas).rectangle([side * 47 // 100, side // 5, side * 53 // 100, side * 4 // 5],
+                                     fill=(20, 20, 20, 255))
+    buffer = io.BytesIO()
+    canvas.save(buffer, "PNG", compress_level=9)
+    return buffer.getvalue()
+
+
+def lab_tiff(image: Image.Image) -> bytes:
+    """`image` as a CIELab TIFF: Pillow opens it but cannot convert it to grayscale."""
+    buffer = io.BytesIO()
+    image.convert("LAB").save(buffer, "TIFF")
+    return buffer.getvalue()

@@ -91,6 +91,15 @@ def test_corrupt_gzip_is_an_error(tmp_path):
         read_idx(tmp_path / "t.gz")
 
 
+def test_gzip_with_a_corrupt_body_is_an_error(tmp_path, mnist5k):
+    write_idx(tmp_path / "t.gz", mnist5k.test.images[:50].numpy())
+    data = bytearray((tmp_path / "t.gz").read_bytes())
+    data[40:60] = bytes(20)  # a valid gzip header, then a damaged deflate stream (zlib.error)
+    (tmp_path / "t.gz").write_bytes(bytes(data))
+    with pytest.raises(DigitlabError, match="t.gz: cannot be read as a .gzipped. IDX file"):
+        read_idx(tmp_path / "t.gz")
+
+
 def test_wrong_shapes_and_labels_are_errors(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=np.zeros((5, 32, 32), np.uint8), y_train=np.zeros(5, np.int64),
              x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.zeros(2, np.int64))
@@ -193,6 +202,21 @@ def test_a_users_folder_mixes_in_with_the_bundled_digits(tmp_path, font_glyph):
 def test_a_mix_names_its_unknown_part():
     with pytest.raises(DigitlabError, match="unknown part 'kanji' in data set 'mnist-5k\\+kanji'"):
         load_dataset("mnist-5k+kanji")
+
+
+def test_folder_dataset_with_an_unusable_image_names_it_in_one_line(tmp_path, font_glyph):
+    from tests.scanmaker import lab_tiff
+
+    for digit in range(10):
+        (tmp_path / str(digit)).mkdir()
+        for k in range(5):
+            clean_scan(font_glyph(str(digit)), side=200).save(tmp_path / str(digit) / f"{k}.png")
+    (tmp_path / "3" / "lab.tif").write_bytes(lab_tiff(clean_scan(font_glyph("3"), side=200)))
+    (tmp_path / "7" / "x.png").write_bytes(b"")
+    result = run_cli("train", "--data", f"folder:{tmp_path}", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"folder data set: {tmp_path / '3' / 'lab.tif'}: cannot be converted to grayscale" in result.stderr
+    assert "(and 1 more); fix or remove the image" in result.stderr
 
 
 def test_unknown_dataset_name():

@@ -71,3 +71,60 @@ def test_the_shipped_models_export_and_answer_as_in_pytorch(tmp_path, mnist5k):
         assert a["box"] == b["box"] and abs(a["confidence"] - b["confidence"]) < 1e-4
     read = run_cli("read", "--model", str(lines), str(number))
     assert read.returncode == 0 and ": 2026 " in read.stdout
+
+
+def edited_copy(onnx_model, tmp_path, edit) -> str:
+    import onnx
+
+    model = onnx.load(str(onnx_model))
+    edit(model)
+    path = tmp_path / "edited.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def set_metadata(key: str, value: str | None):
+    def edit(model) -> None:
+        entries = [(p.key, p.value) for p in model.metadata_props if p.key != key]
+        del model.metadata_props[:]
+        for k, v in entries + ([(key, value)] if value is not None else []):
+            model.metadata_props.add(key=k, value=v)
+    return edit
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("classes", None, "no valid class names"),
+    ("classes", "not json", "no valid class names"),
+    ("test_accuracy", "very good", "test_accuracy 'very good', not a number"),
+])
+def test_damaged_onnx_metadata_is_one_line(onnx_model, font_glyph, tmp_path, key, value, message):
+    clean_scan(font_glyph("4", "Humor-Sans")).save(tmp_path / "four.png")
+    result = run_cli("predict", "--model", edited_copy(onnx_model, tmp_path, set_metadata(key, value)),
+                     str(tmp_path / "four.png"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_nan_outputs_are_an_error_not_an_answer(onnx_model, font_glyph, tmp_path):
+    from onnx import numpy_helper
+
+    def poison_last_layer(model) -> None:
+        for init in model.graph.initializer:
+            array = numpy_helper.to_array(init)
+            if array.dtype == np.float32 and 10 in array.shape:  # the last layer's weight and bias
+                init.CopyFrom(numpy_helper.from_array(np.full_like(array, np.nan), init.name))
+
+    clean_scan(font_glyph("4", "Humor-Sans")).save(tmp_path / "four.png")
+    poisoned = edited_copy(onnx_model, tmp_path, poison_last_layer)
+    result = run_cli("predict", "--model", poisoned, str(tmp_path / "four.png"))
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert "answers NaN or infinity" in result.stderr
+
+
+def test_disk_full_while_exporting_is_one_line(seed_run, tmp_path):
+    from tests.conftest import run_cli_on_a_full_disk
+
+    out = tmp_path / "model.onnx"
+    result = run_cli_on_a_full_disk(100_000, "export", "--model", str(seed_run), "--onnx", str(out))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"cannot write {out}" in result.stderr
+    assert list(tmp_path.iterdir()) == []  # neither the model nor a temporary file

@@ -127,3 +127,50 @@ def test_read_refuses_a_digit_classifier_as_its_model(trained_run):
 
     result = run_cli("read", "--model", str(trained_run), str(REPO / "examples" / "number-2026.jpg"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "not a line reader" in result.stderr
+
+
+def test_special_files_and_unconvertible_images_end_cleanly_in_a_batch(font_glyph, tmp_path):
+    import os
+
+    from tests.scanmaker import lab_tiff
+
+    good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
+    os.mkfifo(tmp_path / "x.png")  # opening it for reading would wait for a writer forever
+    (tmp_path / "lab.tif").write_bytes(lab_tiff(clean_scan(font_glyph("3", "Humor-Sans"), side=300)))
+    bad = ["/dev/zero", str(tmp_path / "x.png"), str(tmp_path / "lab.tif")]
+    for command in ("predict", "read"):
+        result = run_cli(command, *bad, str(good), timeout=120)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stdout.startswith(f"{good}: 3")
+        errors = result.stderr.splitlines()
+        assert [e.split(": ")[2] for e in errors] == bad, errors  # one line each, naming the file, in order
+        assert "not a regular file" in errors[0] and "not a regular file" in errors[1]
+        assert "cannot be converted to grayscale" in errors[2]
+
+
+def test_save_preprocessed_into_a_path_that_cannot_exist_is_one_line(trained_run, font_glyph, tmp_path):
+    good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
+    (tmp_path / "file").write_text("a file, not a folder")
+    result = run_cli("predict", "--model", str(trained_run), "--save-preprocessed", str(tmp_path / "file" / "seen"),
+                     str(good))
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert f"cannot write {tmp_path / 'file' / 'seen'} (Not a directory)" in result.stderr
+
+
+def test_49_megapixel_png_costs_the_cli_under_600_mb(trained_run, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.scanmaker import transparent_canvas_png
+
+    (tmp_path / "canvas.png").write_bytes(transparent_canvas_png(7000))
+    # VmHWM, not ru_maxrss: the latter keeps the high-water mark of the forking parent (pytest) across exec.
+    code = ("import sys; from digitlab.cli import main; rc = main(sys.argv[1:]); "
+            "print(next(int(l.split()[1]) // 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')), "
+            "file=sys.stderr); sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, "predict", "--model", str(trained_run),
+                             str(tmp_path / "canvas.png")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{tmp_path / 'canvas.png'}: 1 (")
+    assert int(result.stderr.splitlines()[-1]) <= 600  # peak resident MB; it was 1,600 before issue #10

@@ -1,12 +1,19 @@
 """API tests against a real uvicorn server on 127.0.0.1."""
 
+import contextlib
 import io
+import select
+import socket
+import threading
+import time
 
 import httpx
 import pytest
+import uvicorn
+from PIL import Image
 
-from tests.conftest import clean_scan
-from tests.scanmaker import join_glyphs
+from tests.conftest import clean_scan, free_port
+from tests.scanmaker import join_glyphs, lab_tiff
 from tests.test_preprocessing import png_with_size
 
 
@@ -41,18 +48,120 @@ def test_read_returns_the_number(server, font_glyph):
     assert body["lines"][0]["text"] == "1984" and len(body["lines"][0]["box"]) == 4
 
 
-@pytest.mark.parametrize("files, status, message", [
-    (None, 400, "no file"),
-    ({"image": ("a.txt", b"just text", "text/plain")}, 422, "not an image"),
-    ({"image": ("e.png", b"", "image/png")}, 422, "empty"),
-    ({"image": ("bomb.png", png_with_size(20000, 20000), "image/png")}, 422, "decompression bomb"),
-    ({"image": ("big.png", b"\0" * 2_000_000, "image/png")}, 413, "over the limit"),
+def lab_tiff_of_a_scan() -> bytes:
+    import numpy as np
+
+    return lab_tiff(Image.fromarray(np.full((200, 200, 3), 230, dtype=np.uint8)))
+
+
+@pytest.mark.parametrize("request_kwargs, status, message", [
+    ({}, 400, "no file"),
+    ({"data": {"image": "a text field, not a file"}}, 400, "no file"),  # urlencoded
+    ({"data": {"image": "text"}, "files": {"other": ("a.png", b"x", "image/png")}}, 400, "no file"),  # multipart
+    ({"content": b'{"image": 1}', "headers": {"content-type": "application/json"}}, 400, "no file"),
+    ({"files": {"image": ("a.txt", b"just text", "text/plain")}}, 422, "not an image"),
+    ({"files": {"image": ("e.png", b"", "image/png")}}, 422, "empty"),
+    ({"files": {"image": ("bomb.png", png_with_size(20000, 20000), "image/png")}}, 422, "decompression bomb"),
+    ({"files": {"image": ("lab.tif", lab_tiff_of_a_scan(), "image/tiff")}}, 422, "cannot be converted to grayscale"),
+    ({"files": {"image": ("big.png", b"\0" * 2_000_000, "image/png")}}, 413, "over the limit"),
 ])
-def test_bad_requests_get_4xx_json_and_server_keeps_serving(server, files, status, message):
-    response = httpx.post(f"{server}/api/predict", files=files) if files else httpx.post(f"{server}/api/predict")
+@pytest.mark.parametrize("route", ["predict", "read"])
+def test_bad_requests_get_4xx_json_and_server_keeps_serving(server, route, request_kwargs, status, message):
+    response = httpx.post(f"{server}/api/{route}", **request_kwargs)
     assert response.status_code == status
     assert message in response.json()["detail"]
     assert httpx.get(f"{server}/api/health").status_code == 200
+
+
+def send_chunk(conn: socket.socket, data: bytes) -> None:
+    conn.sendall(b"%x\r\n" % len(data) + data + b"\r\n")
+
+
+def test_chunked_upload_is_refused_at_the_limit_not_after_the_whole_body(server):
+    """Without a Content-Length the server must count the bytes as they come (its limit is 1 MB):
+    it answers 413 while the client is still sending, rather than store 64 MB first."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(b"POST /api/predict HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=xyz\r\n\r\n")
+        send_chunk(conn, b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="big.png"\r\n'
+                         b"Content-Type: image/png\r\n\r\n")
+        sent = 0
+        while sent < 64 * 2**20 and not select.select([conn], [], [], 0)[0]:  # until the server answers
+            try:
+                send_chunk(conn, b"\0" * 2**16)
+            except OSError:  # it answered and closed the connection
+                break
+            sent += 2**16
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            data = conn.recv(4096)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < 16 * 2**20  # the limit plus what the sockets buffer, not the whole body
+    assert httpx.get(f"{server}/api/health").status_code == 200
+
+
+def test_health_answers_head_and_no_page_loads_from_a_cdn(server):
+    head = httpx.head(f"{server}/api/health")
+    assert head.status_code == 200 and head.content == b""
+    assert httpx.get(f"{server}/docs").status_code == 404 and httpx.get(f"{server}/redoc").status_code == 404
+    schema = httpx.get(f"{server}/openapi.json").json()
+    assert {"/api/predict", "/api/read", "/api/health"} <= set(schema["paths"])
+    assert "image" in schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]["multipart/form-data"][
+        "schema"]["properties"]
+
+
+@contextlib.contextmanager
+def serving(app):
+    """`app` on a real uvicorn server on 127.0.0.1, in a thread of this process."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling for the server to listen, not waiting for an event to happen
+    assert server.started, "uvicorn did not start"
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_busy_server_answers_503_with_retry_after_instead_of_queueing(trained_run, font_glyph):
+    from digitlab.predict import Predictor
+    from digitlab.server import create_app
+
+    real = Predictor.load(trained_run)
+    inside_model, release = threading.Event(), threading.Event()
+
+    def held_model(batch):  # the first request stays inside the model until the test lets it go
+        inside_model.set()
+        release.wait(60)
+        return real._run_batch(batch)
+
+    predictor = Predictor(held_model, real.classes, real.info)
+    scan = png_bytes(clean_scan(font_glyph("5", "Humor-Sans")))  # 600x600: 0.36 MP
+    answers = []
+    with serving(create_app(predictor, decode_budget_pixels=500_000)) as url:
+        first = threading.Thread(target=lambda: answers.append(
+            httpx.post(f"{url}/api/predict", files={"image": ("a.png", scan)}, timeout=60)))
+        first.start()
+        assert inside_model.wait(60)
+        busy = httpx.post(f"{url}/api/predict", files={"image": ("b.png", scan)}, timeout=60)
+        health = httpx.get(f"{url}/api/health", timeout=60)
+        release.set()
+        first.join(60)
+        again = httpx.post(f"{url}/api/predict", files={"image": ("c.png", scan)}, timeout=60)
+    assert busy.status_code == 503 and busy.headers["retry-after"].isdigit() and "busy" in busy.json()["detail"]
+    assert health.status_code == 200
+    assert answers[0].status_code == 200 and answers[0].json()["digit"] == 5
+    assert again.status_code == 200 and again.json()["digit"] == 5
 
 
 def test_page_and_its_assets_are_served_locally(server):

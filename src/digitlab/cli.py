@@ -130,8 +130,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from digitlab.training import fit
 
     if args.resume:
+        from digitlab.runs import refuse_changed_settings
+
         if args.out is None:
             raise DigitlabError("--resume needs --out RUN_DIR, the run to continue.")
+        refuse_changed_settings(args.out, config_overrides(args))
         result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
     else:
         config = TrainConfig.from_recipe(args.recipe, **config_overrides(args))
@@ -148,10 +151,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitlab.config import TrainConfig
     from digitlab.datasets import load_dataset
-    from digitlab.evaluation import evaluate, write_metrics
+    from digitlab.evaluation import evaluate
     from digitlab.predict import Predictor
     from digitlab.report import write_report
-    from digitlab.training import read_history
+    from digitlab.runs import read_history, read_metrics, write_metrics
 
     source = Path(args.model)
     predictor = Predictor.load(source)
@@ -168,12 +171,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     slug = data.replace(":", "-").replace("/", "_").replace("+", "_")
     if same_data:
         out = run_dir
-        previous = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-        metrics = previous | metrics
+        metrics = read_metrics(run_dir) | metrics
     else:
         out = run_dir / "evaluations" / slug if run_dir else Path("evaluations") / f"{source.stem}-{slug}"
-    write_metrics(out / "metrics.json", metrics)
-    history = read_history(run_dir / "history.csv") if same_data else []
+    write_metrics(out, metrics)
+    history = read_history(run_dir) if same_data else []
     page = write_report(out / "report", history, evaluation, dataset.test.images, title=f"{source} on {data}")
     print(evaluation.classification_report())
     print(f"{data}: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
@@ -214,6 +216,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise DigitlabError(f"--top-k must be at least 1, got {args.top_k}.")
+    if args.save_preprocessed:  # before any work, so that a bad folder does not stop the batch half-way
+        from digitlab.atomic import make_folder
+
+        make_folder(args.save_preprocessed)
     paths, problems = expand_inputs(args.images)
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to predict.")

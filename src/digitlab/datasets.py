@@ -159,9 +159,11 @@ def load_image_folder(root: Path) -> Dataset:
         if not paths:
             raise DigitlabError(f"{folder} has no images in class folders 0/ ... 9/.")
         images = normalize_batch([p for p, _ in paths])
-        for image in images:
-            if isinstance(image, DigitlabError):
-                raise DigitlabError(f"folder data set: {image}")
+        # Refused, not skipped: a training set that silently loses images is not the one the user made.
+        bad = [str(image).rstrip(".") for image in images if isinstance(image, DigitlabError)]
+        if bad:
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise DigitlabError(f"folder data set: {bad[0]}{more}; fix or remove the image and try again.")
         return np.stack(images), np.array([d for _, d in paths], dtype=np.int64)
 
     if (root / "train").is_dir() and (root / "test").is_dir():

@@ -6,14 +6,11 @@ directory and its ONNX export are evaluated the same way.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
-from digitlab.atomic import write_text
 from digitlab.datasets import DIGITS, Split
 from digitlab.predict import Predictor
 
@@ -68,6 +65,3 @@ def evaluate(model: Predictor | object, split: Split, classes: tuple[str, ...] =
     probabilities = predictor.predict_proba(split.images.numpy())
     return Evaluation(split.labels.numpy(), probabilities, tuple(predictor.classes))
 
-
-def write_metrics(path: Path, metrics: dict) -> None:
-    write_text(path, json.dumps(metrics, indent=2) + "\n")

@@ -29,11 +29,12 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
     from digitlab.atomic import atomic_path
     from digitlab.checkpoint import load_model
     from digitlab.models import INPUT_CONTRACT, FromPixels
+    from digitlab.runs import MODEL, read_metrics
 
     model_path, out = Path(model_path), Path(out)
     if out.suffix != ".onnx":
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
-    weights = model_path / "model.safetensors" if model_path.is_dir() else model_path
+    weights = model_path / MODEL if model_path.is_dir() else model_path
     model, metadata = load_model(weights)
     if metadata["arch"] == "crnn":
         network, example, contract = model.eval(), torch.zeros(1, 1, 32, 96), LINE_CONTRACT
@@ -42,9 +43,8 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
     else:
         network, example, contract = FromPixels(model).eval(), torch.zeros(1, 28, 28, dtype=torch.uint8), INPUT_CONTRACT
         axes, extra = {"image": {0: "batch"}, "logits": {0: "batch"}}, {}
-    metrics = {"test_accuracy": metadata.get("test_accuracy", ""), "dataset": metadata.get("dataset", "")}
-    if (weights.parent / "metrics.json").is_file():
-        metrics = json.loads((weights.parent / "metrics.json").read_text())
+    metrics = read_metrics(model_path) if model_path.is_dir() else {}
+    metrics = metrics or {"test_accuracy": metadata.get("test_accuracy", ""), "dataset": metadata.get("dataset", "")}
     with atomic_path(out) as tmp:
         torch.onnx.export(network, (example,), str(tmp), input_names=["image"], output_names=["logits"],
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
@@ -79,4 +79,23 @@ def load_onnx_session(path: str | Path):
     if metadata.get("format") != ONNX_FORMAT:
         raise DigitlabError(f"{path} is not an ONNX model exported by this version of digitlab (format "
                             f"{metadata.get('format')!r}); export it again with `digitlab export --onnx`.")
+    check_metadata(path, metadata)
     return session, metadata
+
+
+def check_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Refuse an exported model whose metadata was damaged or edited: `classes` must be a JSON list
+    of names and `test_accuracy` empty or a number."""
+    try:
+        classes = json.loads(metadata.get("classes", ""))
+    except ValueError:
+        classes = None
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise DigitlabError(f"{path}: the model's metadata has no valid class names ('classes' should be a JSON "
+                            "list of names); export it again with `digitlab export`.")
+    accuracy = metadata.get("test_accuracy", "")
+    try:
+        float(accuracy or 0)
+    except ValueError:
+        raise DigitlabError(f"{path}: the model's metadata gives test_accuracy {accuracy[:40]!r}, not a number; "
+                            "export it again with `digitlab export`.") from None

@@ -14,6 +14,7 @@ import struct
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +66,7 @@ def read_idx(path: Path) -> np.ndarray:
     """Read one IDX file (gzipped or not) into a uint8 array, checking magic, rank and size."""
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DigitlabError(f"{path}: cannot be read as a (gzipped) IDX file ({exc}).") from None
     if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08 or raw[3] not in (1, 3):
         raise DigitlabError(f"{path}: wrong magic number, this is not an MNIST-style IDX file "

@@ -1,15 +1,23 @@
-"""Reading image files safely into one grayscale float array, whatever their format.
+"""Reading image files safely into one grayscale array, whatever their format.
 
 Handles PNG, JPEG, BMP, TIFF, WebP, GIF (first frame); RGB, RGBA with a transparent background,
-grayscale, 16-bit and palette images; EXIF orientation. Bad files raise `DigitlabError` with one
-sentence naming the file, before any large allocation (decompression bombs are refused from the
-header alone).
+grayscale, 16-bit and palette images; EXIF orientation. Only regular files are read, up to
+`MAX_FILE_BYTES`. Bad files raise `DigitlabError` with one sentence naming the file, before any
+large allocation (decompression bombs are refused from the header alone), and so does anything a
+decoder or converter raises on a hostile file.
+
+Large pictures are decoded at reduced size: JPEGs by the decoder itself (draft mode), others by a
+whole-factor box reduction in 8-bit, strip by strip, so no full-size float copy is ever made.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import stat
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +25,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from digitlab.errors import DigitlabError
 
-MAX_PIXELS = 50_000_000  # 50 MP: larger than any phone photo, far below a decompression bomb
-DRAFT_SIZE = 1024        # JPEGs are decoded at the smallest power-of-two scale at least this big
+MAX_PIXELS = 50_000_000           # 50 MP: larger than any phone photo, far below a decompression bomb
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a 50-MP photo is a few MB compressed; more is not a picture of a digit
+DRAFT_SIZE = 1024  # JPEGs are decoded at the smallest power-of-two scale at least this big
+# Other images are reduced to at most this many pixels a side: the pipeline finds ink at 256 px and
+# re-reads a digit at up to 112 px, so a 4096-px picture still shows a digit of 3% of its width in
+# full detail, and every picture up to 4096 px is read as before.
+MAX_SIDE = 4096
+STRIP_ROWS = 256  # rows converted at a time when a picture is reduced or has transparency
+
+DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
@@ -30,34 +46,86 @@ def describe(source: ImageSource, name: str | None = None) -> str:
     return str(source) if isinstance(source, str | Path) else "image"
 
 
-def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open and decode an image file or its bytes, refusing empty, non-image, truncated and
-    oversized ones with a one-line `DigitlabError`."""
-    label = describe(source, name)
-    if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise DigitlabError(f"{label}: no such file.")
-        if path.is_dir():
+def reason(exc: BaseException) -> str:
+    """An exception as a short single line for an error message."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def image_errors(label: str) -> Iterator[None]:
+    """Turn anything but a `DigitlabError` raised while one image is processed into a
+    `DigitlabError` naming that image, so that a batch always finishes."""
+    try:
+        yield
+    except DigitlabError:
+        raise
+    except Exception as exc:
+        raise DigitlabError(f"{label}: could not be processed ({reason(exc)}).") from exc
+
+
+def read_image_file(path: str | Path, label: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`. Devices, FIFOs, sockets and directories
+    are refused before anything is read, so `/dev/zero` cannot fill the memory nor a FIFO hang."""
+    try:
+        # Non-blocking, so that opening a FIFO returns at once instead of waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DigitlabError(f"{label}: no such file.") from None
+    except OSError as exc:
+        raise DigitlabError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
             raise DigitlabError(f"{label}: is a directory, not an image.")
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DigitlabError(f"{label}: cannot be read ({exc.strerror}).") from None
-    else:
-        data = source
+        if not stat.S_ISREG(info.st_mode):
+            raise DigitlabError(f"{label}: not a regular file (a device, pipe or socket); only image files are read.")
+        if info.st_size > max_bytes:
+            raise DigitlabError(f"{label}: {info.st_size:,} bytes is over the limit of {max_bytes:,} bytes "
+                                "for an image file.")
+        chunks, size = [], 0
+        while size <= max_bytes:  # bounded even where the size on disk says nothing (/proc) or grows
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise DigitlabError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
+    finally:
+        os.close(fd)
+    if size > max_bytes:
+        raise DigitlabError(f"{label}: over the limit of {max_bytes:,} bytes for an image file.")
+    return b"".join(chunks)
+
+
+def draft_jpeg(image: Image.Image) -> None:
+    """Let the JPEG decoder itself skip detail the pipeline does not need (no-op for other formats)."""
+    if image.format == "JPEG":
+        image.draft("L", (DRAFT_SIZE, DRAFT_SIZE))
+
+
+def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open and decode an image file or its bytes, refusing special files, empty, non-image,
+    truncated, undecodable and oversized ones with a one-line `DigitlabError`."""
+    label = describe(source, name)
+    data = read_image_file(source, label) if isinstance(source, str | Path) else source
     if not data:
         raise DigitlabError(f"{label}: the file is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise DigitlabError(f"{label}: {len(data):,} bytes is over the limit of {MAX_FILE_BYTES:,} bytes "
+                            "for an image file.")
     try:
         with warnings.catch_warnings():
+            # Damaged metadata makes Pillow warn; the user gets the picture or one error, not noise.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width * height > max_pixels:
                 raise DigitlabError(f"{label}: {width}x{height} pixels is over the limit of "
                                     f"{max_pixels:,} (refused as a possible decompression bomb).")
-            if image.format == "JPEG":
-                image.draft("L", (DRAFT_SIZE, DRAFT_SIZE))
+            draft_jpeg(image)
             image.load()
     except DigitlabError:
         raise
@@ -65,34 +133,111 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
         raise DigitlabError(f"{label}: too many pixels (refused as a possible decompression bomb).") from None
     except UnidentifiedImageError:
         raise DigitlabError(f"{label}: not an image (or a format Pillow cannot read).") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DigitlabError(f"{label}: truncated or corrupt image ({exc}).") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DigitlabError(f"{label}: truncated or corrupt image ({reason(exc)}).") from None
+    except Exception as exc:  # decoders raise nearly anything on hostile data (struct.error, IndexError, ...)
+        raise DigitlabError(f"{label}: cannot be decoded ({reason(exc)}).") from None
     try:
-        image = ImageOps.exif_transpose(image)
+        ImageOps.exif_transpose(image, in_place=True)  # in place: a copy would double a big picture's cost
     except Exception:  # a broken EXIF block should not cost the user the picture
         pass
     return image
 
 
-def to_grayscale(image: Image.Image) -> np.ndarray:
-    """A 2-D array, 0 black: uint8 for 8-bit images (cheap to shrink), else float32 in [0, 1].
-    Transparent pixels become a background that contrasts with the opaque ink, so a dark or a
-    light digit drawn on a transparent canvas both stay visible."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float32)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        return np.clip(values / top, 0, 1)
-    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
-    if not has_alpha:
-        return np.asarray(image.convert("L"))
-    rgba = image.convert("RGBA")
-    alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
-    gray = np.asarray(rgba.convert("L"), dtype=np.float32) / 255.0
-    opaque = alpha > 0.5
+def decoded_pixels(data: bytes, max_pixels: int = MAX_PIXELS) -> int:
+    """How many pixels `open_image` would decode from `data`, from the header alone: 0 for what
+    it would refuse before decoding (not an image, over `max_pixels`)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                draft_jpeg(image)
+                width, height = image.size
+    except Exception:  # the decoding itself will say what is wrong
+        return 0
+    return width * height if width * height <= max_pixels else 0
+
+
+def reduction_factor(size: tuple[int, int], max_side: int = MAX_SIDE) -> int:
+    """The smallest whole factor that brings the longer side of `size` to at most `max_side`."""
+    return max(1, -(-max(size) // max_side))
+
+
+def block_mean(values: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each `factor` x `factor` block (the last ones may be smaller), as float32."""
+    if factor == 1:
+        return values.astype(np.float32)
+    rows = np.arange(0, values.shape[0], factor)
+    cols = np.arange(0, values.shape[1], factor)
+    sums = np.add.reduceat(np.add.reduceat(values, rows, axis=0, dtype=np.float64), cols, axis=1)
+    counts = np.outer(np.diff(rows, append=values.shape[0]), np.diff(cols, append=values.shape[1]))
+    return (sums / counts).astype(np.float32)
+
+
+def strips(image: Image.Image, factor: int) -> Iterator[Image.Image]:
+    """The image in horizontal strips whose heights are multiples of `factor`."""
+    width, height = image.size
+    step = factor * max(1, STRIP_ROWS // factor)
+    for top in range(0, height, step):
+        yield image.crop((0, top, width, min(height, top + step)))
+
+
+def deep_to_grayscale(image: Image.Image, factor: int) -> np.ndarray:
+    """16-bit and 32-bit images as float32 in [0, 1], reduced strip by strip."""
+    parts, top = [], 0.0
+    for strip in strips(image, factor):
+        values = np.asarray(strip)
+        top = max(top, float(values.max(initial=0)))
+        parts.append(block_mean(values, factor))
+    scale = 65535.0 if top > 255 else 255.0
+    return np.clip(np.concatenate(parts) / scale, 0, 1)
+
+
+def transparent_to_grayscale(image: Image.Image, factor: int) -> np.ndarray:
+    """A picture with transparency as uint8 gray: transparent pixels become a background that
+    contrasts with the opaque ink, so a dark or a light digit drawn on a transparent canvas both
+    stay visible. Strip by strip, in 8-bit, so a 49-MP canvas costs little more than its decoding."""
+    width, height = image.size
+    shape = (-(-height // factor), -(-width // factor))
+    gray, alpha, ink = (np.empty(shape, dtype=np.uint8) for _ in range(3))
+    row = 0
+    for strip in strips(image, factor):
+        gray_alpha = strip.convert("LA") if strip.mode in ("RGBA", "LA") else strip.convert("RGBA").convert("LA")
+        # "La" is gray premultiplied by alpha, so that the box reduction averages the composite.
+        premultiplied = gray_alpha.convert("La")
+        if factor > 1:
+            gray_alpha, premultiplied = gray_alpha.reduce(factor), premultiplied.reduce(factor)
+        both = np.asarray(gray_alpha)
+        rows = slice(row, row + both.shape[0])
+        gray[rows], alpha[rows], ink[rows] = both[..., 0], both[..., 1], np.asarray(premultiplied)[..., 0]
+        row += both.shape[0]
+    opaque = alpha > 127
     if opaque.all() or not opaque.any():
         return gray
-    background = 0.0 if gray[opaque].mean() > 0.5 else 1.0
-    return gray * alpha + background * (1 - alpha)
+    if gray.mean(where=opaque) > 127.5:  # light ink: over black
+        return ink
+    # Dark ink: over white. `ink` <= `alpha`, so the sum stays within uint8; in place, as it is big.
+    np.subtract(255, alpha, out=alpha)
+    alpha += ink
+    return alpha
+
+
+def to_grayscale(image: Image.Image, name: str | None = None, max_side: int = MAX_SIDE) -> np.ndarray:
+    """A 2-D array, 0 black, its longer side at most `max_side`: uint8 for 8-bit images (cheap to
+    shrink), else float32 in [0, 1]. Pictures with transparency are composited (see
+    `transparent_to_grayscale`). Whatever the conversion raises becomes a `DigitlabError`."""
+    factor = reduction_factor(image.size, max_side)
+    try:
+        if image.mode in DEEP_MODES:
+            return deep_to_grayscale(image, factor)
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+        if has_alpha:
+            return transparent_to_grayscale(image, factor)
+        gray = image.convert("L")
+        return np.asarray(gray.reduce(factor) if factor > 1 else gray)
+    except Exception as exc:  # an image Pillow opens but cannot convert (a CIELab TIFF, ...)
+        raise DigitlabError(f"{describe(image, name)}: cannot be converted to grayscale "
+                            f"({image.mode} image; {reason(exc)}).") from None
 
 
 def as_float(gray: np.ndarray) -> np.ndarray:
@@ -102,7 +247,8 @@ def as_float(gray: np.ndarray) -> np.ndarray:
 
 def load_grayscale(source: ImageSource, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Any supported source as a 2-D array (uint8 0-255, or float32 0-1 for deeper images): a path,
-    bytes, a PIL image or an array (uint8 0-255 or float 0-1; gray, RGB or RGBA)."""
+    bytes, a PIL image or an array (uint8 0-255 or float 0-1; gray, RGB or RGBA). Files and PIL
+    images larger than `MAX_SIDE` come back reduced."""
     if isinstance(source, np.ndarray):
         array = source
         if array.ndim == 3:
@@ -116,4 +262,4 @@ def load_grayscale(source: ImageSource, name: str | None = None, max_pixels: int
         array = array.astype(np.float32)
         return array / 255.0 if array.max(initial=0) > 1.0 else array
     image = source if isinstance(source, Image.Image) else open_image(source, name, max_pixels)
-    return to_grayscale(image)
+    return to_grayscale(image, describe(source, name))

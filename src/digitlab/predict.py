@@ -17,8 +17,9 @@ from scipy.special import softmax
 
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
 from digitlab.errors import DigitlabError, NoDigitFound
-from digitlab.images import ImageSource
+from digitlab.images import ImageSource, image_errors
 from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity
+from digitlab.runs import read_metrics
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
 SHIPPED_DIGITS = "digits.safetensors"  # the digit model in the package's weights/ folder
@@ -67,14 +68,6 @@ class Reading:
     def to_json(self) -> dict:
         return {"path": self.path, "text": self.text, "uncertain": self.uncertain, "digits": self.digits,
                 "lines": self.lines}
-
-
-def latest_run(runs_dir: Path = Path("runs")) -> Path:
-    candidates = sorted(runs_dir.glob("*/model.safetensors"), key=lambda p: p.stat().st_mtime)
-    if not candidates:
-        raise DigitlabError(f"no trained model found under {runs_dir}/: train one with `digitlab train` "
-                            "(or `make demo`), or pass --model RUN_DIR.")
-    return candidates[-1].parent
 
 
 def shipped_model(name: str = SHIPPED_DIGITS) -> Path:
@@ -134,13 +127,12 @@ class Predictor:
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
                 "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
-        metrics_path = (run_dir or path.parent) / "metrics.json"
-        if info["test_accuracy"] is None and metrics_path.is_file():
+        if info["test_accuracy"] is None:
             try:
-                metrics = json.loads(metrics_path.read_text())
-                info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
-            except ValueError:
-                pass
+                metrics = read_metrics(run_dir or path.parent)
+            except DigitlabError:  # the metrics only describe the model: damaged ones must not stop predictions
+                metrics = {}
+            info["test_accuracy"], info["dataset"] = metrics.get("test_accuracy"), metrics.get("dataset")
         return cls.from_module(model, metadata["classes"], info, metadata)
 
     @classmethod
@@ -182,8 +174,8 @@ class Predictor:
             return np.zeros((0, len(self.classes)))
         logits = np.concatenate(logits).astype(np.float64)
         if not np.isfinite(logits).all():
-            raise DigitlabError(f"the model {self.info.get('model')} gives non-finite outputs: its weights are "
-                                "broken; retrain it or use another model.")
+            raise DigitlabError(f"the model {self.info.get('model')} answers NaN or infinity: its weights are "
+                                "broken; retrain it (or export it again).")
         return calibrated(logits, self.temperature)
 
     def scan_probabilities(self, images: np.ndarray) -> np.ndarray:
@@ -230,7 +222,7 @@ class Predictor:
             if polarity is None:
                 return None
             image = normalize_scan(source, name, deskew=deskew, polarity=polarity)
-        except DigitlabError:
+        except Exception:  # a second reading is only a try: whatever stops it leaves the first answer
             return None
         prediction = self._prediction(name, image, self.scan_probabilities(image[None])[0])
         return None if prediction.uncertain else prediction
@@ -316,8 +308,8 @@ class Reader:
         for image in images:
             logits = self._run_batch(np.ascontiguousarray(image[None, None], dtype=np.float32))[0].astype(np.float64)
             if not np.isfinite(logits).all():
-                raise DigitlabError(f"the line reader {self.info.get('model')} gives non-finite outputs: its "
-                                    "weights are broken.")
+                raise DigitlabError(f"the line reader {self.info.get('model')} answers NaN or infinity: its "
+                                    "weights are broken; retrain it (or export it again).")
             out.append(softmax(logits, axis=1))
         return out
 
@@ -326,7 +318,8 @@ class Reader:
         from digitlab.reading import read_page
 
         name = name or (str(source) if isinstance(source, str | Path) else "image")
-        page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name)
+        with image_errors(name):
+            page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
 

@@ -29,7 +29,7 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlab.errors import DigitlabError, NoDigitFound
-from digitlab.images import ImageSource, as_float, describe, load_grayscale
+from digitlab.images import ImageSource, as_float, describe, image_errors, load_grayscale
 
 WORK_SIDE = 256
 DETAIL_SIDE = 112      # digit crops are re-read at up to this size...
@@ -530,7 +530,8 @@ POOL_THRESHOLD = 64
 
 def _normalize_or_error(job: tuple[ImageSource, str | None, bool]) -> np.ndarray | DigitlabError:
     try:
-        return normalize_scan(*job)
+        with image_errors(describe(job[0], job[1])):
+            return normalize_scan(*job)
     except DigitlabError as exc:
         return exc
 

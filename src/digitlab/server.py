@@ -1,30 +1,53 @@
-"""The web page and HTTP API (FastAPI + uvicorn), on the same `Predictor` as the CLI.
+"""The web page and HTTP API (FastAPI + uvicorn), on the same `Predictor` and `Reader` as the CLI.
 
-    GET  /              drawing canvas and upload page
+    GET  /              drawing canvas and upload page (its script and style under /static/)
     POST /api/predict   multipart field `image` -> the JSON of `digitlab predict --json`
                         (plus `preprocessed`, the 28x28 the model saw, as a PNG data URL)
     POST /api/read      multipart field `image` -> the JSON of `digitlab read --json`
-    GET  /api/health    model name, arch, test accuracy, version (of the digit model and the line reader)
+    GET  /api/health    the digit model and the line reader: name, arch, test accuracy; version (HEAD too)
+    GET  /openapi.json  the API's schema; there is no /docs page, which would load from a CDN
+
+Errors are JSON `{"detail": "..."}`: 400 no image file, 413 too large, 422 not a readable image
+or no digit, 503 busy. Uploads are counted while they stream in and refused at the limit, with or
+without a Content-Length. Decoding is bounded by a budget of pixels in flight, which bounds the
+memory whatever the number of requests: beyond it the answer is 503 with Retry-After, not a queue.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import threading
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
-from fastapi import FastAPI, File, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
+from digitlab.images import MAX_PIXELS, decoded_pixels
 from digitlab.predict import Predictor, Reader
 
-STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file, counted with it
+# Four pictures of the largest size accepted may be decoded at once (about 1 GB at worst, an
+# RGBA picture costs 4 bytes a pixel); small ones pass beside them.
+DECODE_BUDGET_PIXELS = 4 * MAX_PIXELS
+RETRY_AFTER_SECONDS = 2
+
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
+
+T = TypeVar("T")
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -33,71 +56,107 @@ def png_data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = 10 * 1024 * 1024) -> FastAPI:
-    app = FastAPI(title="digitlab", version=__version__)
-    static = resources.files("digitlab") / "static"
+class DecodeBudget:
+    """The pixels of the pictures being decoded now, kept within `limit`. A picture that does not
+    fit is refused at once (503), so memory stays bounded and a client learns to come back,
+    instead of requests piling up in a queue without end."""
 
-    @app.middleware("http")
-    async def refuse_large_bodies(request: Request, call_next):
-        # Refuse by the declared length before the body is read or parsed.
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_upload_bytes + 64 * 1024:
-            return too_large(int(length))
-        return await call_next(request)
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self._lock = threading.Lock()
 
-    def too_large(size: int) -> JSONResponse:
-        return JSONResponse({"detail": f"upload of {size:,} bytes is over the limit of {max_upload_bytes:,} bytes."},
-                            status_code=413)
+    @contextlib.contextmanager
+    def reserve(self, pixels: int) -> Iterator[None]:
+        with self._lock:
+            if self.in_use and self.in_use + pixels > self.limit:
+                raise HTTPException(503, detail="busy decoding other images: try again in a moment.",
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+            self.in_use += pixels
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_use -= pixels
 
-    async def read_upload(image: UploadFile | None) -> bytes | JSONResponse:
-        if image is None:
-            return JSONResponse({"detail": "no file: send the image as multipart form field 'image'."},
-                                status_code=400)
-        data = await image.read(max_upload_bytes + 1)
-        if len(data) > max_upload_bytes:
-            return too_large(len(data))
-        return data
+
+def too_large(limit: int, size: int | None = None) -> HTTPException:
+    what = f"upload of {size:,} bytes" if size is not None else "upload"
+    return HTTPException(413, detail=f"{what} is over the limit of {limit:,} bytes.")
+
+
+async def read_upload(request: Request, limit: int) -> tuple[str, bytes]:
+    """The name and bytes of the multipart file field `image`. The body is counted as it streams
+    in and refused as soon as it passes the limit, declared or not (chunked uploads declare none)."""
+    allowance = limit + FORM_OVERHEAD
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > allowance:
+        raise too_large(limit, int(declared))
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise HTTPException(400, detail="no file: send the image as multipart form field 'image'.")
+    received = 0
+
+    async def receive_counted():
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > allowance:
+            raise too_large(limit)
+        return message
+
+    async with Request(request.scope, receive_counted).form(max_files=1, max_fields=8) as form:
+        upload = form.get("image")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(400, detail="no file: send the image as multipart form field 'image'.")
+        data = await upload.read(limit + 1)
+        name = upload.filename or "upload"
+    if len(data) > limit:
+        raise too_large(limit, len(data))
+    return name, data
+
+
+def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX_UPLOAD_BYTES,
+               decode_budget_pixels: int = DECODE_BUDGET_PIXELS) -> FastAPI:
+    app = FastAPI(title="digitlab", version=__version__, docs_url=None, redoc_url=None)
+    budget = DecodeBudget(decode_budget_pixels)
+    app.mount("/static", StaticFiles(packages=[("digitlab", "static")]), name="static")
+
+    @app.exception_handler(DigitlabError)
+    async def unprocessable(request: Request, exc: DigitlabError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    def within_budget(data: bytes, work: Callable[..., T], *args) -> T:
+        # Reserved and released in the worker thread itself: the reservation lasts exactly as
+        # long as the decoding, even if the client goes away meanwhile.
+        with budget.reserve(decoded_pixels(data)):
+            return work(*args)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return (static / "index.html").read_text(encoding="utf-8")
-
-    @app.get("/static/{name}")
-    def static_file(name: str) -> Response:
-        suffix = Path(name).suffix
-        if suffix not in STATIC_TYPES or "/" in name or not (static / name).is_file():
-            return JSONResponse({"detail": f"no static file {name!r}."}, status_code=404)
-        return Response((static / name).read_bytes(), media_type=STATIC_TYPES[suffix])
+        return (resources.files("digitlab") / "static" / "index.html").read_text(encoding="utf-8")
 
     @app.get("/api/health")
-    def health() -> dict:
+    @app.head("/api/health", include_in_schema=False)
+    async def health() -> dict:
         return {"status": "ok", "model": predictor.info.get("model"), "arch": predictor.info.get("arch"),
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
                 "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy")},
                 "version": __version__}
 
-    @app.post("/api/predict")
-    async def predict(image: UploadFile | None = File(None)):
-        data = await read_upload(image)
-        if isinstance(data, JSONResponse):
-            return data
-        name = image.filename or "upload"
+    @app.post("/api/predict", openapi_extra=UPLOAD_BODY)
+    async def predict(request: Request) -> dict:
+        name, data = await read_upload(request, max_upload_bytes)
         # Model work runs in the thread pool so the event loop keeps accepting requests.
-        result = (await run_in_threadpool(predictor.predict, [data], [name]))[0]
+        result = (await run_in_threadpool(within_budget, data, predictor.predict, [data], [name]))[0]
         if isinstance(result, DigitlabError):
-            return JSONResponse({"detail": str(result)}, status_code=422)
+            raise result
         return result.to_json() | {"preprocessed": png_data_url(result.image)}
 
-    @app.post("/api/read")
-    async def read(image: UploadFile | None = File(None)):
-        data = await read_upload(image)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            reading = await run_in_threadpool(reader.read, data, image.filename or "upload")
-        except DigitlabError as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=422)
+    @app.post("/api/read", openapi_extra=UPLOAD_BODY)
+    async def read(request: Request) -> dict:
+        name, data = await read_upload(request, max_upload_bytes)
+        reading = await run_in_threadpool(within_budget, data, reader.read, data, name)
         lines_seen = [png_data_url((image * 255).astype(np.uint8)) for image in reading.images]
         return reading.to_json() | {"preprocessed": lines_seen}
 
@@ -105,7 +164,7 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = 10 
 
 
 def serve(model: str | Path | None, reader: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          max_upload_bytes: int = 10 * 1024 * 1024) -> None:
+          max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
     import uvicorn
 
     predictor, line_reader = Predictor.load(model), Reader.load(reader)

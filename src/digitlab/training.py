@@ -5,8 +5,6 @@ The loop body reads like PyTorch's MNIST example: zero_grad, forward, loss, back
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import platform
@@ -23,16 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from digitlab import __version__
-from digitlab.atomic import write_text
+from digitlab import __version__, runs
 from digitlab.augment import augment_batch, policy_for
-from digitlab.checkpoint import load_train_state, save_model, save_train_state
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model, count_parameters, to_model_input
-
-HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -180,21 +174,6 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
     raise DigitlabError(f"unknown optimizer {config.optimizer!r}: expected adam or sgd.")
 
 
-def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def write_history(path: Path, rows: list[dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buffer.getvalue())
-
-
 def run_info(config: TrainConfig, task: Task, device: torch.device) -> dict:
     return {"train": config.to_dict(), "dataset": task.data,
             "digitlab_version": __version__, "torch_version": torch.__version__,
@@ -223,6 +202,10 @@ def digit_task(config: TrainConfig, device: torch.device, generator: torch.Gener
                dataset: Dataset | None = None) -> Task:
     """The digit (or clothing) classifier on a data set of 28x28 images."""
     dataset = dataset or load_dataset(config.data, config.data_dir)
+    for split_name, split in (("train", dataset.train), ("test", dataset.test)):
+        if len(split) == 0:
+            raise DigitlabError(f"data set {dataset.name} has an empty {split_name} split: there is nothing to "
+                                f"{'learn from' if split_name == 'train' else 'measure on'}.")
     model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
     augment_policy = policy_for(dataset.name) if config.augment else None
     train_loader = TensorLoader(dataset.train, config.batch_size, device, shuffle=True,
@@ -260,14 +243,10 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     and report/. Each epoch ends with an atomic checkpoint, so a killed run loses at most one
     epoch and `resume=True` continues it."""
     run_dir = Path(run_dir)
-    state_path, model_path = run_dir / "train_state.safetensors", run_dir / "model.safetensors"
     if resume:
-        if not state_path.is_file():
-            raise DigitlabError(f"nothing to resume in {run_dir}: it has no train_state.safetensors.")
-        config = TrainConfig.from_run(run_dir)
-    elif state_path.exists() or model_path.exists():
-        raise DigitlabError(f"{run_dir} already holds a run: pass --resume to continue it, or choose "
-                            "another --out.")
+        config = runs.config_to_resume(run_dir)
+    else:
+        runs.refuse_to_overwrite(run_dir)
     config.validate()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -288,12 +267,11 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     info = run_info(config, task, device)
     start_epoch, history = 0, []
     if resume:
-        start_epoch = load_train_state(state_path, model, optimizer, generator)
-        history = [row for row in read_history(run_dir / "history.csv") if row["epoch"] <= start_epoch]
+        start_epoch, history = runs.restore_checkpoint(run_dir, model, optimizer, generator, config.arch,
+                                                       task.classes)
         log(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
     else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_text(run_dir / "config.json", json.dumps(info, indent=2) + "\n")
+        runs.start(run_dir, info)
     log(f"config: {json.dumps(config.to_dict())}")
     log(f"data: {task.data['name']} ({task.data['n_train']} train / {task.data['n_test']} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
@@ -318,9 +296,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
-        save_model(model_path, model, config.arch, task.classes)
-        save_train_state(state_path, model, optimizer, generator, epoch)
-        write_history(run_dir / "history.csv", history)
+        runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, task.classes)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
 
@@ -329,9 +305,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     summary = {k: v for k, v in metrics.items() if k != "per_class"}
     model_info.update(recipe=json.dumps(config.to_dict()), data=task.data["name"], metrics=json.dumps(summary),
                       test_accuracy=str(metrics["test_accuracy"]), dataset=task.data["name"])
-    save_model(model_path, model, config.arch, task.classes, extra=model_info)
-    from digitlab.evaluation import write_metrics
-    write_metrics(run_dir / "metrics.json", metrics)
+    runs.save_trained(run_dir, model, config.arch, task.classes, model_info, metrics)
     log(f"done: test_accuracy {metrics['test_accuracy']:.4f}  test_loss {metrics['test_loss']:.4f}  "
         f"trained {metrics['train_seconds']:.1f}s  -> {run_dir}")
     return RunResult(run_dir, metrics, history)
