@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import classification_report, confusion_matrix, precision_recall_fscore_support
 
+from digitlab.calibration import NOT_A_DIGIT, best_digit
 from digitlab.datasets import DIGITS, Split
 from digitlab.predict import Predictor
 
@@ -24,8 +25,14 @@ class Evaluation:
     classes: tuple[str, ...]
 
     @property
+    def reject_class(self) -> int | None:
+        return self.classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in self.classes else None
+
+    @property
     def predictions(self) -> np.ndarray:
-        return self.probabilities.argmax(1)
+        """The answer `predict` gives for each image: the most probable digit (a model that knows
+        "not a digit" flags such an image "not sure" besides, and `flagged_not_a_digit` counts it)."""
+        return best_digit(self.probabilities, self.reject_class)
 
     @property
     def accuracy(self) -> float:
@@ -51,6 +58,9 @@ class Evaluation:
         present = support > 0  # a class the split never holds ("not a digit" on MNIST) has no F1 to average
         metrics = {"test_accuracy": self.accuracy, "test_loss": self.loss, "n_test": int(len(self.labels)),
                    "macro_f1": float(np.mean(f1[present])), "per_class": per_class}
+        if self.reject_class is not None:
+            taken = self.probabilities.argmax(1) == self.reject_class
+            metrics["flagged_not_a_digit"] = int((taken & (self.labels != self.reject_class)).sum())
         if n_train is not None:
             metrics["n_train"] = n_train
         if train_seconds is not None:

@@ -246,8 +246,9 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     as a mask at the working resolution; None when the photo shows no such sheet.
 
     The sheet is the largest light region (holes filled: the writing on it), and it must look
-    like paper: mostly light inside (a chalk "0" on a blackboard encloses dark), broad (a stroke is
-    narrow), with an even, clearly darker and broad surround."""
+    like paper: a convex shape (a bold light digit on dark paper is not), mostly light inside (a
+    chalk "0" on a blackboard encloses dark), broad (a stroke is narrow), with an even, clearly
+    darker and broad surround."""
     factor = max(1, int(np.ceil(max(work.shape) / 128)))
     small = np.asarray(Image.fromarray(work, mode="F").reduce(factor)) if factor > 1 else work
     light = small > otsu_threshold(sample(small))
@@ -256,7 +257,7 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
         return None
     largest = labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
     sheet = ndimage.binary_fill_holes(largest)
-    if not 0.08 <= sheet.mean() <= 0.92 or largest.sum() < 0.8 * sheet.sum():
+    if not 0.08 <= sheet.mean() <= 0.92 or largest.sum() < 0.8 * sheet.sum() or solidity(sheet) < 0.85:
         return None
     if ndimage.distance_transform_edt(sheet).max() < 0.08 * min(small.shape):
         return None
@@ -270,6 +271,20 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     inner = ndimage.binary_erosion(sheet, iterations=1)
     return np.asarray(Image.fromarray(inner.astype(np.uint8) * 255).resize(
         (work.shape[1], work.shape[0]), Image.Resampling.NEAREST)) > 0
+
+
+def solidity(region: np.ndarray) -> float:
+    """A region's area over its convex hull's: 1 for a sheet of paper seen at any angle, far less
+    for the shape of a digit."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    rows, cols = np.nonzero(region)
+    points = np.stack([np.concatenate([cols, cols + 1, cols, cols + 1]),
+                       np.concatenate([rows, rows, rows + 1, rows + 1])], 1)
+    try:
+        return float(len(rows) / ConvexHull(points).volume)
+    except QhullError:
+        return 0.0
 
 
 def polarity_doubtful(work: np.ndarray) -> bool:
