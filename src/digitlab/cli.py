@@ -99,6 +99,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import time
 
     from digitlab.config import TrainConfig
+    from digitlab.distributed import is_main
     from digitlab.training import fit
 
     if args.resume:
@@ -114,6 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_')}-{config.arch}-" \
                                          f"{time.strftime('%Y%m%d-%H%M%S')}"
         result = fit(config, out, report=not args.no_report)
+    if not is_main():  # under torchrun, rank 0 alone reports
+        return 0
     print(f"model:   {result.run_dir / 'model.safetensors'}")
     print(f"metrics: {result.run_dir / 'metrics.json'}")
     if not args.no_report:

@@ -28,7 +28,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"  # "bf16": autocast, ~2x faster on CPUs with AVX-512 BF16, slower elsewhere
-    threads: int = 0  # 0 keeps PyTorch's choice (one per core)
+    threads: int = 0  # 0 keeps PyTorch's choice (one per core); under torchrun, cores / processes per node
+    world_size: int = 1  # processes training together: recorded from torchrun's WORLD_SIZE, not chosen here
 
     @classmethod
     def lab_recipe(cls, data: str = "mnist-5k") -> TrainConfig:

@@ -6,6 +6,7 @@ The loop body reads like PyTorch's MNIST example: zero_grad, forward, loss, back
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -21,12 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from digitlab import __version__
+from digitlab import __version__, distributed
 from digitlab.atomic import write_text
 from digitlab.augment import augment_batch, policy_for
 from digitlab.checkpoint import load_train_state, save_model, save_train_state
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
+from digitlab.distributed import World
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model, count_parameters
 
@@ -54,20 +56,25 @@ def to_model_input(images: torch.Tensor) -> torch.Tensor:
 class TensorLoader:
     """Batches of a `Split` held as one tensor on `device`, sliced by index (no per-sample work).
 
-    Yields `(x, y)` with `x` from `to_model_input`, augmented when `augment_policy` is set.
+    Yields `(x, y)` with `x` from `to_model_input`, augmented when `augment_policy` is set, drawing
+    from `augment_generator` (default: `generator`, which shuffles). In a data-parallel `world`
+    each process takes its shard of every order (`distributed.shard`), `batch_size` at a time.
     """
 
     def __init__(self, split: Split, batch_size: int, device: torch.device, shuffle: bool = False,
-                 generator: torch.Generator | None = None, augment_policy: str | None = None) -> None:
+                 generator: torch.Generator | None = None, augment_policy: str | None = None,
+                 augment_generator: torch.Generator | None = None, world: World | None = None) -> None:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.generator = generator
         self.augment_policy = augment_policy
+        self.augment_generator = augment_generator or generator
+        self.world = world or World()
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        return math.ceil(len(self.labels) // self.world.size / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
@@ -76,12 +83,14 @@ class TensorLoader:
             order = order.to(self.images.device)
         else:
             order = torch.arange(n, device=self.images.device)
-        for start in range(0, n, self.batch_size):
+        order = distributed.shard(order, self.world)
+        for start in range(0, len(order), self.batch_size):
             index = order[start:start + self.batch_size]
             x = to_model_input(self.images[index])
             if self.augment_policy:
                 # Augmentation returns the default layout; the model runs fastest channels-last.
-                x = augment_batch(x, self.generator, self.augment_policy).contiguous(memory_format=torch.channels_last)
+                x = augment_batch(x, self.augment_generator, self.augment_policy).contiguous(
+                    memory_format=torch.channels_last)
             yield x, self.labels[index]
 
 
@@ -213,32 +222,49 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         show_progress: bool | None = None) -> RunResult:
     """Train `config` into `run_dir`: config.json, history.csv, model.safetensors, metrics.json
     and report/. Each epoch ends with an atomic checkpoint, so a killed run loses at most one
-    epoch and `resume=True` continues it."""
+    epoch and `resume=True` continues it.
+
+    Started by torchrun, each process trains a DistributedDataParallel replica on its shard of the
+    data and rank 0 alone writes and prints (see `digitlab.distributed` for the rules)."""
     run_dir = Path(run_dir)
     state_path, model_path = run_dir / "train_state.safetensors", run_dir / "model.safetensors"
+    world = World.from_env()
     if resume:
         if not state_path.is_file():
             raise DigitlabError(f"nothing to resume in {run_dir}: it has no train_state.safetensors.")
         config = TrainConfig.from_run(run_dir)
+        if config.world_size != world.size:
+            how = ("plain `digitlab train --resume`" if config.world_size == 1
+                   else f"torchrun with {config.world_size} processes in all")
+            raise DigitlabError(f"{run_dir} was trained with world_size {config.world_size} and this is world_size "
+                                f"{world.size}; resume it with {how}.")
     elif state_path.exists() or model_path.exists():
         raise DigitlabError(f"{run_dir} already holds a run: pass --resume to continue it, or choose "
                             "another --out.")
+    else:
+        config = dataclasses.replace(config, world_size=world.size)
     validate_config(config)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    batch_size = distributed.local_batch_size(config.batch_size, world)
+    threads = config.threads or distributed.default_threads(world)
+    if threads:
+        torch.set_num_threads(threads)
+    device = distributed.rank_device(select_device(config.device), world)
+    backend = distributed.init(world, device)
     torch.manual_seed(config.seed)
     if show_progress is None:
         show_progress = sys.stderr.isatty()
+    if not world.is_main:  # rank 0 speaks for every process
+        log, show_progress = (lambda line: None), False
 
     dataset = dataset or load_dataset(config.data, config.data_dir)
     model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(config, model)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)  # shuffles, the same on every rank
+    augment_generator = torch.Generator(device=device)  # seeded for each rank and epoch below
     augment_policy = policy_for(dataset.name) if config.augment else None
-    train_loader = TensorLoader(dataset.train, config.batch_size, device, shuffle=True,
-                                generator=generator, augment_policy=augment_policy)
-    test_loader = TensorLoader(dataset.test, 1024, device)
+    train_loader = TensorLoader(dataset.train, batch_size, device, shuffle=True, generator=generator,
+                                augment_policy=augment_policy, augment_generator=augment_generator, world=world)
+    test_loader = TensorLoader(distributed.shard_split(dataset.test, world), 1024, device)
 
     info = run_info(config, dataset, device, model)
     start_epoch, history = 0, []
@@ -246,36 +272,54 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         start_epoch = load_train_state(state_path, model, optimizer, generator)
         history = [row for row in read_history(run_dir / "history.csv") if row["epoch"] <= start_epoch]
         log(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
-    else:
+    elif world.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_text(run_dir / "config.json", json.dumps(info, indent=2) + "\n")
     log(f"config: {json.dumps(config.to_dict())}")
     log(f"data: {dataset.name} ({len(dataset.train)} train / {len(dataset.test)} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
+    if backend:
+        log(f"distributed: {world.size} processes ({backend}), batch {config.batch_size} = {world.size} x {batch_size}")
 
+    net = distributed.wrap(model, world, device)  # DistributedDataParallel under torchrun, else the model itself
     steps_per_epoch = len(train_loader)
     total_steps = steps_per_epoch * config.epochs
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         first_step = (epoch - 1) * steps_per_epoch
+        # Augmentation and dropout differ between ranks, and a resumed run re-derives their seeds
+        # rather than needing every rank's saved generator state.
+        epoch_seed = distributed.rank_seed(config.seed, world.rank, epoch)
+        augment_generator.manual_seed(epoch_seed)
+        torch.manual_seed(epoch_seed)
 
         def lr_at_batch(i: int, first_step: int = first_step) -> float:
             if config.schedule == "constant":
                 return config.lr
             return one_cycle_lr(first_step + i, total_steps, config.lr)
 
-        loss, accuracy = train(model, device, train_loader, optimizer, epoch, lr_at_batch,
+        loss, accuracy = train(net, device, train_loader, optimizer, epoch, lr_at_batch,
                                config.label_smoothing, show_progress, bf16=config.precision == "bf16")
+        distributed.average_buffers(model, world)
         val_loss, val_accuracy = test(model, device, test_loader)
+        loss, accuracy = distributed.average([loss, accuracy], world, device)
+        val_loss, val_accuracy = distributed.average([val_loss, val_accuracy], world, device,
+                                                     count=len(test_loader.labels))
         seconds = time.perf_counter() - started
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
-        save_model(model_path, model, config.arch, dataset.classes)
-        save_train_state(state_path, model, optimizer, generator, epoch)
-        write_history(run_dir / "history.csv", history)
+        if world.is_main:
+            save_model(model_path, model, config.arch, dataset.classes)
+            save_train_state(state_path, model, optimizer, generator, epoch)
+            write_history(run_dir / "history.csv", history)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
+
+    del net  # before leaving the process group (see `distributed.cleanup`)
+    distributed.cleanup(world)
+    if not world.is_main:
+        return RunResult(run_dir, {}, history)
 
     from digitlab.evaluation import evaluate, write_metrics  # matplotlib etc. only once trained
     evaluation = evaluate(model, dataset.test, dataset.classes, device)
