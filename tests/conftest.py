@@ -71,10 +71,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model, max_upload_mb: float = 1.0):
+def start_server(model, max_upload_mb: float = 1.0, workers: int | None = None):
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", "--model", str(model), "--host",
-                                "127.0.0.1", "--port", str(port), "--max-upload-mb", str(max_upload_mb)],
+                                "127.0.0.1", "--port", str(port), "--max-upload-mb", str(max_upload_mb),
+                                *(["--workers", str(workers)] if workers else [])],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

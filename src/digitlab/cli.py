@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-upload-mb", type=float, default=10.0)
+    serve.add_argument("--workers", type=int, default=None,
+                       help="server processes sharing the port, each with its own model (default: one per core)")
 
     data = commands.add_parser("data", help="list data sets or show one")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="list|info")
@@ -261,7 +263,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from digitlab.server import serve
 
-    serve(args.model, host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024))
+    serve(args.model, host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+          workers=args.workers)
     return 0
 
 

@@ -5,12 +5,18 @@
                         (plus `preprocessed`, the 28x28 the model saw, as a PNG data URL)
     POST /api/read      multipart field `image` -> the JSON of `digitlab read --json`
     GET  /api/health    model name, arch, test accuracy, version
+
+`serve(..., workers=N)` runs N processes on one port (uvicorn's workers), each with its own model;
+every response names the process that answered in its `X-Digitlab-Worker` header.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +31,10 @@ from digitlab.errors import DigitlabError
 from digitlab.predict import Predictor
 
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+# How `serve` tells its worker processes what to load: uvicorn starts each worker afresh from an
+# import string (`app_from_env`), so settings travel in the environment the workers inherit.
+MODEL_VARIABLE = "DIGITLAB_SERVE_MODEL"
+MAX_UPLOAD_VARIABLE = "DIGITLAB_SERVE_MAX_UPLOAD_BYTES"
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -102,10 +112,69 @@ def create_app(predictor: Predictor, max_upload_bytes: int = 10 * 1024 * 1024) -
     return app
 
 
+class WorkerHeader:
+    """ASGI middleware naming the answering process in every response (`X-Digitlab-Worker: PID`):
+    with several workers on one port, the way to tell which one answered."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        header = (b"x-digitlab-worker", str(os.getpid()).encode())
+
+        async def send_named(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), header]
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `serve` worker process: its own `Predictor` for the model that `serve` put
+    in the environment."""
+    predictor = Predictor.load(os.environ[MODEL_VARIABLE])
+    app = create_app(predictor, int(os.environ[MAX_UPLOAD_VARIABLE]))
+    app.add_middleware(WorkerHeader)
+    return app
+
+
+def default_workers() -> int:
+    """One server process per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def serve(model: str | Path | None, host: str = "127.0.0.1", port: int = 8000,
-          max_upload_bytes: int = 10 * 1024 * 1024) -> None:
+          max_upload_bytes: int = 10 * 1024 * 1024, workers: int | None = None) -> None:
+    """Serve the page and API with `workers` processes on one port (default: one per core).
+    Decoding and preprocessing hold the GIL, so processes, not threads, put more cores to work."""
     import uvicorn
 
-    predictor = Predictor.load(model)
-    print(f"digitlab serving {predictor.info.get('model')} on http://{host}:{port}/")
-    uvicorn.run(create_app(predictor, max_upload_bytes), host=host, port=port, log_level="warning")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise DigitlabError(f"--workers must be at least 1, got {workers}.")
+    if workers == 1:
+        predictor = Predictor.load(model)
+        print(f"digitlab serving {predictor.info.get('model')} on http://{host}:{port}/", flush=True)
+        app = create_app(predictor, max_upload_bytes)
+        app.add_middleware(WorkerHeader)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    # The model is tried once in a throwaway process: a bad one is one line here, not a traceback
+    # per worker, and the supervising process stays small (it never imports the model's framework).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        model_path = pool.submit(loadable_model, model).result()
+    print(f"digitlab serving {model_path} on http://{host}:{port}/ ({workers} workers)", flush=True)
+    os.environ[MODEL_VARIABLE] = model_path
+    os.environ[MAX_UPLOAD_VARIABLE] = str(max_upload_bytes)
+    # Each worker's PyTorch threads share out the cores rather than each worker claiming them all.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, default_workers() // workers)))
+    uvicorn.run("digitlab.server:app_from_env", factory=True, workers=workers, host=host, port=port,
+                log_level="warning")
+
+
+def loadable_model(model: str | Path | None) -> str:
+    """The absolute path of the model `Predictor.load(model)` loads, once it has loaded it."""
+    return str(Path(Predictor.load(model).info["model"]).resolve())
