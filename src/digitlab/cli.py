@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("digitlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `digitlab predict DIR | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush cannot fail again
+        return 141
 
 
 # ---------------------------------------------------------------- train / evaluate
@@ -185,8 +189,25 @@ def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[str]]:
 
 def report_problems(problems: list[str]) -> int:
     for problem in problems:
-        print(f"digitlab: error: {problem}", file=sys.stderr)
+        emit(f"digitlab: error: {problem}", sys.stderr)
     return 1 if problems else 0
+
+
+def emit(line: str, stream=None) -> None:
+    """Print one answer (or error) now, clearing and redrawing a progress bar on the terminal."""
+    from tqdm import tqdm
+
+    stream = stream or sys.stdout
+    tqdm.write(line, file=stream)
+    stream.flush()
+
+
+def with_progress(items, total: int):
+    """`items` with a progress bar on stderr when stderr is a terminal (never in logs or pipes)."""
+    from tqdm import tqdm
+
+    return tqdm(items, total=total, unit="image", file=sys.stderr, disable=not sys.stderr.isatty(),
+                dynamic_ncols=True, leave=False)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -198,9 +219,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to predict.")
     predictor = Predictor.load(args.model)
-    for path, result in zip(paths, predictor.predict(paths, [str(p) for p in paths], deskew=args.deskew)):
+    status = report_problems(problems)
+    # Answers stream out in input order as they are ready; memory does not grow with the number of files.
+    results = predictor.predict_iter(paths, [str(p) for p in paths], deskew=args.deskew)
+    for path, result in with_progress(zip(paths, results), len(paths)):
         if isinstance(result, DigitlabError):
-            problems.append(str(result).rstrip("."))
+            status = report_problems([str(result).rstrip(".")])
             continue
         order = sorted(range(len(result.probabilities)), key=lambda k: -result.probabilities[k])[:args.top_k]
         if args.save_preprocessed:
@@ -208,12 +232,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if args.json:
             record = result.to_json() | {"top_k": [{"digit": k, "confidence": round(result.probabilities[k], 6)}
                                                    for k in order]}
-            print(json.dumps(record), flush=True)
+            emit(json.dumps(record))
         else:
             others = ", ".join(f"{predictor.classes[k]} ({result.probabilities[k]:.1%})" for k in order[1:])
             flag = "  (not sure)" if result.uncertain else ""
-            print(f"{path}: {result.label} ({result.confidence:.1%})" + (f", then {others}" if others else "") + flag)
-    return report_problems(problems)
+            emit(f"{path}: {result.label} ({result.confidence:.1%})" + (f", then {others}" if others else "") + flag)
+    return status
 
 
 def save_preprocessed(image, path: Path) -> None:
@@ -232,19 +256,20 @@ def cmd_read(args: argparse.Namespace) -> int:
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to read.")
     predictor = Predictor.load(args.model)
-    for path in paths:
+    status = report_problems(problems)
+    for path in with_progress(paths, len(paths)):
         try:
             reading = predictor.read(path, str(path), deskew=args.deskew)
         except DigitlabError as exc:
-            problems.append(str(exc).rstrip("."))
+            status = report_problems([str(exc).rstrip(".")])
             continue
         if args.json:
-            print(json.dumps(reading.to_json()), flush=True)
+            emit(json.dumps(reading.to_json()))
         else:
             low = min((d["confidence"] for d in reading.digits), default=0.0)
             flag = "  (not sure)" if reading.uncertain else ""
-            print(f"{path}: {reading.text}  ({len(reading.digits)} digits, lowest confidence {low:.1%}){flag}")
-    return report_problems(problems)
+            emit(f"{path}: {reading.text}  ({len(reading.digits)} digits, lowest confidence {low:.1%}){flag}")
+    return status
 
 
 # ---------------------------------------------------------------- export / serve / data
