@@ -7,7 +7,7 @@ For each number of server workers (`digitlab serve --workers N`), the server is 
 up, and loaded by each number of clients in turn for --seconds; each client sends its next request
 as soon as its last is answered. Reports requests/s, p50/p99 latency, errors (connection errors,
 non-200 answers, answers without a digit), the CPU the load generator itself used, and the
-server's resident memory (all its processes) after the warm-up and at the end. The load comes
+server's memory (PSS of all its processes) after the warm-up and at the end. The load comes
 from wrk (Debian package `wrk`, a C program that costs the 2 cores almost nothing) when it is
 installed, else from Python threads. Bounded in time; the server is stopped at the end.
 The p99 target applies to the (workers, clients) cell named by --p99-at; the error target to all.
@@ -65,14 +65,15 @@ end
 """
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and all its descendants, MB."""
+def tree_pss_mb(pid: int) -> float:
+    """Memory of `pid` and all its descendants, MB: their proportional set sizes summed, so pages
+    that forked workers share with their parent count once, not once per process as RSS would."""
     total, stack = 0, [pid]
     while stack:
         p = stack.pop()
         try:
-            for line in open(f"/proc/{p}/status"):
-                if line.startswith("VmRSS:"):
+            for line in open(f"/proc/{p}/smaps_rollup"):
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
                     break
             for task in os.listdir(f"/proc/{p}/task"):
@@ -199,12 +200,12 @@ def main() -> int:
                 try:
                     health = httpx.get(f"{url}/api/health").json()
                     load(url, max(args.clients), args.warmup)
-                    warm = tree_rss_mb(server.pid)
+                    warm = tree_pss_mb(server.pid)
                     for clients in args.clients:
                         result = load(url, clients, args.seconds)
                         rows.append({"workers": workers, "clients": clients, **result,
                                      "requests_per_s": result["requests"] / result["seconds"],
-                                     "rss_warm_mb": warm, "rss_after_mb": tree_rss_mb(server.pid)})
+                                     "pss_warm_mb": warm, "pss_after_mb": tree_pss_mb(server.pid)})
                         print(json.dumps(rows[-1]), flush=True)
                 finally:
                     server.terminate()
@@ -216,12 +217,12 @@ def main() -> int:
           f"bytes JPEG {style.side}x{style.side}; load from {args.load}; {os.cpu_count()} cores shared by server "
           "and load")
     print("| workers | clients | seconds | requests | errors | requests/s | p50 ms | p99 ms | load generator CPU "
-          "| server RSS MB warm / end |")
+          "| server PSS MB warm / end |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workers']} | {r['clients']} | {r['seconds']:.0f} | {r['requests']:,} | {r['errors']} | "
               f"{r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-              f"{r['client_cpu_s'] / r['seconds']:.0%} of a core | {r['rss_warm_mb']:.0f} / {r['rss_after_mb']:.0f} |")
+              f"{r['client_cpu_s'] / r['seconds']:.0%} of a core | {r['pss_warm_mb']:.0f} / {r['pss_after_mb']:.0f} |")
     status = 0
     cell = [r for r in rows if [r["workers"], r["clients"]] == args.p99_at]
     if cell:

@@ -212,12 +212,17 @@ def with_progress(items, total: int):
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from digitlab.predict import Predictor
+    from digitlab.preprocessing import POOL_THRESHOLD
 
     if args.top_k < 1:
         raise DigitlabError(f"--top-k must be at least 1, got {args.top_k}.")
     paths, problems = expand_inputs(args.images)
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to predict.")
+    if len(paths) >= POOL_THRESHOLD:
+        # Worker processes will keep every core busy preprocessing; PyTorch threads for the model
+        # beside them would only spin (set before torch is imported: 2.5x slower otherwise).
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
     predictor = Predictor.load(args.model)
     status = report_problems(problems)
     # Answers stream out in input order as they are ready; memory does not grow with the number of files.
