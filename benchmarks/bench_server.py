@@ -46,18 +46,25 @@ local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args)
   bad = 0
+  answered = {}
   local f = assert(io.open("%(body)s", "rb"))
   wrk.method = "POST"
   wrk.body = f:read("*a")
   f:close()
   wrk.headers["Content-Type"] = "multipart/form-data; boundary=%(boundary)s"
+  if %(close)s then wrk.headers["Connection"] = "close" end
 end
 function response(status, headers, body)
   if status ~= 200 or not string.find(body, '"digit"', 1, true) then bad = bad + 1 end
+  local worker = headers["x-digitlab-worker"] or "none"
+  answered[worker] = (answered[worker] or 0) + 1
 end
 function done(summary, latency, requests)
   local bad = 0
-  for _, t in ipairs(threads) do bad = bad + t:get("bad") end
+  for _, t in ipairs(threads) do
+    bad = bad + t:get("bad")
+    for worker, n in pairs(t:get("answered")) do io.write(string.format("WORKER %%s %%d\\n", worker, n)) end
+  end
   local e = summary.errors
   io.write(string.format("RESULT %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
     bad + e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
@@ -88,9 +95,9 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def load_wrk(url: str, body_path: Path, clients: int, seconds: float) -> dict:
+def load_wrk(url: str, body_path: Path, clients: int, seconds: float, close: bool) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % {"body": body_path, "boundary": BOUNDARY})
+        script.write(WRK_SCRIPT % {"body": body_path, "boundary": BOUNDARY, "close": str(close).lower()})
     cpu = children_cpu_seconds()
     try:
         result = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--timeout", "10s",
@@ -101,11 +108,13 @@ def load_wrk(url: str, body_path: Path, clients: int, seconds: float) -> dict:
     if not line:
         raise SystemExit(f"wrk failed: {result.stdout[-500:]} {result.stderr[-500:]}")
     requests, duration_us, errors, p50_us, p99_us = map(int, line.groups())
+    shares = sorted((int(n) for n in re.findall(r"^WORKER \S+ (\d+)$", result.stdout, re.M)), reverse=True)
     return {"requests": requests, "seconds": duration_us / 1e6, "errors": errors, "p50_ms": p50_us / 1000,
-            "p99_ms": p99_us / 1000, "client_cpu_s": children_cpu_seconds() - cpu}
+            "p99_ms": p99_us / 1000, "client_cpu_s": children_cpu_seconds() - cpu,
+            "per_worker": " / ".join(f"{n / max(1, sum(shares)):.0%}" for n in shares)}
 
 
-def load_python(url: str, payload: bytes, clients: int, seconds: float) -> dict:
+def load_python(url: str, payload: bytes, clients: int, seconds: float, close: bool) -> dict:
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     stop = time.monotonic() + seconds
@@ -115,7 +124,8 @@ def load_python(url: str, payload: bytes, clients: int, seconds: float) -> dict:
             while time.monotonic() < stop:
                 start = time.perf_counter()
                 try:
-                    response = session.post(url, files={"image": ("scan.jpg", payload, "image/jpeg")})
+                    response = session.post(url, files={"image": ("scan.jpg", payload, "image/jpeg")},
+                                            headers={"Connection": "close"} if close else None)
                     ok = response.status_code == 200 and "digit" in response.json()
                 except httpx.HTTPError:
                     ok = False
@@ -134,7 +144,7 @@ def load_python(url: str, payload: bytes, clients: int, seconds: float) -> dict:
     all_ms = np.array([x for per in latencies for x in per]) * 1000
     return {"requests": len(all_ms), "seconds": elapsed, "errors": sum(errors),
             "p50_ms": float(np.percentile(all_ms, 50)), "p99_ms": float(np.percentile(all_ms, 99)),
-            "client_cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime}
+            "client_cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, "per_worker": "?"}
 
 
 def start_server(model: str | None, workers: int, log) -> tuple[subprocess.Popen, str]:
@@ -170,6 +180,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--warmup", type=float, default=5)
     parser.add_argument("--load", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--new-connections", action="store_true",
+                        help="a new connection per request (Connection: close) instead of keep-alive")
     parser.add_argument("--max-p99-ms", type=float, default=50.0)
     parser.add_argument("--p99-at", type=int, nargs=2, default=[2, 8], metavar=("WORKERS", "CLIENTS"))
     parser.add_argument("--max-errors", type=int, default=0)
@@ -189,8 +201,8 @@ def main() -> int:
 
     def load(url: str, clients: int, seconds: float) -> dict:
         if args.load == "wrk":
-            return load_wrk(f"{url}/api/predict", Path(body_file.name), clients, seconds)
-        return load_python(f"{url}/api/predict", payload, clients, seconds)
+            return load_wrk(f"{url}/api/predict", Path(body_file.name), clients, seconds, args.new_connections)
+        return load_python(f"{url}/api/predict", payload, clients, seconds, args.new_connections)
 
     rows, health = [], {}
     try:
@@ -216,12 +228,12 @@ def main() -> int:
     print(f"\nmodel: {health.get('model')} ({health.get('arch')}, {health.get('backend')}); payload {len(payload):,} "
           f"bytes JPEG {style.side}x{style.side}; load from {args.load}; {os.cpu_count()} cores shared by server "
           "and load")
-    print("| workers | clients | seconds | requests | errors | requests/s | p50 ms | p99 ms | load generator CPU "
-          "| server PSS MB warm / end |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| workers | clients | seconds | requests | errors | requests/s | p50 ms | p99 ms | answered by each worker "
+          "| load generator CPU | server PSS MB warm / end |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['workers']} | {r['clients']} | {r['seconds']:.0f} | {r['requests']:,} | {r['errors']} | "
-              f"{r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['requests_per_s']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['per_worker']} | "
               f"{r['client_cpu_s'] / r['seconds']:.0%} of a core | {r['pss_warm_mb']:.0f} / {r['pss_after_mb']:.0f} |")
     status = 0
     cell = [r for r in rows if [r["workers"], r["clients"]] == args.p99_at]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks use: Chromium (browser tests), handwriting fonts (test
-# scans), Debian's Fashion-MNIST. Installs only what is missing, and only where apt-get can run.
+# scans), Debian's Fashion-MNIST, wrk (the server benchmark's load generator). Installs only what
+# is missing, and only where apt-get can run.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
@@ -15,6 +16,7 @@ need=()
 [ -d /usr/share/fonts/truetype/humor-sans ] || need+=(fonts-humor-sans)
 [ -d /usr/share/fonts/opentype/comic-neue ] || need+=(fonts-comic-neue)
 [ -d /usr/share/fonts/truetype/dejavu ] || need+=(fonts-dejavu-core)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
