@@ -67,11 +67,13 @@ def test_two_workers_answer_on_one_port(trained_run, font_glyph):
         data = png_bytes(clean_scan(font_glyph("5", "Humor-Sans")))
         answered: dict[str, int] = {}
         deadline = time.monotonic() + 60  # the second worker may still be loading its model
-        while len(answered) < 2 and time.monotonic() < deadline:
-            response = httpx.get(f"{url}/api/health")  # a new connection each time, as separate clients
-            assert response.status_code == 200 and response.json()["arch"] == "default"
-            worker = response.headers["x-digitlab-worker"]
-            answered[worker] = answered.get(worker, 0) + 1
+        with httpx.Client() as client:  # one client: it must not stay with the worker it met first
+            while len(answered) < 2 and time.monotonic() < deadline:
+                response = client.get(f"{url}/api/health")
+                assert response.status_code == 200 and response.json()["arch"] == "default"
+                assert response.headers["connection"] == "close"
+                worker = response.headers["x-digitlab-worker"]
+                answered[worker] = answered.get(worker, 0) + 1
         assert len(answered) == 2, answered
         assert str(process.pid) not in answered  # the parent only supervises
         for _ in range(4):

@@ -114,19 +114,28 @@ def create_app(predictor: Predictor, max_upload_bytes: int = 10 * 1024 * 1024) -
 
 class WorkerHeader:
     """ASGI middleware naming the answering process in every response (`X-Digitlab-Worker: PID`):
-    with several workers on one port, the way to tell which one answered."""
+    with several workers on one port, the way to tell which one answered.
 
-    def __init__(self, app) -> None:
+    With `close_connections`, every response also closes its connection. Workers share one
+    listening socket, and the one that wakes first accepts every connection waiting, so a few
+    clients that keep their connections open would all stay with one worker; reconnecting for
+    each request lets whichever worker is free take the next (a loopback connect costs far less
+    than decoding an upload)."""
+
+    def __init__(self, app, close_connections: bool = False) -> None:
         self.app = app
+        self.close_connections = close_connections
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        header = (b"x-digitlab-worker", str(os.getpid()).encode())
+        headers = [(b"x-digitlab-worker", str(os.getpid()).encode())]
+        if self.close_connections:
+            headers.append((b"connection", b"close"))
 
         async def send_named(message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
+                message["headers"] = [*message.get("headers", []), *headers]
             await send(message)
 
         await self.app(scope, receive, send_named)
@@ -137,7 +146,7 @@ def app_from_env() -> FastAPI:
     in the environment."""
     predictor = Predictor.load(os.environ[MODEL_VARIABLE])
     app = create_app(predictor, int(os.environ[MAX_UPLOAD_VARIABLE]))
-    app.add_middleware(WorkerHeader)
+    app.add_middleware(WorkerHeader, close_connections=True)
     return app
 
 
