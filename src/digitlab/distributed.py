@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,11 +114,6 @@ def cleanup(world: World) -> None:
         dist.destroy_process_group()
 
 
-def barrier(world: World) -> None:
-    if world.size > 1:
-        dist.barrier()
-
-
 def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
     """The model in DistributedDataParallel, or `model` itself for a world of one. Buffers are not
     broadcast every step: `average_buffers` makes them agree once per epoch."""
@@ -125,8 +121,10 @@ def wrap(model: nn.Module, world: World, device: torch.device) -> nn.Module:
         return model
     from torch.nn.parallel import DistributedDataParallel
 
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
-                                   forward_sync_buffers=False)
+    # torch 2.13 renamed broadcast_buffers (still accepted, with a warning) to forward_sync_buffers.
+    parameters = inspect.signature(DistributedDataParallel).parameters
+    no_sync = {"forward_sync_buffers" if "forward_sync_buffers" in parameters else "broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None, **no_sync)
 
 
 def shard(order: torch.Tensor, world: World) -> torch.Tensor:
