@@ -52,11 +52,13 @@ test: setup system-deps lint
 bench: setup system-deps
 	@ls -d runs/demo-*/ >/dev/null 2>&1 || { echo "make bench: no runs/demo-* yet: run 'make demo' first"; exit 2; }
 	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/bench_training.py --processes 1 2
 	$(BIN)/python benchmarks/bench_scans.py --model $$(ls -td runs/demo-*/ | head -1)
 	$(BIN)/python benchmarks/bench_photos.py --model $$(ls -td runs/demo-*/ | head -1)
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_server.py --model $$(ls -td runs/demo-*/ | head -1)
 	$(BIN)/python benchmarks/bench_memory.py --model $$(ls -td runs/demo-*/ | head -1)
+	$(BIN)/python benchmarks/bench_predict_stream.py --model $$(ls -td runs/demo-*/ | head -1)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # System packages the tests and benchmarks use: Chromium (browser tests), handwriting fonts (test
 # scans only: never trained on), Debian's Fashion-MNIST, Tesseract (the OCR engine the number
-# benchmark compares with). Installs only what is missing, and only where apt-get can run.
+# benchmark compares with), wrk (the server benchmark's load generator). Installs only what is
+# missing, and only where apt-get can run.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
@@ -33,6 +34,7 @@ need=()
 [ -d /usr/share/fonts/opentype/joscelyn ] || need+=(fonts-joscelyn)
 command -v tesseract >/dev/null || need+=(tesseract-ocr)
 command -v npm >/dev/null || need+=(npm)
+command -v wrk >/dev/null || need+=(wrk)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,9 +1,13 @@
+import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from digitlab.errors import DigitlabError
+from digitlab.preprocessing import normalize_stream
 from tests.conftest import clean_scan, run_cli
 from tests.scanmaker import join_glyphs
 
@@ -174,3 +178,49 @@ def test_49_megapixel_png_costs_the_cli_under_600_mb(trained_run, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{tmp_path / 'canvas.png'}: 1 (")
     assert int(result.stderr.splitlines()[-1]) <= 600  # peak resident MB; it was 1,600 before issue #10
+
+
+class RecordingSources(Sequence):
+    """A list of image sources that counts the chunks taken from it."""
+
+    def __init__(self, items: list) -> None:
+        self.items, self.chunks_taken = items, 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index):
+        self.chunks_taken += isinstance(index, slice)
+        return self.items[index]
+
+
+def test_normalize_stream_keeps_order_and_reads_only_a_little_ahead(mnist_glyph):
+    buffer = io.BytesIO()
+    clean_scan(mnist_glyph[0], side=200).save(buffer, "PNG")
+    bad = {13, 70, 99}  # empty files, in the first, a middle and the last chunk
+    sources = RecordingSources([b"" if i in bad else buffer.getvalue() for i in range(100)])
+    stream = normalize_stream(sources, [f"image{i}" for i in range(100)], chunk_size=8, workers=2)
+    first = next(stream)
+    assert len(first) == 8 and sources.chunks_taken <= 2 * 2 + 1  # two chunks per worker ahead, no more
+    results = first + [result for chunk in stream for result in chunk]
+    assert len(results) == 100 and sources.chunks_taken == 13
+    assert {i for i, r in enumerate(results) if isinstance(r, DigitlabError)} == bad
+    assert "image70: the file is empty" in str(results[70])
+    assert all(r.shape == (28, 28) for i, r in enumerate(results) if i not in bad)
+
+
+def test_predict_dir_streams_every_answer_in_order(trained_run, font_glyph, tmp_path):
+    # More files than POOL_THRESHOLD, so the worker processes are used.
+    scan = clean_scan(font_glyph("4", "Humor-Sans"), side=200, fill=0.6)
+    for i in range(70):
+        scan.save(tmp_path / f"scan-{i:03d}.png")
+    (tmp_path / "scan-030.png").write_bytes(b"")
+    (tmp_path / "scan-031.png").write_text("not an image")
+    result = run_cli("predict", "--model", str(trained_run), "--json", str(tmp_path))
+    assert result.returncode == 1
+    paths = [Path(json.loads(line)["path"]).name for line in result.stdout.splitlines()]
+    assert paths == [f"scan-{i:03d}.png" for i in range(70) if i not in (30, 31)]
+    assert all(json.loads(line)["digit"] == 4 for line in result.stdout.splitlines())
+    errors = result.stderr.splitlines()
+    assert len(errors) == 2 and "scan-030.png: the file is empty" in errors[0] and "not an image" in errors[1]
+    assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal

@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from PIL import Image
 
-from tests.conftest import clean_scan, free_port
+from tests.conftest import clean_scan, free_port, run_cli, start_server
 from tests.scanmaker import join_glyphs, lab_tiff
 from tests.test_preprocessing import png_with_size
 
@@ -169,3 +169,33 @@ def test_page_and_its_assets_are_served_locally(server):
     assert "<canvas" in page and "/static/app.js" in page and "http" not in page.split("<body>")[1]
     assert httpx.get(f"{server}/static/app.js").headers["content-type"].startswith("text/javascript")
     assert httpx.get(f"{server}/static/../server.py").status_code == 404
+
+
+def test_two_workers_answer_on_one_port(font_glyph):
+    process, url = start_server(workers=2)
+    try:
+        data = png_bytes(clean_scan(font_glyph("5", "Humor-Sans")))
+        answered: dict[str, int] = {}
+        deadline = time.monotonic() + 60  # the second worker may still be loading its model
+        with httpx.Client() as client:  # one client: it must not stay with the worker it met first
+            while len(answered) < 2 and time.monotonic() < deadline:
+                response = client.get(f"{url}/api/health")
+                assert response.status_code == 200 and response.json()["arch"] == "wide"
+                assert response.headers["connection"] == "close"
+                worker = response.headers["x-digitlab-worker"]
+                assert response.json()["worker"] == int(worker)  # the health route says which worker answered
+                answered[worker] = answered.get(worker, 0) + 1
+        assert len(answered) == 2, answered
+        assert str(process.pid) not in answered  # the parent only supervises
+        for _ in range(4):
+            response = httpx.post(f"{url}/api/predict", files={"image": ("five.png", data, "image/png")})
+            assert response.json()["digit"] == 5 and response.headers["x-digitlab-worker"] in answered
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    assert process.returncode == 0
+
+
+def test_workers_must_be_positive():
+    result = run_cli("serve", "--workers", "0")
+    assert result.returncode == 2 and result.stderr.strip() == "digitlab: error: --workers must be at least 1, got 0."

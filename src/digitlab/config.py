@@ -46,7 +46,10 @@ class TrainConfig:
     device: str = setting("auto", "auto (CUDA when PyTorch sees a GPU, else the CPU), cpu, cuda, cuda:1 ...")
     precision: str = setting("fp32", "fp32, or bf16: autocast, ~2x faster on CPUs with AVX-512 BF16, slower "
                              "elsewhere", choices=("fp32", "bf16"))
-    threads: int = setting(0, "CPU threads (0: PyTorch's choice, one per core)")
+    threads: int = setting(0, "CPU threads (0: PyTorch's choice, one per core; under torchrun, cores / "
+                           "processes per node)")
+    world_size: int = setting(1, "processes training together: recorded from torchrun's WORLD_SIZE, not chosen "
+                              "here")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

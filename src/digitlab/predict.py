@@ -7,7 +7,7 @@ The ONNX path never imports torch, so `digitlab predict --model model.onnx` star
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -18,7 +18,7 @@ from scipy.special import softmax
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, image_errors
-from digitlab.preprocessing import deskew_by_moments, normalize_batch, normalize_scan, other_polarity
+from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream, other_polarity
 from digitlab.runs import read_metrics
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
@@ -199,11 +199,25 @@ class Predictor:
         return Prediction(name, best, float(probabilities[best]), digit_probabilities,
                           bool(self.uncertain(probabilities[None])[0]), label, image, not_a_digit)
 
-    def predict(self, sources: list[ImageSource], names: list[str] | None = None,
+    def predict(self, sources: Sequence[ImageSource], names: Sequence[str] | None = None,
                 deskew: bool = False) -> list[Prediction | DigitlabError]:
         """One result per source: a `Prediction`, or the `DigitlabError` that explains why not."""
+        return list(self.predict_iter(sources, names, deskew))
+
+    def predict_iter(self, sources: Sequence[ImageSource], names: Sequence[str] | None = None,
+                     deskew: bool = False) -> Iterator[Prediction | DigitlabError]:
+        """`predict`'s results one at a time, in input order, as they are ready: the sources are
+        normalized a chunk at a time ahead of the model (`normalize_stream`, in worker processes
+        when there are many), so the first answers come at once and memory stays flat."""
         names = names or [str(s) if isinstance(s, str | Path) else f"image{i}" for i, s in enumerate(sources)]
-        images = normalize_batch(sources, names, deskew=deskew)
+        start = 0
+        for images in normalize_stream(sources, names, deskew=deskew):
+            end = start + len(images)
+            yield from self._predict_normalized(sources[start:end], names[start:end], images, deskew)
+            start = end
+
+    def _predict_normalized(self, sources: Sequence[ImageSource], names: Sequence[str],
+                            images: list[np.ndarray | DigitlabError], deskew: bool) -> list[Prediction | DigitlabError]:
         good = [im for im in images if not isinstance(im, DigitlabError)]
         probabilities = iter(self.scan_probabilities(np.stack(good)) if good else [])
         results = [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -569,6 +570,39 @@ def normalize_batch(sources: Sequence[ImageSource], names: Sequence[str | None] 
         return [_normalize_or_error(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=pool_context()) as pool:
         return list(pool.map(_normalize_or_error, jobs, chunksize=8))
+
+
+def _normalize_chunk(job: tuple[Sequence[ImageSource], Sequence[str | None], bool]) -> list[np.ndarray | DigitlabError]:
+    sources, names, deskew = job
+    return [_normalize_or_error((source, name, deskew)) for source, name in zip(sources, names)]
+
+
+def normalize_stream(sources: Sequence[ImageSource], names: Sequence[str | None] | None = None,
+                     deskew: bool = False, chunk_size: int = 32,
+                     workers: int | None = None) -> Iterator[list[np.ndarray | DigitlabError]]:
+    """`normalize_batch` as a stream: the results for the first `chunk_size` sources, then for the
+    next, and so on, each chunk as soon as it is ready.
+
+    With `POOL_THRESHOLD` or more sources the chunks go to `workers` processes (default: one per
+    core) kept for the whole stream, at most two chunks per worker ahead of the consumer, so the
+    first results come at once and memory stays flat however many sources there are."""
+    names = list(names) if names is not None else [None] * len(sources)
+    jobs = ((sources[i:i + chunk_size], names[i:i + chunk_size], deskew) for i in range(0, len(sources), chunk_size))
+    workers = workers or os.cpu_count() or 1
+    if workers < 2 or len(sources) < POOL_THRESHOLD:
+        yield from map(_normalize_chunk, jobs)
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=pool_context())
+    try:
+        ahead: deque = deque()
+        for job in jobs:
+            ahead.append(pool.submit(_normalize_chunk, job))
+            if len(ahead) > 2 * workers:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def pool_context() -> multiprocessing.context.BaseContext:

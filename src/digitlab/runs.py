@@ -87,19 +87,23 @@ def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Opti
 
 
 def restore_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                       generator: torch.Generator, arch: str, classes: tuple[str, ...]) -> tuple[int, list[dict]]:
+                       generator: torch.Generator, arch: str, classes: tuple[str, ...],
+                       write: bool = True) -> tuple[int, list[dict]]:
     """Load the last committed epoch into `model`, `optimizer` and `generator`; returns the finished
-    epoch count and the history rows. Files a kill left behind (temporary files, a model or history
-    one epoch behind the state) are cleared or written again first."""
+    epoch count and the history rows. With `write` (the process that writes the run: all but
+    torchrun's other ranks), files a kill left behind (temporary files, a model or history one
+    epoch behind the state) are cleared or written again first."""
     from digitlab.checkpoint import load_train_state, save_model
 
-    remove_leftovers(run_dir)
-    remove_leftovers(run_dir / REPORT)
+    if write:
+        remove_leftovers(run_dir)
+        remove_leftovers(run_dir / REPORT)
     epoch, history = load_train_state(run_dir / TRAIN_STATE, model, optimizer, generator)
     if history is None:  # a state written before it kept the history: history.csv is all there is
         history = [row for row in read_history(run_dir) if row["epoch"] <= epoch]
-    save_model(run_dir / MODEL, model, arch, classes)
-    write_history(run_dir, history)
+    if write:
+        save_model(run_dir / MODEL, model, arch, classes)
+        write_history(run_dir, history)
     return epoch, history
 
 

@@ -11,6 +11,9 @@ Errors are JSON `{"detail": "..."}`: 400 no image file, 413 too large, 422 not a
 or no digit, 503 busy. Uploads are counted while they stream in and refused at the limit, with or
 without a Content-Length. Decoding is bounded by a budget of pixels in flight, which bounds the
 memory whatever the number of requests: beyond it the answer is 503 with Retry-After, not a queue.
+
+`serve(..., workers=N)` runs N processes on one port (uvicorn's workers), each with its own models;
+every response names the process that answered in its `X-Digitlab-Worker` header.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -48,6 +54,11 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
     "type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
 
 T = TypeVar("T")
+# How `serve` tells its worker processes what to load: uvicorn starts each worker afresh from an
+# import string (`app_from_env`), so settings travel in the environment the workers inherit.
+MODEL_VARIABLE = "DIGITLAB_SERVE_MODEL"
+READER_VARIABLE = "DIGITLAB_SERVE_READER"
+MAX_UPLOAD_VARIABLE = "DIGITLAB_SERVE_MAX_UPLOAD_BYTES"
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -142,7 +153,7 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
                 "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy")},
-                "version": __version__}
+                "version": __version__, "worker": os.getpid()}
 
     @app.post("/api/predict", openapi_extra=UPLOAD_BODY)
     async def predict(request: Request) -> dict:
@@ -163,10 +174,81 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
     return app
 
 
+class WorkerHeader:
+    """ASGI middleware naming the answering process in every response (`X-Digitlab-Worker: PID`):
+    with several workers on one port, the way to tell which one answered.
+
+    With `close_connections`, every response also closes its connection. Workers share one
+    listening socket, and the one that wakes first accepts every connection waiting, so a few
+    clients that keep their connections open would all stay with one worker; reconnecting for
+    each request lets whichever worker is free take the next (a loopback connect costs far less
+    than decoding an upload)."""
+
+    def __init__(self, app, close_connections: bool = False) -> None:
+        self.app = app
+        self.close_connections = close_connections
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = [(b"x-digitlab-worker", str(os.getpid()).encode())]
+        if self.close_connections:
+            headers.append((b"connection", b"close"))
+
+        async def send_named(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `serve` worker process: its own `Predictor` and `Reader` for the models that
+    `serve` put in the environment."""
+    predictor, reader = Predictor.load(os.environ[MODEL_VARIABLE]), Reader.load(os.environ[READER_VARIABLE])
+    app = create_app(predictor, reader, int(os.environ[MAX_UPLOAD_VARIABLE]))
+    app.add_middleware(WorkerHeader, close_connections=True)
+    return app
+
+
+def default_workers() -> int:
+    """One server process per core this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def serve(model: str | Path | None, reader: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+          max_upload_bytes: int = MAX_UPLOAD_BYTES, workers: int | None = None) -> None:
+    """Serve the page and API with `workers` processes on one port (default: one per core).
+    Decoding and preprocessing hold the GIL, so processes, not threads, put more cores to work."""
     import uvicorn
 
-    predictor, line_reader = Predictor.load(model), Reader.load(reader)
-    print(f"digitlab serving {predictor.info.get('model')} and {line_reader.info.get('model')} on http://{host}:{port}/")
-    uvicorn.run(create_app(predictor, line_reader, max_upload_bytes), host=host, port=port, log_level="warning")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise DigitlabError(f"--workers must be at least 1, got {workers}.")
+    if workers == 1:
+        predictor, line_reader = Predictor.load(model), Reader.load(reader)
+        print(f"digitlab serving {predictor.info.get('model')} and {line_reader.info.get('model')} on "
+              f"http://{host}:{port}/", flush=True)
+        app = create_app(predictor, line_reader, max_upload_bytes)
+        app.add_middleware(WorkerHeader)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    # The models are tried once in a throwaway process: a bad one is one line here, not a traceback
+    # per worker, and the supervising process stays small (it never imports the models' framework).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        model_path, reader_path = pool.submit(loadable_models, model, reader).result()
+    print(f"digitlab serving {model_path} and {reader_path} on http://{host}:{port}/ ({workers} workers)", flush=True)
+    os.environ[MODEL_VARIABLE], os.environ[READER_VARIABLE] = model_path, reader_path
+    os.environ[MAX_UPLOAD_VARIABLE] = str(max_upload_bytes)
+    # Each worker's PyTorch threads share out the cores rather than each worker claiming them all.
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, default_workers() // workers)))
+    uvicorn.run("digitlab.server:app_from_env", factory=True, workers=workers, host=host, port=port,
+                log_level="warning")
+
+
+def loadable_models(model: str | Path | None, reader: str | Path | None) -> tuple[str, str]:
+    """The absolute paths of the models `Predictor.load(model)` and `Reader.load(reader)` load,
+    once they have loaded them."""
+    return (str(Path(Predictor.load(model).info["model"]).resolve()),
+            str(Path(Reader.load(reader).info["model"]).resolve()))

@@ -5,6 +5,7 @@ The loop body reads like PyTorch's MNIST example: zero_grad, forward, loss, back
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import platform
@@ -21,10 +22,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from digitlab import __version__, runs
+from digitlab import __version__, distributed, runs
 from digitlab.augment import augment_batch, policy_for
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
+from digitlab.distributed import World
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model, count_parameters, to_model_input
 
@@ -45,11 +47,14 @@ def select_device(name: str = "auto") -> torch.device:
 class TensorLoader:
     """Batches of a `Split` held as one tensor on `device`, sliced by index (no per-sample work).
 
-    Yields `(x, y)` with `x` from `to_model_input`, augmented when `augment_policy` is set.
+    Yields `(x, y)` with `x` from `to_model_input`, augmented when `augment_policy` is set, drawing
+    from `augment_generator` (default: `generator`, which shuffles). In a data-parallel `world`
+    each process takes its shard of every order (`distributed.shard`), `batch_size` at a time.
     """
 
     def __init__(self, split: Split, batch_size: int, device: torch.device, shuffle: bool = False,
-                 generator: torch.Generator | None = None, augment_policy: str | None = None) -> None:
+                 generator: torch.Generator | None = None, augment_policy: str | None = None,
+                 augment_generator: torch.Generator | None = None, world: World | None = None) -> None:
         self.images = split.images.to(device)
         self.labels = split.labels.to(device)
         self.batch_size = batch_size
@@ -59,9 +64,11 @@ class TensorLoader:
             generator.seed()  # pass a seeded generator to make the order reproducible
         self.generator = generator
         self.augment_policy = augment_policy
+        self.augment_generator = augment_generator or generator
+        self.world = world or World()
 
     def __len__(self) -> int:
-        return math.ceil(len(self.labels) / self.batch_size)
+        return math.ceil(len(self.labels) // self.world.size / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n = len(self.labels)
@@ -70,12 +77,14 @@ class TensorLoader:
             order = order.to(self.images.device)
         else:
             order = torch.arange(n, device=self.images.device)
-        for start in range(0, n, self.batch_size):
+        order = distributed.shard(order, self.world)
+        for start in range(0, len(order), self.batch_size):
             index = order[start:start + self.batch_size]
             x = to_model_input(self.images[index])
             if self.augment_policy:
                 # Augmentation returns the default layout; the model runs fastest channels-last.
-                x = augment_batch(x, self.generator, self.augment_policy).contiguous(memory_format=torch.channels_last)
+                x = augment_batch(x, self.augment_generator, self.augment_policy).contiguous(
+                    memory_format=torch.channels_last)
             yield x, self.labels[index]
 
 
@@ -174,6 +183,12 @@ def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimiz
     raise DigitlabError(f"unknown optimizer {config.optimizer!r}: expected adam or sgd.")
 
 
+def task_test_size(task: Task) -> int:
+    """How many test images this process measures on (weights the average across processes)."""
+    loader = task.test_loader
+    return len(loader.labels) if isinstance(loader, TensorLoader) else sum(len(target) for _, target in loader)
+
+
 def run_info(config: TrainConfig, task: Task, device: torch.device) -> dict:
     return {"train": config.to_dict(), "dataset": task.data,
             "digitlab_version": __version__, "torch_version": torch.__version__,
@@ -199,8 +214,9 @@ class Task:
 
 
 def digit_task(config: TrainConfig, device: torch.device, generator: torch.Generator,
-               dataset: Dataset | None = None) -> Task:
-    """The digit (or clothing) classifier on a data set of 28x28 images."""
+               augment_generator: torch.Generator, world: World, dataset: Dataset | None = None) -> Task:
+    """The digit (or clothing) classifier on a data set of 28x28 images: in a data-parallel
+    `world`, this process's share of each batch and of the test split (`distributed`)."""
     dataset = dataset or load_dataset(config.data, config.data_dir)
     for split_name, split in (("train", dataset.train), ("test", dataset.test)):
         if len(split) == 0:
@@ -208,8 +224,9 @@ def digit_task(config: TrainConfig, device: torch.device, generator: torch.Gener
                                 f"{'learn from' if split_name == 'train' else 'measure on'}.")
     model = build_model(config.arch, len(dataset.classes)).to(device, memory_format=torch.channels_last)
     augment_policy = policy_for(dataset.name) if config.augment else None
-    train_loader = TensorLoader(dataset.train, config.batch_size, device, shuffle=True,
-                                generator=generator, augment_policy=augment_policy)
+    train_loader = TensorLoader(dataset.train, distributed.local_batch_size(config.batch_size, world), device,
+                                shuffle=True, generator=generator, augment_policy=augment_policy,
+                                augment_generator=augment_generator, world=world)
 
     def finish(model: nn.Module, history: list[dict], run_dir: Path, report: bool,
                log: Callable[[str], None]) -> tuple[dict, dict]:
@@ -232,8 +249,9 @@ def digit_task(config: TrainConfig, device: torch.device, generator: torch.Gener
     data = {"name": dataset.name, "source": dataset.source, "n_train": len(dataset.train),
             "n_test": len(dataset.test), "classes": list(dataset.classes)}
     criterion = partial(F.cross_entropy, label_smoothing=config.label_smoothing)
-    return Task(model, dataset.classes, train_loader, TensorLoader(dataset.test, 1024, device), criterion,
-                F.cross_entropy, count_correct, data, finish)
+    test_loader = TensorLoader(distributed.shard_split(dataset.test, world), 1024, device)
+    return Task(model, dataset.classes, train_loader, test_loader, criterion, F.cross_entropy, count_correct, data,
+                finish)
 
 
 def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool = True,
@@ -241,26 +259,44 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         show_progress: bool | None = None) -> RunResult:
     """Train `config` into `run_dir`: config.json, history.csv, model.safetensors, metrics.json
     and report/. Each epoch ends with an atomic checkpoint, so a killed run loses at most one
-    epoch and `resume=True` continues it."""
+    epoch and `resume=True` continues it.
+
+    Started by torchrun, each process trains a DistributedDataParallel replica on its shard of the
+    data and rank 0 alone writes and prints (see `digitlab.distributed` for the rules)."""
     run_dir = Path(run_dir)
+    world = World.from_env()
     if resume:
         config = runs.config_to_resume(run_dir)
+        if config.world_size != world.size:
+            how = ("plain `digitlab train --resume`" if config.world_size == 1
+                   else f"torchrun with {config.world_size} processes in all")
+            raise DigitlabError(f"{run_dir} was trained with world_size {config.world_size} and this is world_size "
+                                f"{world.size}; resume it with {how}.")
     else:
         runs.refuse_to_overwrite(run_dir)
+        config = dataclasses.replace(config, world_size=world.size)
     config.validate()
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    device = select_device(config.device)
+    if config.task == "lines" and world.size > 1:
+        raise DigitlabError("the line reader trains in one process (its lines are generated as it trains); run "
+                            "it without torchrun.")
+    threads = config.threads or distributed.default_threads(world)
+    if threads:
+        torch.set_num_threads(threads)
+    device = distributed.rank_device(select_device(config.device), world)
+    backend = distributed.init(world, device)
     torch.manual_seed(config.seed)
     if show_progress is None:
-        show_progress = sys.stderr.isatty()
+        show_progress = sys.stderr.isatty() and world.is_main
+    if not world.is_main:
+        log = lambda message: None  # noqa: E731 - rank 0 alone speaks
 
-    generator = torch.Generator(device=device).manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)  # shuffles, the same on every rank
+    augment_generator = torch.Generator(device=device)  # seeded for each rank and epoch below
     if config.task == "lines":
         from digitlab.linetask import line_task
         task = Task(**line_task(config, device))
     else:
-        task = digit_task(config, device, generator, dataset)
+        task = digit_task(config, device, generator, augment_generator, world, dataset)
     model = task.model
     optimizer = make_optimizer(config, model)
 
@@ -268,14 +304,18 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     start_epoch, history = 0, []
     if resume:
         start_epoch, history = runs.restore_checkpoint(run_dir, model, optimizer, generator, config.arch,
-                                                       task.classes)
+                                                       task.classes, write=world.is_main)
         log(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
-    else:
+    elif world.is_main:
         runs.start(run_dir, info)
     log(f"config: {json.dumps(config.to_dict())}")
     log(f"data: {task.data['name']} ({task.data['n_train']} train / {task.data['n_test']} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
+    if world.size > 1:
+        log(f"distributed: {world.size} processes ({backend}), {config.batch_size // world.size} images each per "
+            f"step of {config.batch_size}")
 
+    net = distributed.wrap(model, world, device)  # DistributedDataParallel under torchrun, else the model itself
     steps_per_epoch = len(task.train_loader)
     total_steps = steps_per_epoch * config.epochs
     for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -283,22 +323,37 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         first_step = (epoch - 1) * steps_per_epoch
         if hasattr(task.train_loader, "set_epoch"):  # generated data: each epoch's own
             task.train_loader.set_epoch(epoch)
+        # Augmentation and dropout differ between ranks, and a resumed run re-derives their seeds
+        # rather than needing every rank's saved generator state.
+        epoch_seed = distributed.rank_seed(config.seed, world.rank, epoch)
+        augment_generator.manual_seed(epoch_seed)
+        torch.manual_seed(epoch_seed)
 
         def lr_at_batch(i: int, first_step: int = first_step) -> float:
             if config.schedule == "constant":
                 return config.lr
             return one_cycle_lr(first_step + i, total_steps, config.lr)
 
-        loss, accuracy = train(model, device, task.train_loader, optimizer, epoch, lr_at_batch, task.criterion,
+        loss, accuracy = train(net, device, task.train_loader, optimizer, epoch, lr_at_batch, task.criterion,
                                task.correct_in, show_progress, bf16=config.precision == "bf16")
+        distributed.average_buffers(model, world)
         val_loss, val_accuracy = test(model, device, task.test_loader, task.test_criterion, task.correct_in)
+        loss, accuracy = distributed.average([loss, accuracy], world, device)
+        val_loss, val_accuracy = distributed.average([val_loss, val_accuracy], world, device,
+                                                     count=task_test_size(task))
         seconds = time.perf_counter() - started
         history.append({"epoch": epoch, "loss": loss, "accuracy": accuracy, "val_loss": val_loss,
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
-        runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, task.classes)
+        if world.is_main:
+            runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, task.classes)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
+
+    del net  # before leaving the process group (see `distributed.cleanup`)
+    distributed.cleanup(world)
+    if not world.is_main:
+        return RunResult(run_dir, {}, history)
 
     metrics, model_info = task.finish(model, history, run_dir, report, log)
     # The model file says how it was made and how well it did, wherever it is copied to.
