@@ -255,8 +255,9 @@ def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
 
 
 def joined_glyphs(glyphs: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """Digits as a hurried hand joins them: each overlapping the one before by up to a fifth of
-    its width, most linked by a curved stroke from the lower right of one to the left of the next."""
+    """Digits as a hurried hand joins them: each touching the one before or overlapping it by up
+    to an eighth of its width, most linked by a curved stroke from the lower right of one to the
+    left of the next."""
     height = max(g.shape[0] for g in glyphs)
     scaled = [np.asarray(Image.fromarray(g).resize((max(1, int(g.shape[1] * height / g.shape[0])), height),
                                                   Image.Resampling.BILINEAR)) for g in glyphs]
@@ -265,7 +266,7 @@ def joined_glyphs(glyphs: list[np.ndarray], rng: np.random.Generator) -> np.ndar
     canvas = Image.new("F", (width, height + height // 2), 0.0)
     x, previous = height // 4, None
     for g in scaled:
-        overlap = int(g.shape[1] * rng.uniform(-0.05, 0.2))
+        overlap = int(g.shape[1] * rng.uniform(0.0, 0.12))
         left = max(0, x - overlap) if previous is not None else x
         top = height // 4 + int(rng.integers(-height // 16, height // 16 + 1))
         region = np.asarray(canvas)[top:top + g.shape[0], left:left + g.shape[1]]

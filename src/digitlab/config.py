@@ -109,6 +109,6 @@ RECIPES: dict[str, dict] = {
                    lr=3e-3),
     # The line reader shipped in the package: lines composed from mnist-5k's training digits and
     # set in the training faces, generated afresh every epoch, read whole with CTC.
-    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn", epochs=16, steps_per_epoch=300, batch_size=48,
+    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn", epochs=24, steps_per_epoch=300, batch_size=48,
                   lr=2e-3, weight_decay=1e-4, label_smoothing=0.0),
 }
