@@ -12,17 +12,9 @@ import numpy as np
 from scipy import ndimage
 
 from digitlab.images import ImageSource
+from digitlab.ink import Box, InkMap, find_ink
 from digitlab.predict import Predictor
-from digitlab.preprocessing import (
-    Box,
-    InkMap,
-    _union,
-    box_in_original,
-    component_mask,
-    digit_mask,
-    find_ink,
-    render_mnist,
-)
+from digitlab.preprocessing import _union, box_in_original, component_mask, digit_mask, render_mnist
 
 
 def component_read(predictor: Predictor, source: ImageSource) -> str:

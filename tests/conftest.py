@@ -60,9 +60,10 @@ def mnist5k():
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory) -> Path:
-    """The default model trained on mnist-5k via `digitlab train` (shorter than the demo's run)."""
+    """The default model trained on mnist-5k via `digitlab train`, as `make demo` trains it but for
+    4 epochs instead of 20 (enough for 97%; reading quality is tested on the shipped models)."""
     run_dir = tmp_path_factory.mktemp("runs") / "default"
-    result = run_cli("train", "--epochs", "10", "--out", str(run_dir), timeout=600)
+    result = run_cli("train", "--epochs", "4", "--out", str(run_dir), timeout=900)
     assert result.returncode == 0, result.stderr
     return run_dir
 

@@ -10,8 +10,8 @@ from tests.conftest import clean_scan
 from tests.scanmaker import glyph_from_font, join_glyphs
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed "
-                                "(scripts/install-system-deps.sh installs it)")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed "
+                                                    "(scripts/install-system-deps.sh installs it)")]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from PIL import Image
 
 from digitlab.errors import DigitlabError
 from digitlab.images import load_grayscale
-from digitlab.preprocessing import normalize_scan, segment_digits
+from digitlab.preprocessing import normalize_scan
 from tests.conftest import clean_scan
 
 
@@ -137,15 +137,6 @@ def test_truncated_image_is_refused(mnist_glyph, tmp_path):
         load_grayscale(tmp_path / "cut.png")
 
 
-def test_number_is_segmented_left_to_right(font_glyph):
-    from tests.scanmaker import join_glyphs
-
-    glyph = join_glyphs([font_glyph(c, "Humor-Sans") for c in "4096"], np.random.default_rng(1))
-    crops = segment_digits(clean_scan(glyph, fill=0.15, side=1000))
-    assert len(crops) == 4
-    assert [c.box.x0 for c in crops] == sorted(c.box.x0 for c in crops)
-
-
 def test_batch_in_worker_processes_matches_one_by_one_and_keeps_order(mnist5k):
     from digitlab.preprocessing import POOL_THRESHOLD, normalize_batch
     from tests.scanmaker import glyph_from_mnist
@@ -176,7 +167,7 @@ def page_photo(glyph: np.ndarray, desk: bool) -> Image.Image:
 
 
 def test_page_photographed_on_a_dark_desk(mnist_glyph):
-    from digitlab.preprocessing import find_ink
+    from digitlab.ink import find_ink
 
     glyph, _ = mnist_glyph
     on_desk, plain = page_photo(glyph, desk=True), page_photo(glyph, desk=False)
@@ -188,7 +179,7 @@ def test_page_photographed_on_a_dark_desk(mnist_glyph):
 def test_strips_along_the_picture_edge_are_not_ink():
     from scipy import ndimage
 
-    from digitlab.preprocessing import border_strips
+    from digitlab.ink import border_strips
 
     mask = np.zeros((100, 100), dtype=bool)
     mask[0:6, :] = True          # the desk showing along the top

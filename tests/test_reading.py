@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from digitlab.errors import DigitlabError
-from digitlab.preprocessing import find_ink
+from digitlab.ink import find_ink
 from digitlab.reading import READ_SIDE, ctc_best_path, find_lines, placed_line
 from tests.scanmaker import draw_page, glyph_from_font, handwriting_fonts, join_glyphs
 

@@ -1,6 +1,6 @@
 """digitlab: handwritten-digit recognition, from the lab's CNN to reading real scans.
 
-    from digitlab import load_dataset, CNNClassifier, TensorLoader, train_model, evaluate, Predictor
+    from digitlab import load_dataset, CNNClassifier, TensorLoader, train_model, evaluate, Predictor, Reader
 
 Names are imported on first use, so `import digitlab` stays light (the ONNX path never loads torch).
 """
@@ -16,8 +16,8 @@ _API = {
     "TensorLoader": "training", "train_model": "training", "fit": "training", "select_device": "training",
     "evaluate": "evaluation", "Evaluation": "evaluation",
     "write_report": "report",
-    "normalize_scan": "preprocessing", "normalize_batch": "preprocessing", "segment_digits": "preprocessing",
-    "Predictor": "predict",
+    "normalize_scan": "preprocessing", "normalize_batch": "preprocessing", "find_ink": "ink",
+    "Predictor": "predict", "Reader": "predict",
     "export_onnx": "export",
     "create_app": "server",
     "DigitlabError": "errors",

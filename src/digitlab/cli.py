@@ -13,8 +13,6 @@ from pathlib import Path
 from digitlab import __version__
 from digitlab.errors import DigitlabError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitlab", description="Handwritten-digit recognition: "
@@ -198,6 +196,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[str]]:
     """Files, directories (their images, sorted) and globs -> (image paths, problems)."""
+    from digitlab.images import image_files
+
     paths, problems = [], []
     for pattern in patterns:
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
@@ -205,7 +205,7 @@ def expand_inputs(patterns: list[str]) -> tuple[list[Path], list[str]]:
             problems.append(f"{pattern}: no file matches")
         for match in map(Path, matches):
             if match.is_dir():
-                images = sorted(p for p in match.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+                images = image_files(match)
                 if not images:
                     problems.append(f"{match}: directory has no images")
                 paths += images

@@ -22,11 +22,11 @@ from digitlab.cache import default_cache_dir
 from digitlab.calibration import NOT_A_DIGIT
 from digitlab.errors import DigitlabError
 from digitlab.idx import REMOTE, RemoteSource, download_idx, find_local, how_to_provide
+from digitlab.images import image_files
 
 DIGITS = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,6 @@ def load_idx_dataset(name: str, data_dir: str | Path | None, cache_dir: Path,
 
 
 # ---------------------------------------------------------------- image folders
-
-
-def image_files(folder: Path) -> list[Path]:
-    """The image files directly in `folder`, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def load_image_folder(root: Path) -> Dataset:

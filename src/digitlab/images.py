@@ -40,10 +40,22 @@ DEEP_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
 
-def describe(source: ImageSource, name: str | None = None) -> str:
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+
+
+def describe(source: ImageSource, name: str | None = None, index: int | None = None) -> str:
+    """How errors and answers name a picture: its name if given, else its path, else "image"
+    (with its place in a batch, "image3")."""
     if name:
         return name
-    return str(source) if isinstance(source, str | Path) else "image"
+    if isinstance(source, str | Path):
+        return str(source)
+    return "image" if index is None else f"image{index}"
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The image files directly in `folder`, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
 def reason(exc: BaseException) -> str:
@@ -105,7 +117,7 @@ def draft_jpeg(image: Image.Image) -> None:
         image.draft("L", (DRAFT_SIZE, DRAFT_SIZE))
 
 
-def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Image:
     """Open and decode an image file or its bytes, refusing special files, empty, non-image,
     truncated, undecodable and oversized ones with a one-line `DigitlabError`."""
     label = describe(source, name)
@@ -122,9 +134,9 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             width, height = image.size
-            if width * height > max_pixels:
+            if width * height > MAX_PIXELS:
                 raise DigitlabError(f"{label}: {width}x{height} pixels is over the limit of "
-                                    f"{max_pixels:,} (refused as a possible decompression bomb).")
+                                    f"{MAX_PIXELS:,} (refused as a possible decompression bomb).")
             draft_jpeg(image)
             image.load()
     except DigitlabError:
@@ -144,9 +156,9 @@ def open_image(source: str | Path | bytes, name: str | None = None, max_pixels: 
     return image
 
 
-def decoded_pixels(data: bytes, max_pixels: int = MAX_PIXELS) -> int:
+def decoded_pixels(data: bytes) -> int:
     """How many pixels `open_image` would decode from `data`, from the header alone: 0 for what
-    it would refuse before decoding (not an image, over `max_pixels`)."""
+    it would refuse before decoding (not an image, over `MAX_PIXELS`)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -155,7 +167,7 @@ def decoded_pixels(data: bytes, max_pixels: int = MAX_PIXELS) -> int:
                 width, height = image.size
     except Exception:  # the decoding itself will say what is wrong
         return 0
-    return width * height if width * height <= max_pixels else 0
+    return width * height if width * height <= MAX_PIXELS else 0
 
 
 def reduction_factor(size: tuple[int, int], max_side: int = MAX_SIDE) -> int:
@@ -245,7 +257,7 @@ def as_float(gray: np.ndarray) -> np.ndarray:
     return gray.astype(np.float32) / 255.0 if gray.dtype == np.uint8 else gray
 
 
-def load_grayscale(source: ImageSource, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_grayscale(source: ImageSource, name: str | None = None) -> np.ndarray:
     """Any supported source as a 2-D array (uint8 0-255, or float32 0-1 for deeper images): a path,
     bytes, a PIL image or an array (uint8 0-255 or float 0-1; gray, RGB or RGBA). Files and PIL
     images larger than `MAX_SIDE` come back reduced."""
@@ -261,5 +273,5 @@ def load_grayscale(source: ImageSource, name: str | None = None, max_pixels: int
             return array.astype(np.float32) / 255.0
         array = array.astype(np.float32)
         return array / 255.0 if array.max(initial=0) > 1.0 else array
-    image = source if isinstance(source, Image.Image) else open_image(source, name, max_pixels)
+    image = source if isinstance(source, Image.Image) else open_image(source, name)
     return to_grayscale(image, describe(source, name))

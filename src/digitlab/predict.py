@@ -17,8 +17,9 @@ from scipy.special import softmax
 
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
 from digitlab.errors import DigitlabError, NoDigitFound
-from digitlab.images import ImageSource, image_errors
-from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream, other_polarity
+from digitlab.images import ImageSource, describe, image_errors
+from digitlab.ink import other_polarity
+from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream
 from digitlab.runs import read_metrics
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
@@ -209,7 +210,7 @@ class Predictor:
         """`predict`'s results one at a time, in input order, as they are ready: the sources are
         normalized a chunk at a time ahead of the model (`normalize_stream`, in worker processes
         when there are many), so the first answers come at once and memory stays flat."""
-        names = names or [str(s) if isinstance(s, str | Path) else f"image{i}" for i, s in enumerate(sources)]
+        names = names or [describe(source, index=i) for i, source in enumerate(sources)]
         start = 0
         for images in normalize_stream(sources, names, deskew=deskew):
             end = start + len(images)
@@ -331,7 +332,7 @@ class Reader:
         """Every line of digits on a picture, top to bottom; for a number on one line, `text` is it."""
         from digitlab.reading import read_page
 
-        name = name or (str(source) if isinstance(source, str | Path) else "image")
+        name = describe(source, name)
         with image_errors(name):
             page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),

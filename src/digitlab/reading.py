@@ -18,15 +18,8 @@ from scipy import ndimage
 
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
-from digitlab.preprocessing import (
-    MNIST_STROKE,
-    Box,
-    InkMap,
-    find_ink,
-    normalize_stroke,
-    stroke_width,
-    threshold_ink,
-)
+from digitlab.ink import Box, InkMap, find_ink, stroke_width, threshold_ink
+from digitlab.preprocessing import MNIST_STROKE, normalize_stroke
 
 LINE_HEIGHT = 32   # the reader's input height
 LINE_INK = 26      # the ink's height in it; the rest is margin

@@ -44,19 +44,16 @@ def plot_learning_curves(history: list[dict], path: Path) -> None:
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: tuple[str, ...], path: Path) -> None:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     fig = Figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot()
-    image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046)
-    ax.set_xticks(range(len(classes)), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right")
-    ax.set_yticks(range(len(classes)), classes)
+    ConfusionMatrixDisplay(matrix, display_labels=list(classes)).plot(
+        ax=ax, cmap="Blues", colorbar=True, values_format="d",
+        xticks_rotation=45 if max(map(len, classes)) > 2 else "horizontal")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix")
-    threshold = matrix.max() / 2
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > threshold else "black")
     save_figure(fig, path)
 
 

@@ -38,9 +38,9 @@ def select_device(name: str = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise DigitlabError(f"unknown --device {name!r}: use auto, cpu or cuda[:N].") from None
+        raise DigitlabError(f"unknown device {name!r}: expected auto, cpu or cuda[:N].") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DigitlabError(f"--device {name} asked for, but PyTorch sees no CUDA GPU here; use --device cpu.")
+        raise DigitlabError(f"device {name} asked for, but PyTorch sees no CUDA GPU here; use device cpu.")
     return device
 
 
