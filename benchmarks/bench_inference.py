@@ -24,7 +24,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from digitlab.checkpoint import save_model  # noqa: E402
 from digitlab.export import export_onnx, load_onnx_session  # noqa: E402
-from digitlab.models import build_model  # noqa: E402
+from digitlab.models import build_model, to_model_input  # noqa: E402
 
 
 def fp32_flops_per_cycle() -> int:
@@ -86,22 +86,26 @@ def rate(fn, batch: int, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--min-gemm-share", type=float, default=0.5,
+                        help="target: the wide and default archs on onnxruntime reach this share of a fp32 GEMM")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     nominal = cores * clock_ghz() * 1e9 * fp32_flops_per_cycle()
     gemm = measured_gemm_flops(args.seconds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for arch in ("seed", "default"):
-            model = build_model(arch).eval()
+        for arch in ("seed", "default", "wide"):
+            model = build_model(arch, 11 if arch == "wide" else 10).eval()
             run_dir = Path(tmp) / arch
-            save_model(run_dir / "model.safetensors", model, arch, tuple(str(d) for d in range(10)))
+            classes = tuple(str(d) for d in range(10)) + (("not a digit",) if arch == "wide" else ())
+            save_model(run_dir / "model.safetensors", model, arch, classes)
             session, _ = load_onnx_session(export_onnx(run_dir, run_dir / "model.onnx"))
             flops = flops_per_image(model)
             torch_model = model.to(memory_format=torch.channels_last)
             for batch in (1, 64, 1024):
-                x = np.random.rand(batch, 1, 28, 28).astype(np.float32)
-                xt = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+                # uint8 MNIST-form images: the contract of the exported graph (it scales them itself).
+                x = np.random.randint(0, 256, (batch, 28, 28), dtype=np.uint8)
+                xt = to_model_input(torch.from_numpy(x))
 
                 def run_torch(xt=xt, model=torch_model):
                     with torch.inference_mode():
@@ -121,13 +125,20 @@ def main() -> None:
     print("| arch | MFLOP/image | backend | batch 1 img/s | batch 64 img/s | batch 1024 img/s | best GFLOP/s "
           "| % of GEMM | % of nominal |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for arch in ("seed", "default"):
+    missed = 0
+    for arch in ("seed", "default", "wide"):
         for backend in ("pytorch", "onnxruntime"):
             sel = [r for r in rows if r["arch"] == arch and r["backend"] == backend]
             best = max(r["gflops_per_s"] for r in sel) * 1e9
+            verdict = ""
+            if arch != "seed" and backend == "onnxruntime":  # the seed CNN is too small to be compute-bound
+                met = best / gemm >= args.min_gemm_share
+                missed += not met
+                verdict = f" (>= {args.min_gemm_share:.0%} of GEMM: {'met' if met else 'MISSED'})"
             print(f"| {arch} | {sel[0]['mflops_per_image']:.2f} | {backend} | "
                   + " | ".join(f"{r['images_per_s']:.0f}" for r in sel)
-                  + f" | {best / 1e9:.1f} | {best / gemm:.0%} | {best / nominal:.0%} |")
+                  + f" | {best / 1e9:.1f} | {best / gemm:.0%}{verdict} | {best / nominal:.0%} |")
+    sys.exit(1 if missed else 0)
 
 
 if __name__ == "__main__":

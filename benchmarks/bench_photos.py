@@ -87,16 +87,20 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True)
+    parser.add_argument("--model", default=None, help="run directory or .onnx file (default: the shipped model)")
+    parser.add_argument("--split", choices=("dev", "locked"), default="locked", help="which half of the test faces")
     parser.add_argument("--per-case", type=int, default=40)
+    parser.add_argument("--max-gap", type=float, default=0.1,
+                        help="target: each situation below the control by at most")
     args = parser.parse_args()
     predictor = Predictor.load(args.model)
-    fonts = handwriting_fonts()
+    fonts = handwriting_fonts(args.split)
     test = load_dataset("mnist-5k").test
     labels = test.labels.numpy()
-    print(f"model: {args.model}")
-    print("| situation | images | correct | refused |")
-    print("|---|---|---|---|")
+    print(f"model: {predictor.info.get('model')}; faces: {args.split} half")
+    print("| situation | images | correct | refused | target |")
+    print("|---|---|---|---|---|")
+    control, missed = None, 0
     for name, make in CASES.items():
         rng = np.random.default_rng(0)
         images, digits = [], []
@@ -111,7 +115,15 @@ def main() -> None:
         results = predictor.predict(images)
         correct = sum(not isinstance(r, DigitlabError) and r.digit == d for r, d in zip(results, digits))
         refused = sum(isinstance(r, DigitlabError) for r in results)
-        print(f"| {name} | {len(images)} | {correct / len(images):.0%} | {refused} |")
+        share = correct / len(images)
+        if control is None:
+            control, verdict = share, ""
+        else:
+            met = share >= control - args.max_gap
+            missed += not met
+            verdict = f"within {args.max_gap:.0%} of control: {'met' if met else 'MISSED'}"
+        print(f"| {name} | {len(images)} | {share:.0%} | {refused} | {verdict} |")
+    sys.exit(1 if missed else 0)
 
 
 if __name__ == "__main__":

@@ -30,20 +30,18 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from digitlab.config import TrainConfig  # noqa: E402
 from digitlab.datasets import load_dataset  # noqa: E402
-from digitlab.evaluation import predict_probabilities  # noqa: E402
+from digitlab.predict import Predictor  # noqa: E402
 from digitlab.training import fit  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "out"
 
 
 def inference_images_per_second(run_dir: Path, images: torch.Tensor) -> float:
-    from digitlab.checkpoint import load_model
-
-    model, _ = load_model(run_dir / "model.safetensors")
-    model = model.to(memory_format=torch.channels_last)
-    predict_probabilities(model, images[:1024])  # warm-up
+    """The trained model's probabilities, as `digitlab evaluate` gets them (PyTorch, batch 1024)."""
+    predictor = Predictor.load(run_dir)
+    predictor.predict_proba(images[:1024].numpy())  # warm-up
     start = time.perf_counter()
-    predict_probabilities(model, images, batch_size=1024)
+    predictor.predict_proba(images.numpy(), batch_size=1024)
     return len(images) / (time.perf_counter() - start)
 
 

@@ -112,7 +112,7 @@ def start_server(model=None, reader=None, max_upload_mb: float = 1.0, workers: i
                                 *(["--workers", str(workers)] if workers else [])],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # loading the models takes seconds, more on a busy machine
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
@@ -122,12 +122,12 @@ def start_server(model=None, reader=None, max_upload_mb: float = 1.0, workers: i
         if process.poll() is not None:
             raise RuntimeError(process.stderr.read().decode())
     process.kill()
-    raise RuntimeError("server did not start in 60 s")
+    raise RuntimeError("server did not start in 180 s")
 
 
 @pytest.fixture(scope="module")
 def server():
-    process, url = start_server()
+    process, url = start_server(workers=1)  # one process: the tests of several are in test_server
     yield url
     process.terminate()
     process.wait(timeout=10)

@@ -1,6 +1,6 @@
 """Seeded, bounded fuzzing (issue #10): 300 byte-mutated pictures in six formats, plus the special
 cases (special files, a picture Pillow cannot convert, a decompression bomb, an empty file), through
-`Predictor.predict`, `Predictor.read`, the CLI and the server. Whatever the bytes, nothing ends in a
+`Predictor.predict`, `Reader.read`, the CLI and the server. Whatever the bytes, nothing ends in a
 traceback, every batch finishes, each bad file gets one line naming it, and the good files are
 answered. `predict` gets every file; `read`, which costs several model runs per picture, gets the
 first `READ_MUTANTS` mutants of each format with the good files and the special cases."""
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from digitlab.errors import DigitlabError
-from digitlab.predict import Prediction, Predictor, Reading
+from digitlab.predict import Prediction, Predictor, Reader, Reading
 from tests.conftest import clean_scan, run_cli
 from tests.scanmaker import lab_tiff
 from tests.test_preprocessing import png_with_size
@@ -92,11 +92,11 @@ def test_predict_answers_the_good_files_and_names_each_bad_one(trained_run, corp
     assert sum(isinstance(r, DigitlabError) for r in results) >= len(files) // 2  # the mutants did hurt
 
 
-def test_read_answers_the_good_files_and_names_each_bad_one(trained_run, corpus):
-    predictor = Predictor.load(trained_run)
+def test_read_answers_the_good_files_and_names_each_bad_one(corpus):
+    reader = Reader.load()
     for path in corpus["to_read"]:
         try:
-            reading = predictor.read(path)
+            reading = reader.read(path)
         except DigitlabError as exc:
             assert_one_line_naming(exc, path)
             assert path not in corpus["good"], exc
@@ -109,7 +109,8 @@ def test_read_answers_the_good_files_and_names_each_bad_one(trained_run, corpus)
 @pytest.mark.parametrize("command", ["predict", "read"])
 def test_cli_batch_finishes_with_one_line_per_bad_file(trained_run, corpus, command):
     files = corpus["files" if command == "predict" else "to_read"]
-    result = run_cli(command, "--model", str(trained_run), "--json", *map(str, files), timeout=300)
+    model = ["--model", str(trained_run)] if command == "predict" else []  # read: the shipped line reader
+    result = run_cli(command, *model, "--json", *map(str, files), timeout=300)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     answered = {json.loads(line)["path"]: json.loads(line) for line in result.stdout.splitlines()}
     refused = {}

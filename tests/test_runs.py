@@ -29,7 +29,9 @@ def rows(history: list[dict]) -> list[dict]:
 
 
 def test_every_write_of_a_run_is_a_kill_point(killed_runs):
-    assert killed_runs["renames"] == ["config.json"] + [runs.TRAIN_STATE, runs.MODEL, runs.HISTORY] * 3 + [runs.METRICS]
+    # Three epochs, then the end: the model again with its metadata (metrics, recipe), then metrics.json.
+    assert killed_runs["renames"] == (["config.json"] + [runs.TRAIN_STATE, runs.MODEL, runs.HISTORY] * 3
+                                      + [runs.MODEL, runs.METRICS])
     assert len(killed_runs["kills"]) == 22 and all(kill["status"] == 137 for kill in killed_runs["kills"])
     assert [row["epoch"] for row in killed_runs["reference"]["history"]] == [1, 2, 3]
     # The kills did leave temporary files behind, so their clean-up is tested below.

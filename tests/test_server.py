@@ -140,7 +140,7 @@ def serving(app):
 
 
 def test_busy_server_answers_503_with_retry_after_instead_of_queueing(trained_run, font_glyph):
-    from digitlab.predict import Predictor
+    from digitlab.predict import Predictor, Reader
     from digitlab.server import create_app
 
     real = Predictor.load(trained_run)
@@ -154,7 +154,7 @@ def test_busy_server_answers_503_with_retry_after_instead_of_queueing(trained_ru
     predictor = Predictor(held_model, real.classes, real.info)
     scan = png_bytes(clean_scan(font_glyph("5", "Humor-Sans")))  # 600x600: 0.36 MP
     answers = []
-    with serving(create_app(predictor, decode_budget_pixels=500_000)) as url:
+    with serving(create_app(predictor, Reader.load(), decode_budget_pixels=500_000)) as url:
         first = threading.Thread(target=lambda: answers.append(
             httpx.post(f"{url}/api/predict", files={"image": ("a.png", scan)}, timeout=60)))
         first.start()

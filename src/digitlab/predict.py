@@ -110,7 +110,7 @@ class Predictor:
         if path.is_dir():
             return cls.from_run(path)
         if path.suffix == ".safetensors":
-            return cls.from_safetensors(path, run_dir=path.parent)
+            return cls.from_safetensors(path)
         raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
 
     @classmethod

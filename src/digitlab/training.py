@@ -312,8 +312,8 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     log(f"data: {task.data['name']} ({task.data['n_train']} train / {task.data['n_test']} test), arch: "
         f"{config.arch} ({info['parameters']:,} parameters), device: {device}, threads: {info['threads']}")
     if world.size > 1:
-        log(f"distributed: {world.size} processes ({backend}), {config.batch_size // world.size} images each per "
-            f"step of {config.batch_size}")
+        log(f"distributed: {world.size} processes ({backend}), batch {config.batch_size} = {world.size} x "
+            f"{config.batch_size // world.size}")
 
     net = distributed.wrap(model, world, device)  # DistributedDataParallel under torchrun, else the model itself
     steps_per_epoch = len(task.train_loader)
