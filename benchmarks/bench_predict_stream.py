@@ -29,6 +29,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.common import tree_pss_mb  # noqa: E402
+
 sys.path.insert(0, str(REPO / "src"))
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -59,24 +61,6 @@ def scans(count: int, side: int) -> Path:
         list(pool.map(write_scans, [folder] * len(starts), starts, [min(count, s + 250) for s in starts],
                       [side] * len(starts)))
     return folder
-
-
-def tree_pss_mb(pid: int) -> float:
-    """Memory of `pid` and all its descendants, MB: their proportional set sizes summed, so pages
-    that forked workers share with their parent count once, not once per process as RSS would."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for line in open(f"/proc/{p}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-            for task in os.listdir(f"/proc/{p}/task"):
-                stack += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total / 1024
 
 
 def run_predict(model: str, folder: Path, src: Path) -> dict:

@@ -36,6 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.common import tree_pss_mb  # noqa: E402
 from tests.scanmaker import draw_scan, glyph_from_font, handwriting_fonts, random_style  # noqa: E402
 
 BOUNDARY = "digitlab-bench-boundary"
@@ -70,24 +71,6 @@ function done(summary, latency, requests)
     bad + e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99)))
 end
 """
-
-
-def tree_pss_mb(pid: int) -> float:
-    """Memory of `pid` and all its descendants, MB: their proportional set sizes summed, so pages
-    that forked workers share with their parent count once, not once per process as RSS would."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            for line in open(f"/proc/{p}/smaps_rollup"):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-            for task in os.listdir(f"/proc/{p}/task"):
-                stack += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total / 1024
 
 
 def children_cpu_seconds() -> float:
