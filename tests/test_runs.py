@@ -32,10 +32,11 @@ def test_every_write_of_a_run_is_a_kill_point(killed_runs):
     # Three epochs, then the end: the model again with its metadata (metrics, recipe), then metrics.json.
     assert killed_runs["renames"] == (["config.json"] + [runs.TRAIN_STATE, runs.MODEL, runs.HISTORY] * 3
                                       + [runs.MODEL, runs.METRICS])
-    assert len(killed_runs["kills"]) == 22 and all(kill["status"] == 137 for kill in killed_runs["kills"])
+    # Killed just before and just after each of the 12 renames.
+    assert len(killed_runs["kills"]) == 24 and all(kill["status"] == 137 for kill in killed_runs["kills"])
     assert [row["epoch"] for row in killed_runs["reference"]["history"]] == [1, 2, 3]
     # The kills did leave temporary files behind, so their clean-up is tested below.
-    assert sum(bool(kill["killed"]["leftovers"]) for kill in killed_runs["kills"]) == 11
+    assert sum(bool(kill["killed"]["leftovers"]) for kill in killed_runs["kills"]) == 12
 
 
 def test_after_a_kill_history_never_runs_ahead_of_the_commit_point_nor_lags_it_by_more_than_a_row(killed_runs):
