@@ -1,10 +1,12 @@
-"""Inference throughput: PyTorch vs onnxruntime, seed and default archs, batch 1 / 64 / 1024.
+"""Inference throughput: PyTorch vs onnxruntime, seed, default and wide archs, batch 1 / 64 / 1024.
 
     python benchmarks/bench_inference.py [--seconds 3]
 
-Also counts each model's FLOPs per image and compares achieved FLOP/s with the machine's peak,
-both the nominal one (cores x clock x FLOPs per cycle, stated below) and a measured one (a large
-fp32 matrix multiply, the best case for these cores).
+Also counts each model's FLOPs per image (as direct convolution) and compares the FLOP/s reached
+with a measured ceiling, a large fp32 matrix multiply. A nominal peak from cores x clock x vector
+width is not given: CPU flags do not say how wide the FMA pipes really are nor how far the clock
+turbos. The ceiling is only what torch's matrix multiply reaches: a runtime with better kernels for
+the CPU, or a fast convolution algorithm (fewer multiplies than the direct count), can pass 100%.
 """
 
 from __future__ import annotations
@@ -27,16 +29,6 @@ from digitlab.export import export_onnx, load_onnx_session  # noqa: E402
 from digitlab.models import build_model, to_model_input  # noqa: E402
 
 
-def fp32_flops_per_cycle() -> int:
-    """Per core, assuming two FMA pipes (true of current Xeon and EPYC server cores): 2 pipes x
-    floats per vector x 2 (multiply + add). 512-bit vectors with AVX-512, else 256-bit (AVX2)."""
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        flags = []
-    return 2 * (16 if "avx512f" in flags else 8) * 2
-
-
 def flops_per_image(model: nn.Module) -> int:
     total = 0
 
@@ -54,14 +46,6 @@ def flops_per_image(model: nn.Module) -> int:
     for h in hooks:
         h.remove()
     return total
-
-
-def clock_ghz() -> float:
-    try:
-        mhz = [float(line.split(":")[1]) for line in open("/proc/cpuinfo") if line.startswith("cpu MHz")]
-        return max(mhz) / 1000
-    except (OSError, ValueError):
-        return float("nan")
 
 
 def measured_gemm_flops(seconds: float) -> float:
@@ -90,7 +74,6 @@ def main() -> None:
                         help="target: the wide and default archs on onnxruntime reach this share of a fp32 GEMM")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    nominal = cores * clock_ghz() * 1e9 * fp32_flops_per_cycle()
     gemm = measured_gemm_flops(args.seconds)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,12 +102,11 @@ def main() -> None:
                     rows.append({"arch": arch, "backend": backend, "batch": batch, "images_per_s": per_s,
                                  "mflops_per_image": flops / 1e6, "gflops_per_s": per_s * flops / 1e9})
                     print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{cores} cores at {clock_ghz():.2f} GHz: nominal peak {nominal / 1e9:.0f} GFLOP/s "
-          f"({fp32_flops_per_cycle()} fp32 FLOP/cycle/core); measured fp32 GEMM {gemm / 1e9:.0f} GFLOP/s; "
+    print(f"\n{cores} cores; measured fp32 GEMM {gemm / 1e9:.0f} GFLOP/s; "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| arch | MFLOP/image | backend | batch 1 img/s | batch 64 img/s | batch 1024 img/s | best GFLOP/s "
-          "| % of GEMM | % of nominal |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| % of GEMM |")
+    print("|---|---|---|---|---|---|---|---|")
     missed = 0
     for arch in ("seed", "default", "wide"):
         for backend in ("pytorch", "onnxruntime"):
@@ -137,7 +119,7 @@ def main() -> None:
                 verdict = f" (>= {args.min_gemm_share:.0%} of GEMM: {'met' if met else 'MISSED'})"
             print(f"| {arch} | {sel[0]['mflops_per_image']:.2f} | {backend} | "
                   + " | ".join(f"{r['images_per_s']:.0f}" for r in sel)
-                  + f" | {best / 1e9:.1f} | {best / gemm:.0%}{verdict} | {best / nominal:.0%} |")
+                  + f" | {best / 1e9:.1f} | {best / gemm:.0%}{verdict} |")
     sys.exit(1 if missed else 0)
 
 
