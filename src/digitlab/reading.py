@@ -366,11 +366,13 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
 def upside_down(upright: list[ReadLine], flipped: list[ReadLine]) -> bool:
     """Whether the lines read clearly better turned by 180 degrees. Many digits read as digits
     upside down too (0, 1, 8, 6 and 9 at once, and a 2 or a 7 passably), so one line decides only
-    when it reads far better turned; a page needs most of its lines to read better turned."""
-    gains = [certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)]
+    when it reads far better turned. On a page each line's gain is small (a turned line still
+    reads passably) but its sign is consistent, so a page turns when most of its lines, and the
+    lines on average, read better turned."""
+    gains = np.array([certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)])
     if len(gains) == 1:
-        return gains[0] > 0.6
-    return float(np.median(gains)) > 0.1 and float(np.mean(gains)) > 0.1
+        return bool(gains[0] > 0.6)
+    return bool(np.mean(gains > 0) > 0.5 and np.median(gains) > 0 and np.mean(gains) > 0)
 
 
 def certainty(lines: list[ReadLine]) -> float:
