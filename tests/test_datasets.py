@@ -174,11 +174,16 @@ def test_data_list_and_info_cli():
     assert "9                  400     100" in info.stdout
 
 
-def test_folder_dataset_preprocesses_like_scans(tmp_path, font_glyph):
+def write_digit_folders(root, font_glyph) -> None:
+    """Five scans of each digit in folders named 0..9, as a user would sort their own."""
     for digit in range(10):
-        (tmp_path / str(digit)).mkdir()
+        (root / str(digit)).mkdir()
         for k in range(5):
-            clean_scan(font_glyph(str(digit)), fill=0.3 + 0.1 * k).save(tmp_path / str(digit) / f"{k}.png")
+            clean_scan(font_glyph(str(digit)), fill=0.3 + 0.1 * k).save(root / str(digit) / f"{k}.png")
+
+
+def test_folder_dataset_preprocesses_like_scans(tmp_path, font_glyph):
+    write_digit_folders(tmp_path, font_glyph)
     dataset = load_dataset(f"folder:{tmp_path}")
     assert len(dataset.train) == 40 and len(dataset.test) == 10
     assert dataset.test.class_counts() == [1] * 10
@@ -186,10 +191,7 @@ def test_folder_dataset_preprocesses_like_scans(tmp_path, font_glyph):
 
 
 def test_a_users_folder_mixes_in_with_the_bundled_digits(tmp_path, font_glyph):
-    for digit in range(10):
-        (tmp_path / str(digit)).mkdir()
-        for k in range(5):
-            clean_scan(font_glyph(str(digit)), fill=0.3 + 0.1 * k).save(tmp_path / str(digit) / f"{k}.png")
+    write_digit_folders(tmp_path, font_glyph)
     mix = load_dataset(f"mnist-5k+folder:{tmp_path}")
     mnist = load_dataset("mnist-5k")
     # mnist-5k's training digits count twice, less the tenth held out to calibrate; the folder's
@@ -222,3 +224,15 @@ def test_folder_dataset_with_an_unusable_image_names_it_in_one_line(tmp_path, fo
 def test_unknown_dataset_name():
     with pytest.raises(DigitlabError, match="unknown data set 'cifar'"):
         load_dataset("cifar")
+
+
+def test_a_truncated_cache_file_is_made_again(tmp_path):
+    from digitlab.datasets import cached_arrays
+
+    images, labels = np.zeros((3, 28, 28), np.uint8), np.arange(3)
+    path = tmp_path / "renders.npz"
+    cached_arrays(path, lambda: (images, labels))
+    path.write_bytes(path.read_bytes()[:100])  # as a disk filling up or a kill would leave it
+    again = cached_arrays(path, lambda: (images + 1, labels))
+    assert (again[0] == 1).all() and np.array_equal(again[1], labels)
+    assert (cached_arrays(path, lambda: (images, labels))[0] == 1).all()  # and kept

@@ -152,6 +152,26 @@ def test_special_files_and_unconvertible_images_end_cleanly_in_a_batch(font_glyp
         assert "cannot be converted to grayscale" in errors[2]
 
 
+def test_predict_refuses_the_line_reader_as_its_model(font_glyph, tmp_path):
+    from digitlab.predict import SHIPPED_LINES, shipped_model
+
+    good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
+    result = run_cli("predict", "--model", str(shipped_model(SHIPPED_LINES)), str(good))
+    assert result.returncode == 2 and result.stdout == "" and result.stderr.count("\n") == 1
+    assert "is a line reader, not a digit classifier" in result.stderr
+
+
+def test_preprocessed_images_of_inputs_with_one_name_do_not_overwrite_each_other(trained_run, font_glyph, tmp_path):
+    first = write_font_scans(tmp_path / "a", font_glyph, digits="3")[0]
+    second = write_font_scans(tmp_path / "b", font_glyph, digits="8")[0].rename(tmp_path / "b" / first.name)
+    result = run_cli("predict", "--model", str(trained_run), "--save-preprocessed", str(tmp_path / "seen"),
+                     str(first), str(second))
+    assert result.returncode == 0, result.stderr
+    saved = sorted(p.name for p in (tmp_path / "seen").iterdir())
+    assert saved == sorted([first.name, f"{first.stem}-2.png"])
+    assert (tmp_path / "seen" / saved[0]).read_bytes() != (tmp_path / "seen" / saved[1]).read_bytes()
+
+
 def test_save_preprocessed_into_a_path_that_cannot_exist_is_one_line(trained_run, font_glyph, tmp_path):
     good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
     (tmp_path / "file").write_text("a file, not a folder")

@@ -84,6 +84,27 @@ def test_resume_refuses_settings_it_would_ignore(tmp_path, mnist5k):
     assert (tmp_path / "run" / runs.MODEL).read_bytes() == before
 
 
+def test_resume_refuses_a_recipe_and_a_state_of_another_network(tmp_path, mnist5k):
+    from digitlab.config import TrainConfig
+    from digitlab.datasets import Dataset, Split
+    from digitlab.training import fit
+
+    small = Dataset("mnist-5k", Split(mnist5k.train.images[:256], mnist5k.train.labels[:256]),
+                    Split(mnist5k.test.images[:64], mnist5k.test.labels[:64]))
+    fit(TrainConfig(arch="seed", epochs=2), tmp_path / "run", dataset=small, report=False, log=lambda s: None)
+    recipe = run_cli("train", "--resume", "--out", str(tmp_path / "run"), "--recipe", "reader")
+    assert recipe.returncode == 2 and "leave out --recipe" in recipe.stderr and recipe.stderr.count("\n") == 1
+    # The state of another network in the run's place: one line, not PyTorch's list of mismatches.
+    fit(TrainConfig(arch="default", epochs=1), tmp_path / "other", dataset=small, report=False, log=lambda s: None)
+    (tmp_path / "run" / runs.TRAIN_STATE).write_bytes((tmp_path / "other" / runs.TRAIN_STATE).read_bytes())
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    config["train"]["epochs"] = 3
+    (tmp_path / "run" / "config.json").write_text(json.dumps(config))
+    swapped = run_cli("train", "--resume", "--out", str(tmp_path / "run"), "--no-report")
+    assert swapped.returncode == 2 and swapped.stderr.count("\n") == 1, swapped.stderr
+    assert "damaged training state (RuntimeError: Error(s) in loading state_dict" in swapped.stderr
+
+
 def test_leftovers_are_only_the_temporary_files_of_atomic_writes(tmp_path):
     (tmp_path / ".model.safetensors.k2j3h4g5.tmp").write_bytes(b"half")
     (tmp_path / "model.safetensors").write_bytes(b"kept")

@@ -205,3 +205,10 @@ def test_two_workers_answer_on_one_port(font_glyph):
 def test_workers_must_be_positive():
     result = run_cli("serve", "--workers", "0")
     assert result.returncode == 2 and result.stderr.strip() == "digitlab: error: --workers must be at least 1, got 0."
+
+
+@pytest.mark.parametrize("flags, message", [(["--port", "70000"], "--port must be 0-65535, got 70000."),
+                                            (["--max-upload-mb", "0"], "--max-upload-mb must allow at least 1 KiB")])
+def test_impossible_port_or_upload_limit_is_one_line(flags, message):
+    result = run_cli("serve", "--workers", "1", *flags)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr

@@ -21,7 +21,7 @@ from torch import nn
 
 from digitlab import __version__
 from digitlab.atomic import atomic_path
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, reason
 from digitlab.models import INPUT_CONTRACT, build_model
 
 FORMAT = "digitlab-1"
@@ -128,21 +128,25 @@ def load_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
     """Restore model, optimizer and generators from `path`; returns the finished epoch count and
     the history rows (None for a state saved before they were kept in it)."""
     tensors, metadata = read_safetensors(path, "a training state (start a new run instead of --resume)")
+    device = next(model.parameters()).device
+    # Whatever does not fit (a key missing, weights of another shape, another optimizer's state) is
+    # one line about the file, never a traceback.
     try:
         epoch = int(metadata["epoch"])
         param_groups = json.loads(metadata["param_groups"])
         history = json.loads(metadata["history"]) if "history" in metadata else None
-    except (KeyError, ValueError) as exc:
-        raise DigitlabError(f"{path}: damaged training state ({exc}); start a new run instead of --resume.") from None
-    device = next(model.parameters()).device
-    model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            # Adam keeps `step` on the CPU and the moments beside their parameters.
-            state.setdefault(int(index), {})[name] = value if name == "step" else value.to(device)
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-    generator.set_state(tensors["rng.generator"])
-    torch.set_rng_state(tensors["rng.torch"])
+        model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                # Adam keeps `step` on the CPU and the moments beside their parameters.
+                state.setdefault(int(index), {})[name] = value if name == "step" else value.to(device)
+        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+        generator.set_state(tensors["rng.generator"])
+        torch.set_rng_state(tensors["rng.torch"])
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise DigitlabError(f"{path}: damaged training state ({reason(exc)}); start a new run instead of "
+                            "--resume.") from None
     return epoch, history
+

@@ -9,9 +9,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and write a run directory with its report")
-    train.add_argument("--recipe", default="default", help="preset settings: default, lab (the lab's exact CNN and "
-                       "settings), reader (the shipped digit model)")
+    train.add_argument("--recipe", default=None, help="preset settings: default, lab (the lab's exact CNN and "
+                       "settings), reader (the shipped digit model), lines (the shipped line reader)")
     add_config_flags(train)
     train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
@@ -89,6 +93,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     from digitlab.config import TrainConfig
 
     for config_field in dataclasses.fields(TrainConfig):
+        if not config_field.metadata.get("flag", True):  # recorded by the run, never set by hand
+            continue
         flag = "--" + config_field.name.replace("_", "-")
         kind = type(config_field.default) if config_field.default is not None else str
         # No argparse `choices`: TrainConfig.validate says what is wrong in one line, for the API too.
@@ -104,7 +110,8 @@ def config_overrides(args: argparse.Namespace) -> dict:
 
     from digitlab.config import TrainConfig
 
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None}
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+            if getattr(args, f.name, None) is not None}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,10 +146,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         if args.out is None:
             raise DigitlabError("--resume needs --out RUN_DIR, the run to continue.")
+        if args.recipe is not None:
+            raise DigitlabError("--resume continues a run with its saved settings: leave out --recipe.")
         refuse_changed_settings(args.out, config_overrides(args))
         result = fit(TrainConfig(), args.out, resume=True, report=not args.no_report)
     else:
-        config = TrainConfig.from_recipe(args.recipe, **config_overrides(args))
+        config = TrainConfig.from_recipe(args.recipe or "default", **config_overrides(args))
         out = args.out or Path("runs") / f"{config.data.replace(':', '-').replace('/', '_').replace('+', '_')}-" \
                                          f"{config.arch}-{time.strftime('%Y%m%d-%H%M%S')}"
         result = fit(config, out, report=not args.no_report)
@@ -258,13 +267,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     status = report_problems(problems)
     # Answers stream out in input order as they are ready; memory does not grow with the number of files.
     results = predictor.predict_iter(paths, [str(p) for p in paths], deskew=args.deskew)
+    saved_names: set[str] = set()
     for path, result in with_progress(zip(paths, results), len(paths)):
         if isinstance(result, DigitlabError):
             status = report_problems([str(result).rstrip(".")])
             continue
         order = sorted(range(len(result.probabilities)), key=lambda k: -result.probabilities[k])[:args.top_k]
         if args.save_preprocessed:
-            save_preprocessed(result.image, args.save_preprocessed / f"{path.stem}.png")
+            save_preprocessed(result.image, args.save_preprocessed / unique_name(path.stem, saved_names))
         if args.json:
             record = result.to_json() | {"top_k": [{"digit": k, "confidence": round(result.probabilities[k], 6)}
                                                    for k in order]}
@@ -280,7 +290,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return status
 
 
-def save_preprocessed(image, path: Path) -> None:
+def unique_name(stem: str, taken: set[str]) -> str:
+    """`stem`.png, or `stem`-2.png and on when inputs from different folders share a name."""
+    name, k = f"{stem}.png", 1
+    while name in taken:
+        k += 1
+        name = f"{stem}-{k}.png"
+    taken.add(name)
+    return name
+
+
+def save_preprocessed(image: np.ndarray, path: Path) -> None:
     from PIL import Image
 
     from digitlab.atomic import atomic_path

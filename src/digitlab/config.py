@@ -14,8 +14,8 @@ from pathlib import Path
 from digitlab.errors import DigitlabError
 
 
-def setting(default, help: str, **choices):  # noqa: A002 - the argparse word, on purpose
-    return field(default=default, metadata={"help": help, **choices})
+def setting(default, help: str, **more):  # noqa: A002 - the argparse word, on purpose
+    return field(default=default, metadata={"help": help, **more})  # more: choices, flag=False
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TrainConfig:
     threads: int = setting(0, "CPU threads (0: PyTorch's choice, one per core; under torchrun, cores / "
                            "processes per node)")
     world_size: int = setting(1, "processes training together: recorded from torchrun's WORLD_SIZE, not chosen "
-                              "here")
+                              "here", flag=False)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,8 +103,8 @@ RECIPES: dict[str, dict] = {
     "lab": dict(arch="seed", epochs=10, batch_size=128, lr=1e-3, weight_decay=0.0, schedule="constant",
                 augment=False, label_smoothing=0.0),
     # The digit model shipped in the package (`make models`): real MNIST digits, the same as the
-    # pipeline renders them, styles MNIST lacks, tiny pictures, the 27 training faces, and the class
-    # "not a digit".
+    # pipeline renders them, styles MNIST lacks, tiny pictures, 23 of the allowed faces (4 more
+    # for calibration), and the class "not a digit".
     "reader": dict(data="mnist-5k+renders+styles+small+fonts+not-digits", arch="wide", epochs=15, batch_size=128,
                    lr=3e-3),
     # The line reader shipped in the package: lines composed from mnist-5k's training digits and

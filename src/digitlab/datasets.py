@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,7 +181,8 @@ MIX_PARTS = {
     "renders": "the same digits after a random hand's distortion, as the scan pipeline renders them",
     "styles": "its 1s, 7s and 4s given the styles MNIST lacks (flag and foot, crossbar, closed top)",
     "small": "its digits and the faces' as tiny pictures (8-28 px, either polarity), as the pipeline reads them",
-    "fonts": "digits in the 27 training handwriting faces (`digitlab fonts fetch`), many hands each",
+    "fonts": "digits in the allowed handwriting faces (`digitlab fonts fetch`), many hands each: 23 faces to "
+             "train on, 4 for the validation split",
     "not-digits": "letters, symbols, scribbles, smileys: the class 'not a digit'",
     "folder:PATH": "your own images in class folders 0/ ... 9/",
 }
@@ -273,7 +275,7 @@ def cached_arrays(path: Path, build: Callable[[], tuple[np.ndarray, np.ndarray]]
         try:
             with np.load(path, allow_pickle=False) as saved:
                 return saved["images"], saved["labels"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass  # a damaged cache file is made again
     images, labels = build()
     with atomic_path(path) as tmp:

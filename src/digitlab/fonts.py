@@ -10,6 +10,7 @@ the model has not seen.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -18,7 +19,6 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from digitlab.atomic import write_bytes
 from digitlab.cache import default_cache_dir
 from digitlab.errors import DigitlabError
 
@@ -77,8 +77,17 @@ def _fetch_face(face: str, target: Path, npm: str, timeout: float) -> None:
             reason = (result.stderr.strip().splitlines() or ["no package file"])[-1]
             raise DigitlabError(f"could not fetch handwriting face {face!r} with `npm pack {package}` ({reason}).")
         fonts = _latin_fonts(tarballs[0].read_bytes(), face)
-    for name, data in fonts.items():
-        write_bytes(target / name, data)
+    # A face's weights land together or not at all: a folder with some of them would count as
+    # fetched, and training would quietly draw from fewer weights.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        for name, data in fonts.items():
+            (partial / name).write_bytes(data)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _latin_fonts(tarball: bytes, face: str) -> dict[str, bytes]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from digitlab.errors import DigitlabError
+from digitlab.errors import DigitlabError, reason
 
 MAX_PIXELS = 50_000_000           # 50 MP: larger than any phone photo, far below a decompression bomb
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a 50-MP photo is a few MB compressed; more is not a picture of a digit
@@ -55,13 +55,10 @@ def describe(source: ImageSource, name: str | None = None, index: int | None = N
 
 def image_files(folder: Path) -> list[Path]:
     """The image files directly in `folder`, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def reason(exc: BaseException) -> str:
-    """An exception as a short single line for an error message."""
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    except OSError as exc:
+        raise DigitlabError(f"{folder}: cannot be listed ({exc.strerror or reason(exc)}).") from None
 
 
 @contextlib.contextmanager

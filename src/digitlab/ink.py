@@ -53,7 +53,7 @@ class Box:
 class InkMap:
     """Where the ink is, at working resolution, and how to get back to the original pixels."""
 
-    gray: np.ndarray       # the original image, [0, 1], as loaded
+    gray: np.ndarray       # the original image (uint8, or float32 in [0, 1]), enlarged `zoom` times
     inverted: bool         # dark ink on light paper: `gray` must be inverted to make ink bright
     mask: np.ndarray       # bool, at working resolution
     scale: float           # working pixels per original pixel

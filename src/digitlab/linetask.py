@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +32,11 @@ def ctc_loss(output: torch.Tensor, target: LineTargets) -> torch.Tensor:
     return F.ctc_loss(log_probs, target.labels, target.frames, target.lengths, blank=0, zero_infinity=True)
 
 
-def decode(output: torch.Tensor, frames: torch.Tensor | None = None) -> list[str]:
-    """Greedy CTC decoding of a batch of logits `(N, T, 11)` into digit strings."""
+def decode(output: torch.Tensor, frames: torch.Tensor) -> list[str]:
+    """Greedy CTC decoding of a batch of logits `(N, T, 11)`, each line's first `frames[i]` frames
+    (the rest is padding), into digit strings."""
     probabilities = F.softmax(output.detach().float(), dim=2).cpu().numpy()
-    texts = []
-    for i, p in enumerate(probabilities):
-        valid = p[:int(frames[i])] if frames is not None else p
-        texts.append("".join(str(d) for d, _, _, _ in ctc_best_path(valid)))
-    return texts
+    return ["".join(str(d) for d, _, _, _ in ctc_best_path(p[:int(n)])) for p, n in zip(probabilities, frames)]
 
 
 def lines_read_exactly(output: torch.Tensor, target: LineTargets) -> int:
@@ -55,16 +52,21 @@ class _EpochBatches(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, b: int):
+    def __getitem__(self, b: int) -> tuple[torch.Tensor, LineTargets]:
         return self.batches.batch(b)
+
+
+def _one_thread(_: int) -> None:
+    """A loader worker's torch runs on one thread: the training process has the cores."""
+    torch.set_num_threads(1)
 
 
 class LineLoader:
     """The epoch's generated batches from one background worker process (generating a line costs
     about as much as training on it), in the same order and content as without it."""
 
-    def __init__(self, batches: LineBatches, workers: int = 1) -> None:
-        self.batches, self.workers = batches, workers
+    def __init__(self, batches: LineBatches) -> None:
+        self.batches = batches
 
     def set_epoch(self, epoch: int) -> None:
         self.batches.set_epoch(epoch)
@@ -72,12 +74,9 @@ class LineLoader:
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __iter__(self):
-        if self.workers == 0:
-            yield from self.batches
-            return
-        loader = DataLoader(_EpochBatches(self.batches), batch_size=None, num_workers=self.workers,
-                            prefetch_factor=4, worker_init_fn=lambda _: torch.set_num_threads(1))
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, LineTargets]]:
+        loader = DataLoader(_EpochBatches(self.batches), batch_size=None, num_workers=1, prefetch_factor=4,
+                            worker_init_fn=_one_thread)
         yield from loader
 
 

@@ -125,6 +125,9 @@ class Predictor:
         from digitlab.checkpoint import load_model
 
         model, metadata = load_model(path)
+        if metadata["arch"] == "crnn":
+            raise DigitlabError(f"{run_dir or path} is a line reader, not a digit classifier: read numbers "
+                                "with it (`digitlab read --model ...`).")
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
                 "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
@@ -157,6 +160,9 @@ class Predictor:
         from digitlab.export import load_onnx_session
 
         session, metadata = load_onnx_session(path)
+        if metadata.get("arch") == "crnn":
+            raise DigitlabError(f"{path} is a line reader, not a digit classifier: read numbers with it "
+                                "(`digitlab read --model ...`).")
         input_name = session.get_inputs()[0].name
 
         def run_batch(batch: np.ndarray) -> np.ndarray:
@@ -315,7 +321,11 @@ class Reader:
 
         info = {"model": str(path), "arch": "crnn", "backend": "onnxruntime",
                 "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
-        return cls(run_batch, info, int(metadata.get("stride", 4)), **_threshold_of(metadata))
+        stride = _number(metadata.get("stride", 4))
+        if stride is None or stride < 1 or stride != int(stride):
+            raise DigitlabError(f"{path}: damaged line-reader export (stride {metadata.get('stride')!r}); export it "
+                                "again.")
+        return cls(run_batch, info, int(stride), **_threshold_of(metadata))
 
     def line_probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per-frame probabilities `(T, 11)` of line images (each `(32, W)` float, `line_image`)."""

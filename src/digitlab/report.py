@@ -23,6 +23,13 @@ def save_figure(fig: Figure, path: Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
+def say_in_empty_figure(fig: Figure, text: str) -> None:
+    """A note across a figure that has nothing to show, so that it does not come out blank."""
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, text, ha="center", va="center")
+    ax.axis("off")
+
+
 def plot_learning_curves(history: list[dict], path: Path) -> None:
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(10, 4))
@@ -78,9 +85,7 @@ def plot_misclassified(evaluation: Evaluation, images: torch.Tensor, path: Path,
         ax.set_title(f"true {true}\npred {pred} ({evaluation.probabilities[index].max():.0%})", fontsize=8)
         ax.axis("off")
     if len(worst) == 0:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no mistakes on this split", ha="center", va="center")
-        ax.axis("off")
+        say_in_empty_figure(fig, "no mistakes on this split")
     fig.suptitle("Most confident mistakes")
     save_figure(fig, path)
     return len(worst)
@@ -136,9 +141,7 @@ def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, f
         ax.set_title(f"true {truth}  read {read or '(nothing)'}  (lowest {lowest:.0%})", fontsize=8, loc="left")
         ax.axis("off")
     if not wrong:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "every test line read exactly", ha="center", va="center")
-        ax.axis("off")
+        say_in_empty_figure(fig, "every test line read exactly")
     fig.suptitle("Misread lines")
     save_figure(fig, path)
     return len(wrong)

@@ -226,6 +226,10 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise DigitlabError(f"--workers must be at least 1, got {workers}.")
+    if not 0 <= port <= 65535:
+        raise DigitlabError(f"--port must be 0-65535, got {port}.")
+    if max_upload_bytes < 1024:
+        raise DigitlabError(f"--max-upload-mb must allow at least 1 KiB, got {max_upload_bytes} bytes.")
     if workers == 1:
         predictor, line_reader = Predictor.load(model), Reader.load(reader)
         print(f"digitlab serving {predictor.info.get('model')} and {line_reader.info.get('model')} on "
@@ -239,12 +243,19 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         model_path, reader_path = pool.submit(loadable_models, model, reader).result()
     print(f"digitlab serving {model_path} and {reader_path} on http://{host}:{port}/ ({workers} workers)", flush=True)
+    # The workers are fresh processes: the environment is how they learn their models. It is put
+    # back afterwards, so that a caller's own environment is not changed by serving.
+    saved = dict(os.environ)
     os.environ[MODEL_VARIABLE], os.environ[READER_VARIABLE] = model_path, reader_path
     os.environ[MAX_UPLOAD_VARIABLE] = str(max_upload_bytes)
     # Each worker's PyTorch threads share out the cores rather than each worker claiming them all.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, default_workers() // workers)))
-    uvicorn.run("digitlab.server:app_from_env", factory=True, workers=workers, host=host, port=port,
-                log_level="warning")
+    try:
+        uvicorn.run("digitlab.server:app_from_env", factory=True, workers=workers, host=host, port=port,
+                    log_level="warning")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def loadable_models(model: str | Path | None, reader: str | Path | None) -> tuple[str, str]:

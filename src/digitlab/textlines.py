@@ -208,10 +208,6 @@ class LineBatches:
                  for _ in range(self.batch_size)]
         return collate(lines, self.stride)
 
-    def __iter__(self):
-        for b in range(self.batches):
-            yield self.batch(b)
-
 
 def fixed_lines(sources: LineSources, count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     """A fixed set of lines (for validation or test), the same on every call."""

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from digitlab.datasets import Dataset, Split, load_dataset
 from digitlab.distributed import World
 from digitlab.errors import DigitlabError
 from digitlab.models import build_model, count_parameters, to_model_input
+
+if TYPE_CHECKING:
+    from digitlab.predict import Predictor
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -366,11 +370,11 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     return RunResult(run_dir, metrics, history)
 
 
-def calibrate(predictor, val: Split, flag_rate: float) -> dict:
+def calibrate(predictor: Predictor, val: Split, flag_rate: float) -> dict:
     """Fit the predictor's temperature on the validation split, then the confidence under which
     answers are flagged "not sure" (at most `flag_rate` of correct validation answers), measured
     as `predict` reads scans: the average of each digit as written and deskewed."""
-    from digitlab.calibration import fit_temperature, flag_threshold, is_uncertain
+    from digitlab.calibration import best_digit, fit_temperature, flag_threshold, is_uncertain
 
     images, labels = val.images.numpy(), val.labels.numpy()
     predictor.temperature = 1.0
@@ -382,9 +386,10 @@ def calibrate(predictor, val: Split, flag_rate: float) -> dict:
     threshold = flag_threshold(probabilities, labels, flag_rate, reject)
     flagged = is_uncertain(probabilities, threshold, reject)
     digits = labels != reject
-    correct = digits & (probabilities.argmax(1) == labels)
+    # Counted as `evaluate` counts: the best digit, the "not a digit" class aside.
+    correct = digits & (best_digit(probabilities, reject) == labels)
     result = {"temperature": temperature, "uncertain_below": threshold,
-              "val_accuracy": float(correct.sum() / max(1, digits.sum())),
+              "calibration_accuracy": float(correct.sum() / max(1, digits.sum())),
               "val_correct_flagged": float(flagged[correct].mean()) if correct.any() else 0.0}
     if reject is not None and (~digits).any():
         result["val_not_digits_flagged"] = float(flagged[~digits].mean())
