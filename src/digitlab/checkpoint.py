@@ -149,4 +149,3 @@ def load_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
         raise DigitlabError(f"{path}: damaged training state ({reason(exc)}); start a new run instead of "
                             "--resume.") from None
     return epoch, history
-
