@@ -13,9 +13,8 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
-from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain
+from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain, softmax
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
@@ -335,7 +334,7 @@ class Reader:
             if not np.isfinite(logits).all():
                 raise DigitlabError(f"the line reader {self.info.get('model')} answers NaN or infinity: its "
                                     "weights are broken; retrain it (or export it again).")
-            out.append(softmax(logits, axis=1))
+            out.append(softmax(logits))
         return out
 
     def read(self, source: ImageSource, name: str | None = None) -> Reading:

@@ -206,14 +206,15 @@ def _normalize_chunk(job: tuple[Sequence[ImageSource], Sequence[str | None], boo
 def normalize_stream(sources: Sequence[ImageSource], names: Sequence[str | None] | None = None,
                      deskew: bool = False, chunk_size: int = 32,
                      workers: int | None = None) -> Iterator[list[np.ndarray | DigitlabError]]:
-    """`normalize_batch` as a stream: the results for the first `chunk_size` sources, then for the
-    next, and so on, each chunk as soon as it is ready.
+    """`normalize_batch` as a stream: the results a chunk of sources at a time, each chunk as soon
+    as it is ready. The first chunks are small (4, 8, ... up to `chunk_size` sources), so that the
+    first answers come at once; later ones are large, to give the model full batches.
 
     With `POOL_THRESHOLD` or more sources the chunks go to `workers` processes (default: one per
     core) kept for the whole stream, at most two chunks per worker ahead of the consumer, so the
     first results come at once and memory stays flat however many sources there are."""
     names = list(names) if names is not None else [None] * len(sources)
-    jobs = ((sources[i:i + chunk_size], names[i:i + chunk_size], deskew) for i in range(0, len(sources), chunk_size))
+    jobs = ((sources[a:b], names[a:b], deskew) for a, b in chunk_bounds(len(sources), chunk_size))
     workers = workers or os.cpu_count() or 1
     if workers < 2 or len(sources) < POOL_THRESHOLD:
         yield from map(_normalize_chunk, jobs)
@@ -229,6 +230,16 @@ def normalize_stream(sources: Sequence[ImageSource], names: Sequence[str | None]
             yield ahead.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def chunk_bounds(count: int, chunk_size: int, first: int = 4) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each chunk of `count` items: `first` items, then twice as many each time,
+    up to `chunk_size`."""
+    start, size = 0, max(1, min(first, chunk_size))
+    while start < count:
+        yield start, min(count, start + size)
+        start += size
+        size = min(chunk_size, 2 * size)
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
