@@ -124,9 +124,7 @@ class Predictor:
         from digitlab.checkpoint import load_model
 
         model, metadata = load_model(path)
-        if metadata["arch"] == "crnn":
-            raise DigitlabError(f"{run_dir or path} is a line reader, not a digit classifier: read numbers "
-                                "with it (`digitlab read --model ...`).")
+        check_kind(metadata["arch"], run_dir or path, line_reader=False)
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
                 "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
@@ -159,9 +157,7 @@ class Predictor:
         from digitlab.export import load_onnx_session
 
         session, metadata = load_onnx_session(path)
-        if metadata.get("arch") == "crnn":
-            raise DigitlabError(f"{path} is a line reader, not a digit classifier: read numbers with it "
-                                "(`digitlab read --model ...`).")
+        check_kind(metadata.get("arch"), path, line_reader=False)
         input_name = session.get_inputs()[0].name
 
         def run_batch(batch: np.ndarray) -> np.ndarray:
@@ -248,6 +244,17 @@ class Predictor:
         return None if prediction.uncertain else prediction
 
 
+def check_kind(arch: str | None, path: str | Path, line_reader: bool) -> None:
+    """One line when a model of the other kind is given: a digit classifier where a line reader is
+    wanted, or the reverse (their inputs differ, so either would fail deep in the network)."""
+    if line_reader and arch != "crnn":
+        raise DigitlabError(f"{path} is a digit classifier (arch {arch}), not a line reader: read with the shipped "
+                            "reader (no --model) or one trained with `--recipe lines`.")
+    if not line_reader and arch == "crnn":
+        raise DigitlabError(f"{path} is a line reader, not a digit classifier: read numbers with it "
+                            "(`digitlab read --model ...`).")
+
+
 def calibration_of(metadata: dict) -> dict:
     """The temperature and flag threshold stored with a model (absent in uncalibrated models)."""
     return {"temperature": _number(metadata.get("temperature")) or 1.0,
@@ -294,9 +301,7 @@ class Reader:
         from digitlab.checkpoint import load_model
 
         model, metadata = load_model(path)
-        if metadata["arch"] != "crnn":
-            raise DigitlabError(f"{path} is a digit classifier (arch {metadata['arch']}), not a line reader: read "
-                                "with the shipped reader (no --model) or one trained with `--recipe lines`.")
+        check_kind(metadata["arch"], path, line_reader=True)
 
         @torch.inference_mode()
         def run_batch(batch: np.ndarray) -> np.ndarray:
@@ -311,8 +316,7 @@ class Reader:
         from digitlab.export import load_onnx_session
 
         session, metadata = load_onnx_session(path)
-        if metadata.get("arch") != "crnn":
-            raise DigitlabError(f"{path} is a digit classifier, not a line reader.")
+        check_kind(metadata.get("arch"), path, line_reader=True)
         input_name = session.get_inputs()[0].name
 
         def run_batch(batch: np.ndarray) -> np.ndarray:
