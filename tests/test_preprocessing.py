@@ -186,5 +186,25 @@ def test_strips_along_the_picture_edge_are_not_ink():
     mask[30:70, 45:50] = True    # a "1"
     mask[40:100, 0:4] = True     # a page edge along the left side, over half its height: kept
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
-    kept = mask & ~np.isin(labels, border_strips(ndimage.find_objects(labels), mask.shape))
+    kept = mask & ~np.isin(labels, border_strips(labels, ndimage.find_objects(labels)))
     assert not kept[0:6].any() and kept[30:70, 45:50].all() and kept[40:100, 0:4].all()
+
+
+def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
+    from scipy import ndimage
+
+    from digitlab.ink import border_strips
+
+    corner = np.zeros((200, 200), dtype=bool)
+    corner[:, 0:8] = True          # the desk along the left side ...
+    corner[190:, :] = True         # ... and along the bottom: one component
+    corner[60:100, 90:96] = True   # a "1"
+    zero = np.zeros((200, 200), dtype=bool)
+    yy, xx = np.mgrid[:200, :200]
+    ring = ((yy - 99.5) / 100) ** 2 + ((xx - 99.5) / 100) ** 2
+    zero[(ring <= 1.0) & (ring >= 0.75)] = True  # a bold "0" cropped tight: it touches every edge
+    for mask, kept_part in ((corner, corner[60:100, 90:96]), (zero, zero)):
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+        strips = border_strips(labels, ndimage.find_objects(labels))
+        kept = mask & ~np.isin(labels, strips)
+        assert kept.sum() == kept_part.sum()

@@ -301,21 +301,35 @@ def desk_pieces(labels: np.ndarray, boxes: list[tuple[slice, slice]], sheet: np.
     return pieces
 
 
-def border_strips(boxes: list[tuple[slice, slice]], shape: tuple[int, int]) -> list[int]:
+def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
     """Labels (1-based) of the components that run along an edge of the picture for most of its
     length and are thin across it: the desk around a photographed page, the page's own edge, a
-    shadow's border. A digit touches an edge at most across part of it, or, when the picture is
-    cropped tight round it, reaches far in from the edge (the stem under a 7's bar)."""
-    height, width = shape
+    shadow's border, or such a strip turning a corner (the desk along the left side and the
+    bottom). A digit touches an edge at most across part of it, or, when the picture is cropped
+    tight round it, reaches far in from the edge (the stem under a 7's bar, the sides of a 0)."""
+    height, width = labels.shape
     strips = []
     for i, (rows, cols) in enumerate(boxes):
         along_top_or_bottom = ((rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
                                and rows.stop - rows.start < 0.2 * height)
         along_a_side = ((cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
                         and cols.stop - cols.start < 0.2 * width)
-        if along_top_or_bottom or along_a_side:
+        if along_top_or_bottom or along_a_side or _round_a_corner(labels, i + 1, rows, cols):
             strips.append(i + 1)
     return strips
+
+
+def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:
+    """Whether a component spans most of the picture both ways yet lies almost wholly in a thin
+    band along its edges: a strip that turns a corner."""
+    height, width = labels.shape
+    if rows.stop - rows.start <= 0.8 * height or cols.stop - cols.start <= 0.8 * width:
+        return False
+    r, c = np.nonzero(labels[rows, cols] == label)
+    r, c = r + rows.start, c + cols.start
+    band = 0.08 * min(height, width)
+    near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
+    return bool(np.mean(near_edge) > 0.95)
 
 
 def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
@@ -355,7 +369,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     mask = remove_ruled_lines(mask)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
-    strips = border_strips(boxes, mask.shape)
+    strips = border_strips(labels, boxes)
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
     if strips:  # rare: label again without them, so component numbers stay contiguous
