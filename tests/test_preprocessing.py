@@ -203,7 +203,9 @@ def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
     yy, xx = np.mgrid[:200, :200]
     ring = ((yy - 99.5) / 100) ** 2 + ((xx - 99.5) / 100) ** 2
     zero[(ring <= 1.0) & (ring >= 0.75)] = True  # a bold "0" cropped tight: it touches every edge
-    for mask, kept_part in ((corner, corner[60:100, 90:96]), (zero, zero)):
+    square = np.zeros((200, 200), dtype=bool)
+    square[:, :10] = square[:, -10:] = square[:10, :] = square[-10:, :] = True  # a thin square "0", alone
+    for mask, kept_part in ((corner, corner[60:100, 90:96]), (zero, zero), (square, square)):
         labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
         strips = border_strips(labels, ndimage.find_objects(labels))
         kept = mask & ~np.isin(labels, strips)
