@@ -321,12 +321,12 @@ def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[
 
 def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:
     """Whether a component spans most of the picture both ways yet lies almost wholly in a thin
-    band along its edges, round other ink: a strip that turns a corner."""
+    band along its edges, and is not the picture's only ink: a strip that turns a corner."""
     height, width = labels.shape
     if rows.stop - rows.start <= 0.8 * height or cols.stop - cols.start <= 0.8 * width:
         return False
     r, c = np.nonzero(labels[rows, cols] == label)
-    # A thin, square "0" cropped tight lies along the edges too, but alone: a desk frames writing.
+    # A thin, square "0" cropped tight lies along the edges too, but alone: a desk comes with writing.
     if np.count_nonzero(labels) - len(r) < 0.02 * len(r):
         return False
     r, c = r + rows.start, c + cols.start
