@@ -128,3 +128,16 @@ def test_disk_full_while_exporting_is_one_line(seed_run, tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"cannot write {out}" in result.stderr
     assert list(tmp_path.iterdir()) == []  # neither the model nor a temporary file
+
+
+def test_an_onnx_session_takes_its_share_of_the_cores(onnx_model, monkeypatch):
+    """Pool and server workers give each process its share through OMP_NUM_THREADS; onnxruntime
+    must follow it (its idle threads spin: two sessions claiming both cores read no faster than
+    one), and an explicit count wins."""
+    from digitlab.export import load_onnx_session
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert load_onnx_session(onnx_model)[0].get_session_options().intra_op_num_threads == 1
+    assert load_onnx_session(onnx_model, threads=2)[0].get_session_options().intra_op_num_threads == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a count: onnxruntime's own default
+    assert load_onnx_session(onnx_model)[0].get_session_options().intra_op_num_threads == 0

@@ -210,3 +210,29 @@ def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
         strips = border_strips(labels, ndimage.find_objects(labels))
         kept = mask & ~np.isin(labels, strips)
         assert kept.sum() == kept_part.sum()
+
+
+def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
+    """`erode` and `solidity` replace slower SciPy calls on every picture: they must give SciPy's
+    answers (the hull from every pixel's four corners), borders and one-pixel masks included."""
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull
+
+    from digitlab.ink import erode, solidity
+
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (1, 7), (7, 1), (40, 40), (64, 300)]:
+        for share in (0.3, 0.8, 0.97):
+            mask = rng.random(shape) < share
+            assert (erode(mask) == ndimage.binary_erosion(mask)).all()
+    for _ in range(20):
+        region = ndimage.binary_dilation(rng.random((60, 80)) > 0.995, iterations=int(rng.integers(1, 9)))
+        rows, cols = np.nonzero(region)
+        corners = np.stack([np.concatenate([cols, cols + 1, cols, cols + 1]),
+                            np.concatenate([rows, rows, rows + 1, rows + 1])], 1)
+        assert solidity(region) == pytest.approx(len(rows) / ConvexHull(corners).volume, rel=1e-12)
+    square = np.zeros((50, 50), dtype=bool)
+    square[10:30, 5:45] = True
+    seven = square.copy()
+    seven[14:30, 5:41] = False       # a bar and a stem: far from convex
+    assert solidity(square) == 1.0 and solidity(seven) < 0.5 and solidity(~np.ones((5, 5), bool)) == 0.0

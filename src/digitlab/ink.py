@@ -268,11 +268,18 @@ def solidity(region: np.ndarray) -> float:
     for the shape of a digit."""
     from scipy.spatial import ConvexHull, QhullError
 
-    rows, cols = np.nonzero(region)
-    points = np.stack([np.concatenate([cols, cols + 1, cols, cols + 1]),
-                       np.concatenate([rows, rows, rows + 1, rows + 1])], 1)
+    # The hull of the pixels' squares is that of each row's outer corners: a few hundred points
+    # for Qhull instead of four per pixel (50 ms for a sheet that fills the picture).
+    rows = np.flatnonzero(region.any(axis=1))
+    if rows.size == 0:
+        return 0.0
+    filled = region[rows]
+    left = filled.argmax(axis=1)
+    right = region.shape[1] - filled[:, ::-1].argmax(axis=1)
+    points = np.stack([np.concatenate([left, left, right, right]),
+                       np.concatenate([rows, rows + 1, rows, rows + 1])], 1)
     try:
-        return float(len(rows) / ConvexHull(points).volume)
+        return float(np.count_nonzero(region) / ConvexHull(points).volume)
     except QhullError:
         return 0.0
 
@@ -362,15 +369,19 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         inverted = polarity == "dark"
     bright_ink = 1.0 - work if inverted else work
     mask = threshold_ink(ink_strength(bright_ink))
-    stroke = typical_stroke(mask) if mask is not None else 0.0
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3))) if mask is not None else (None, 0)
+    stroke = typical_stroke(labels, count) if mask is not None else 0.0
     if 3 * stroke > background_window(work):
         # Strokes nearly as wide as the background filter (a digit cropped tight, a marker): the
         # filter would take their middles for background. Filter with four strokes' width instead.
         mask = threshold_ink(ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke))))
+        labels = None
     if mask is None:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    mask = remove_ruled_lines(mask)
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    unruled = remove_ruled_lines(mask)
+    if labels is None or unruled is not mask:
+        mask = unruled
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     strips = border_strips(labels, boxes)
     if sheet is not None and inverted:
@@ -386,20 +397,32 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side)
 
 
-def typical_stroke(mask: np.ndarray) -> float:
-    """The median stroke width of a mask's pieces: a page's digits outvote the odd large blob (the
-    desk in a corner of the photo), while a digit that fills the picture speaks for itself."""
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+def typical_stroke(labels: np.ndarray, count: int) -> float:
+    """The median stroke width of a mask's pieces (`labels`, `count` as `ndimage.label` gives
+    them): a page's digits outvote the odd large blob (the desk in a corner of the photo), while a
+    digit that fills the picture speaks for itself."""
     if count == 0:
         return 0.0
-    areas = np.bincount(labels.ravel())[1:]
-    widths = [stroke_width(labels[box] == i + 1) for i, box in enumerate(ndimage.find_objects(labels))
-              if areas[i] >= 0.01 * areas.max()]
-    return float(np.median(widths))
+    mask = labels > 0
+    # `stroke_width` of every piece at once: pieces touch only diagonally, and an erosion looks
+    # at the four direct neighbours, so one erosion of the whole mask finds each piece's boundary.
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    boundary = np.bincount(labels[mask & ~erode(mask)], minlength=count + 1)[1:]
+    widths = 2 * areas / np.maximum(boundary, 1)
+    return float(np.median(widths[areas >= 0.01 * areas.max()]))
 
 
 def stroke_width(mask: np.ndarray) -> float:
     """Mean stroke width in pixels: area over half the boundary length."""
     area = mask.sum()
-    boundary = (mask & ~ndimage.binary_erosion(mask)).sum()
+    boundary = (mask & ~erode(mask)).sum()
     return float(2 * area / max(boundary, 1))
+
+
+def erode(mask: np.ndarray) -> np.ndarray:
+    """`ndimage.binary_erosion(mask)` (the four-neighbour cross, outside the picture counting as
+    background) in five array operations: five times faster on a working-size mask, and it runs
+    on every picture."""
+    padded = np.pad(mask.astype(bool, copy=False), 1)
+    return (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2]
+            & padded[1:-1, 2:])
