@@ -105,9 +105,10 @@ class TextLine:
         return self.v1 - self.v0
 
 
-def turned(xs: np.ndarray, ys: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates in the frame of writing at `angle`: (along, across)."""
-    cos, sin = math.cos(angle), math.sin(angle)
+def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates in the frame of writing at `angle`: (along, across). Angles as a column
+    (shape (K, 1)) turn the points to all K frames at once."""
+    cos, sin = np.cos(angle), np.sin(angle)
     return xs * cos + ys * sin, -xs * sin + ys * cos
 
 
@@ -172,7 +173,7 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
     ys = np.concatenate([pixels[i][1] for i in pieces])
     candidates = angle + np.radians(np.arange(-12.0, 12.01, 1.0))
     # All candidates at once, each one's bands numbered apart from the others' in one bincount.
-    v = -xs * np.sin(candidates)[:, None] + ys * np.cos(candidates)[:, None]
+    _, v = turned(xs, ys, candidates[:, None])
     bands = ((v - v.min(axis=1, keepdims=True)) / bin_width).astype(np.int64)
     width = int(bands.max()) + 1
     counts = np.bincount((bands + width * np.arange(len(candidates))[:, None]).ravel(),
