@@ -71,6 +71,12 @@ def test_the_shipped_models_export_and_answer_as_in_pytorch(tmp_path, mnist5k):
         assert a["box"] == b["box"] and abs(a["confidence"] - b["confidence"]) < 1e-4
     read = run_cli("read", "--model", str(lines), str(number))
     assert read.returncode == 0 and ": 2026 " in read.stdout
+    # Both models exported: reading runs on onnxruntime alone.
+    code = ("import sys; from digitlab.cli import main; rc = main(['read', '--model', sys.argv[1], '--digit-model', "
+            "sys.argv[2], sys.argv[3]]); assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, str(lines), str(digits), str(number)], capture_output=True,
+                            text=True, cwd=REPO)
+    assert result.returncode == 0 and ": 2026 " in result.stdout, result.stderr
 
 
 def edited_copy(onnx_model, tmp_path, edit) -> str:

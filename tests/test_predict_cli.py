@@ -126,6 +126,21 @@ def test_demo_examples_are_read(trained_run):
     assert read.returncode == 0 and ": 2026 " in read.stdout
 
 
+def test_read_asks_the_digit_model_it_is_given_or_none(trained_run, tmp_path):
+    from digitlab.predict import SHIPPED_LINES, shipped_model
+    from tests.conftest import REPO
+
+    number = str(REPO / "examples" / "number-2026.jpg")
+    for digit_model in ("none", str(trained_run)):
+        result = run_cli("read", "--json", "--digit-model", digit_model, number)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["text"] == "2026"
+    for digit_model, says in ((str(shipped_model(SHIPPED_LINES)), "is a line reader, not a digit classifier"),
+                              (str(tmp_path / "no-such-run"), "--digit-model")):
+        result = run_cli("read", "--digit-model", digit_model, number)
+        assert result.returncode == 2 and result.stderr.count("\n") == 1 and says in result.stderr
+
+
 def test_read_refuses_a_digit_classifier_as_its_model(trained_run):
     from tests.conftest import REPO
 

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--model", default=None, help=f"run directory or .onnx file (default: the {kind} "
                              "shipped with digitlab)")
         command.add_argument("--json", action="store_true", help="one JSON object per line")
+        if name == "read":
+            command.add_argument("--digit-model", default=None,
+                                 help="digit model also asked about each digit that stands alone in a line: run "
+                                      "directory or .onnx file (default: the shipped one; 'none': the line reader "
+                                      "alone)")
         if name == "predict":
             command.add_argument("--deskew", action="store_true",
                                  help="read only the digit straightened by its moments "
@@ -315,7 +320,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     paths, problems = expand_inputs(args.images)
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to read.")
-    reader = Reader.load(args.model)
+    alone = args.digit_model == "none"
+    reader = Reader.load(args.model, None if alone else args.digit_model, second_opinion=not alone)
     status = report_problems(problems)
     for path in with_progress(paths, len(paths)):
         try:

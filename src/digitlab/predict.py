@@ -269,30 +269,50 @@ def _number(value) -> float | None:
 
 
 class Reader:
-    """Reads whole numbers, and every line of a page, with the line reader (`models.LineReader`).
-    Build with `Reader.load(path)` (a line-reader run directory, its model.safetensors or its
-    .onnx export; by default the reader shipped in the package)."""
+    """Reads whole numbers, and every line of a page, with the line reader (`models.LineReader`),
+    and the digits it doubts that stand alone in a line also with a digit model (`second_opinion`,
+    see `second_opinion.with_second_opinion`). Build with `Reader.load(path)` (a line-reader run directory,
+    its model.safetensors or its .onnx export; by default the reader shipped in the package)."""
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
-                 uncertain_below: float = UNCERTAIN_BELOW) -> None:
+                 uncertain_below: float = UNCERTAIN_BELOW, second_opinion: Predictor | None = None) -> None:
         self._run_batch = run_batch  # float32 (N, 1, 32, W) -> logits (N, W / stride, 11)
         self.info = info
         self.stride = stride
         self.uncertain_below = uncertain_below
+        self.second_opinion = second_opinion
+        if second_opinion is not None:
+            if [str(c) for c in second_opinion.classes[:10]] != [str(d) for d in range(10)]:
+                raise DigitlabError(f"--digit-model {second_opinion.info.get('model')}: its classes are not the "
+                                    "digits 0-9, so it cannot read the digits of a number.")
+            self.info = {**info, "digit_model": second_opinion.info.get("model")}
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Reader:
+    def load(cls, path: str | Path | None = None, digit_model: str | Path | None = None,
+             second_opinion: bool = True) -> Reader:
+        """The line reader at `path`, with the digit model at `digit_model` (by default the shipped
+        one) as its second opinion, or alone with `second_opinion=False`."""
         path = Path(path) if path is not None else shipped_model(SHIPPED_LINES)
         if not path.exists():
             raise DigitlabError(f"--model {path}: no such run directory or model file.")
         if path.suffix == ".onnx":
-            return cls.from_onnx(path)
-        weights = path / "model.safetensors" if path.is_dir() else path
-        if path.is_dir() and not weights.is_file():
-            raise DigitlabError(f"{path} has no model.safetensors: is it a digitlab run directory?")
-        if weights.suffix != ".safetensors":
-            raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
-        return cls.from_safetensors(weights)
+            reader = cls.from_onnx(path)
+        else:
+            weights = path / "model.safetensors" if path.is_dir() else path
+            if path.is_dir() and not weights.is_file():
+                raise DigitlabError(f"{path} has no model.safetensors: is it a digitlab run directory?")
+            if weights.suffix != ".safetensors":
+                raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
+            reader = cls.from_safetensors(weights)
+        if not second_opinion:
+            return reader
+        if digit_model is not None and not Path(digit_model).exists():
+            raise DigitlabError(f"--digit-model {digit_model}: no such run directory or model file.")
+        return reader.asking(Predictor.load(digit_model))
+
+    def asking(self, digit_model: Predictor) -> Reader:
+        """This line reader with `digit_model` as its second opinion."""
+        return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model)
 
     @classmethod
     def from_safetensors(cls, path: Path) -> Reader:
@@ -347,7 +367,8 @@ class Reader:
 
         name = describe(source, name)
         with image_errors(name):
-            page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name)
+            opinion = self.second_opinion.scan_probabilities if self.second_opinion is not None else None
+            page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name, opinion)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
 

@@ -21,6 +21,7 @@ from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink, stroke_width, threshold_ink
 from digitlab.preprocessing import MNIST_STROKE, normalize_stroke
+from digitlab.second_opinion import DigitOpinion, with_second_opinion
 
 LINE_HEIGHT = 32   # the reader's input height
 LINE_INK = 26      # the ink's height in it; the rest is margin
@@ -298,12 +299,14 @@ LineReaderFn = Callable[[list[np.ndarray]], list[np.ndarray]]  # line images -> 
 
 
 def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, uncertain_below: float,
-              flip: bool = False) -> ReadLine:
+              flip: bool = False, opinion: DigitOpinion | None = None) -> ReadLine:
     bright, coefficients = line_crop(ink, line, flip)
     mask = line_mask(bright)
     image, geometry = placed_line(mask)
     probabilities = reader([image])[0]
     decoded = ctc_best_path(probabilities)
+    if opinion is not None:
+        decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
     zoom = ink.zoom
 
     def to_original(x: float, y: float) -> list[float]:
@@ -352,16 +355,18 @@ class PageReading:
 
 
 def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_below: float,
-              name: str | None = None) -> PageReading:
-    """Every line of digits on a photo or scan, top to bottom, each read whole. A page turned
+              name: str | None = None, opinion: DigitOpinion | None = None) -> PageReading:
+    """Every line of digits on a photo or scan, top to bottom, each read whole (with `opinion`,
+    the digits that stand alone also by a digit model: `with_second_opinion`). A page turned
     upside down is read the right way up (`upside_down`)."""
     ink = find_ink(source, name, work_side=READ_SIDE)
     lines = find_lines(ink)
     if not lines:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    chosen = [read_line(ink, line, reader, stride, uncertain_below) for line in lines]
+    chosen = [read_line(ink, line, reader, stride, uncertain_below, opinion=opinion) for line in lines]
     if certainty(chosen) < math.log(0.98):
-        flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True) for line in reversed(lines)]
+        flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True, opinion=opinion)
+                   for line in reversed(lines)]
         if upside_down(chosen, flipped[::-1]):
             chosen = flipped
     found = [line for line in chosen if line.text]

@@ -1,0 +1,85 @@
+"""The digit model's second opinion on the line reader's digits: which digits it is asked about,
+and how the two readings decide together."""
+
+import numpy as np
+import pytest
+
+from digitlab.errors import DigitlabError
+from digitlab.reading import ctc_best_path, placed_line
+from digitlab.second_opinion import standalone_digits, with_second_opinion
+
+
+def mnist_line(mnist5k, gaps: list[int]) -> tuple[np.ndarray, list[tuple[int, float, int, int]], list[int]]:
+    """Real MNIST test digits 3, 5, 1, 7 set side by side with `gaps` (columns, negative: overlap)
+    as a line image; the spikes a line reader would place at their middles; their digits' columns."""
+    from digitlab.textlines import LINE_HEIGHT
+
+    images, labels = mnist5k.test.images.numpy(), mnist5k.test.labels.numpy()
+    digits = [3, 5, 1, 7]
+    glyphs = [images[np.flatnonzero(labels == d)[0]] > 100 for d in digits]
+    glyphs = [g[:, np.flatnonzero(g.any(axis=0))] for g in glyphs]
+    width = sum(g.shape[1] for g in glyphs) + sum(max(0, gap) for gap in gaps) + 8
+    mask, x, middles = np.zeros((28, width), bool), 2, []
+    for k, glyph in enumerate(glyphs):
+        mask[:, x:x + glyph.shape[1]] |= glyph
+        middles.append(x + glyph.shape[1] / 2)
+        x += glyph.shape[1] + (gaps[k] if k < len(gaps) else 0)
+    image, geometry = placed_line(mask)
+    assert image.shape[0] == LINE_HEIGHT
+    frames = [int(((m - geometry.left) * geometry.scale + 4) // 4) for m in middles]
+    return image, [(d, 0.9, f, f) for d, f in zip(digits, frames)], digits
+
+
+def test_digits_that_stand_alone_are_cut_out_and_joined_ones_are_not(mnist5k):
+    image, decoded, _ = mnist_line(mnist5k, gaps=[6, 6, -5])  # 3, 5 apart; the 1 overlaps the 7
+    alone = standalone_digits(image, decoded, stride=4)
+    assert alone[0] is not None and alone[1] is not None
+    assert alone[2] is None and alone[3] is None
+    # Each cut-out digit is its own ink: the 3 lies left of the 5, and together they are all of it.
+    assert np.flatnonzero(alone[0].any(axis=0)).max() < np.flatnonzero(alone[1].any(axis=0)).min()
+    left_part = image[:, :np.flatnonzero(alone[1].any(axis=0)).max() + 1] > 0.5
+    assert (alone[0] | alone[1])[:, :left_part.shape[1]].sum() == left_part.sum()
+
+
+def test_the_digit_model_settles_a_digit_the_line_reader_doubts(mnist5k):
+    image, decoded, digits = mnist_line(mnist5k, gaps=[6, 6, -5])
+    assert digits == [3, 5, 1, 7]
+    frames = max(f for _, _, f, _ in decoded) + 3
+    probabilities = np.full((frames, 11), 1e-4)
+    probabilities[:, 0] = 1.0
+    for digit, _, frame, _ in decoded:
+        probabilities[frame] = 1e-4
+        probabilities[frame, digit + 1] = 0.6
+    probabilities[decoded[0][2], 9] = 0.3    # the 3 might be an 8, says the line reader
+    probabilities[decoded[1][2], 4] = 0.4    # the 5 might be a 3
+    probabilities[decoded[3][2], 2] = 0.4    # the 7 might be a 1
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    line_reader = ctc_best_path(probabilities)
+    asked = []
+
+    def opinion(images: np.ndarray) -> np.ndarray:  # a digit model sure that every digit is a 3
+        asked.append(images)
+        answer = np.full((len(images), 10), 0.01)
+        answer[:, 3] = 0.91
+        return answer
+
+    decided = with_second_opinion(probabilities, line_reader, image, 4, opinion)
+    # The doubted 5 is settled; the 1 is sure and the 7 is joined to it: neither is asked about.
+    assert [d for d, _, _, _ in decided] == [3, 3, 1, 7]
+    assert len(asked) == 1 and asked[0].shape == (2, 28, 28) and asked[0].dtype == np.uint8
+    assert decided[0][1] > 0.99 > line_reader[0][1]             # agreeing: surer than either
+    assert 0.5 < decided[1][1] < 0.99                             # overruling: less sure than the digit model
+    assert decided[2:] == line_reader[2:]
+    assert [d[2:] for d in decided] == [d[2:] for d in line_reader]  # the same frames, so the same boxes
+    # Sure enough of every digit, the line reader asks nobody.
+    assert with_second_opinion(probabilities, line_reader, image, 4, opinion, doubt_below=0.5) == line_reader
+    assert len(asked) == 1
+
+
+def test_a_model_of_other_classes_cannot_be_the_second_opinion():
+    from digitlab.predict import Predictor, Reader
+
+    clothes = Predictor(lambda batch: np.zeros((len(batch), 10)), ["T-shirt/top", "Trouser", "Pullover", "Dress",
+                        "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"], {"model": "fashion"})
+    with pytest.raises(DigitlabError, match="not the digits 0-9"):
+        Reader(lambda batch: np.zeros((1, 4, 11)), {"model": "lines"}, second_opinion=clothes)
