@@ -212,3 +212,26 @@ def test_workers_must_be_positive():
 def test_impossible_port_or_upload_limit_is_one_line(flags, message):
     result = run_cli("serve", "--workers", "1", *flags)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_a_server_of_two_onnx_files_reads_numbers_without_torch(font_glyph, tmp_path):
+    """/api/read asks the server's own digit model for its second opinion: with both models
+    exported, the server never loads PyTorch."""
+    import numpy as np
+
+    from digitlab.predict import SHIPPED_LINES, shipped_model
+
+    digits, lines = tmp_path / "digits.onnx", tmp_path / "lines.onnx"
+    assert run_cli("export", "--onnx", str(digits)).returncode == 0
+    assert run_cli("export", "--model", str(shipped_model(SHIPPED_LINES)), "--onnx", str(lines)).returncode == 0
+    process, url = start_server(model=digits, reader=lines, workers=1)
+    try:
+        glyph = join_glyphs([font_glyph(c, "Humor-Sans") for c in "2718"], np.random.default_rng(1))
+        data = png_bytes(clean_scan(glyph, fill=0.15, side=900))
+        body = httpx.post(f"{url}/api/read", files={"image": ("n.png", data, "image/png")}, timeout=60).json()
+        assert body["text"] == "2718"
+        with open(f"/proc/{process.pid}/maps") as maps:
+            assert "libtorch" not in maps.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

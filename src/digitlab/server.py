@@ -206,8 +206,9 @@ class WorkerHeader:
 def app_from_env() -> FastAPI:
     """The app of one `serve` worker process: its own `Predictor` and `Reader` for the models that
     `serve` put in the environment."""
-    predictor, reader = Predictor.load(os.environ[MODEL_VARIABLE]), Reader.load(os.environ[READER_VARIABLE])
-    app = create_app(predictor, reader, int(os.environ[MAX_UPLOAD_VARIABLE]))
+    predictor = Predictor.load(os.environ[MODEL_VARIABLE])
+    app = create_app(predictor, line_reader(os.environ[READER_VARIABLE], predictor),
+                     int(os.environ[MAX_UPLOAD_VARIABLE]))
     app.add_middleware(WorkerHeader, close_connections=True)
     return app
 
@@ -231,10 +232,11 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
     if max_upload_bytes < 1024:
         raise DigitlabError(f"--max-upload-mb must allow at least 1 KiB, got {max_upload_bytes} bytes.")
     if workers == 1:
-        predictor, line_reader = Predictor.load(model), Reader.load(reader)
-        print(f"digitlab serving {predictor.info.get('model')} and {line_reader.info.get('model')} on "
+        predictor = Predictor.load(model)
+        numbers = line_reader(reader, predictor)
+        print(f"digitlab serving {predictor.info.get('model')} and {numbers.info.get('model')} on "
               f"http://{host}:{port}/", flush=True)
-        app = create_app(predictor, line_reader, max_upload_bytes)
+        app = create_app(predictor, numbers, max_upload_bytes)
         app.add_middleware(WorkerHeader)
         uvicorn.run(app, host=host, port=port, log_level="warning")
         return
@@ -262,4 +264,12 @@ def loadable_models(model: str | Path | None, reader: str | Path | None) -> tupl
     """The absolute paths of the models `Predictor.load(model)` and `Reader.load(reader)` load,
     once they have loaded them."""
     return (str(Path(Predictor.load(model).info["model"]).resolve()),
-            str(Path(Reader.load(reader).info["model"]).resolve()))
+            str(Path(Reader.load(reader, second_opinion=False).info["model"]).resolve()))
+
+
+def line_reader(reader: str | Path | None, predictor: Predictor) -> Reader:
+    """The line reader for /api/read, asking the server's own digit model (when its classes are the
+    digits) about the digits it doubts: one digit model per server, so a server of two ONNX files
+    never imports torch."""
+    alone = Reader.load(reader, second_opinion=False)
+    return alone.asking(predictor) if predictor.classes[:10] == [str(d) for d in range(10)] else alone
