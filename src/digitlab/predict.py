@@ -98,6 +98,11 @@ class Predictor:
         self.uncertain_below = uncertain_below
         self.reject_class = self.classes.index(NOT_A_DIGIT) if NOT_A_DIGIT in self.classes else None
 
+    @property
+    def reads_digits(self) -> bool:
+        """Whether the model's first ten classes are the digits 0-9 (not, say, Fashion-MNIST's)."""
+        return [str(c) for c in self.classes[:10]] == [str(d) for d in range(10)]
+
     @classmethod
     def load(cls, path: str | Path | None = None) -> Predictor:
         """A run directory, a model.safetensors or an .onnx file; None: the shipped digit model."""
@@ -282,7 +287,7 @@ class Reader:
         self.uncertain_below = uncertain_below
         self.second_opinion = second_opinion
         if second_opinion is not None:
-            if [str(c) for c in second_opinion.classes[:10]] != [str(d) for d in range(10)]:
+            if not second_opinion.reads_digits:
                 raise DigitlabError(f"--digit-model {second_opinion.info.get('model')}: its classes are not the "
                                     "digits 0-9, so it cannot read the digits of a number.")
             self.info = {**info, "digit_model": second_opinion.info.get("model")}

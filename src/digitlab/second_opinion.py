@@ -29,12 +29,13 @@ def standalone_digits(image: np.ndarray, decoded: list[tuple[int, float, int, in
         return [None] * len(decoded)
     spans = [(piece[1].start, piece[1].stop) for piece in ndimage.find_objects(labels)]
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    large = areas >= 0.03 * areas.max()  # specks and dust are no digit's
     centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
     edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(mask.shape[1])]
     alone: list[np.ndarray | None] = []
     for k in range(len(decoded)):
         mine = [i for i, (c0, c1) in enumerate(spans)
-                if areas[i] >= 0.03 * areas.max() and edges[k] <= (c0 + c1) / 2 < edges[k + 1]]
+                if large[i] and edges[k] <= (c0 + c1) / 2 < edges[k + 1]]
         reaches_another = any(spans[i][0] <= centres[j] < spans[i][1] for i in mine for j in range(len(centres))
                               if j != k)
         alone.append(np.isin(labels, [i + 1 for i in mine]) if mine and not reaches_another else None)

@@ -272,4 +272,4 @@ def line_reader(reader: str | Path | None, predictor: Predictor) -> Reader:
     digits) about the digits it doubts: one digit model per server, so a server of two ONNX files
     never imports torch."""
     alone = Reader.load(reader, second_opinion=False)
-    return alone.asking(predictor) if predictor.classes[:10] == [str(d) for d in range(10)] else alone
+    return alone.asking(predictor) if predictor.reads_digits else alone
