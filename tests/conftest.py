@@ -102,14 +102,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model=None, reader=None, max_upload_mb: float = 1.0, workers: int | None = None):
-    """`digitlab serve` on a free port of 127.0.0.1 (the shipped models unless given), once it
-    answers /api/health; a bounded wait."""
+def start_server(model=None, reader=None, max_upload_mb: float = 1.0, workers: int | None = None,
+                 flags: tuple[str, ...] = ()):
+    """`digitlab serve` on a free port of 127.0.0.1 (the shipped models unless given, with any other
+    `flags`), once it answers /api/health; a bounded wait."""
     port = free_port()
     models = (["--model", str(model)] if model else []) + (["--reader", str(reader)] if reader else [])
     process = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", *models, "--host", "127.0.0.1",
                                 "--port", str(port), "--max-upload-mb", str(max_upload_mb),
-                                *(["--workers", str(workers)] if workers else [])],
+                                *(["--workers", str(workers)] if workers else []), *flags],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # loading the models takes seconds, more on a busy machine

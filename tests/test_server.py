@@ -28,6 +28,7 @@ def test_health_names_the_shipped_models(server):
     assert health["model"].endswith("digits.safetensors") and health["arch"] == "wide"
     assert health["test_accuracy"] > 0.98 and health["version"]
     assert health["reader"]["model"].endswith("lines.safetensors")
+    assert health["reader"]["digit_model"] == health["model"]  # the second opinion is the server's own model
 
 
 def test_predict_returns_the_cli_json(server, font_glyph, tmp_path):
@@ -230,8 +231,32 @@ def test_a_server_of_two_onnx_files_reads_numbers_without_torch(font_glyph, tmp_
         data = png_bytes(clean_scan(glyph, fill=0.15, side=900))
         body = httpx.post(f"{url}/api/read", files={"image": ("n.png", data, "image/png")}, timeout=60).json()
         assert body["text"] == "2718"
+        assert httpx.get(f"{url}/api/health").json()["reader"]["digit_model"] == str(digits)
         with open(f"/proc/{process.pid}/maps") as maps:
             assert "libtorch" not in maps.read()
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_no_second_opinion_reaches_every_worker(font_glyph):
+    """`serve --no-second-opinion`: /api/read is the line reader's alone, in each worker process."""
+    import numpy as np
+
+    process, url = start_server(workers=2, flags=("--no-second-opinion",))
+    try:
+        glyph = join_glyphs([font_glyph(c, "Humor-Sans") for c in "305"], np.random.default_rng(2))
+        data = png_bytes(clean_scan(glyph, fill=0.15, side=900))
+        workers = set()
+        for _ in range(40):  # bounded: until both workers have answered
+            health = httpx.get(f"{url}/api/health", timeout=30).json()
+            assert health["reader"]["digit_model"] is None and health["model"].endswith("digits.safetensors")
+            workers.add(health["worker"])
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2
+        body = httpx.post(f"{url}/api/read", files={"image": ("n.png", data, "image/png")}, timeout=60).json()
+        assert body["text"] == "305"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "shipped one)")
     serve.add_argument("--reader", default=None, help="line reader for /api/read: run directory or .onnx file "
                        "(default: the shipped one)")
+    serve.add_argument("--second-opinion", action=argparse.BooleanOptionalAction, default=True,
+                       help="/api/read asks --model about the digits the line reader doubts (when --model reads "
+                            "digits); --no-second-opinion: the line reader alone")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--max-upload-mb", type=float, default=10.0)
@@ -357,7 +360,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digitlab.server import serve
 
     serve(args.model, args.reader, host=args.host, port=args.port,
-          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), workers=args.workers)
+          max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), workers=args.workers,
+          second_opinion=args.second_opinion)
     return 0
 
 

@@ -104,18 +104,19 @@ class Predictor:
         return [str(c) for c in self.classes[:10]] == [str(d) for d in range(10)]
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Predictor:
-        """A run directory, a model.safetensors or an .onnx file; None: the shipped digit model."""
+    def load(cls, path: str | Path | None = None, flag: str = "--model") -> Predictor:
+        """A run directory, a model.safetensors or an .onnx file; None: the shipped digit model.
+        `flag` is the option that named `path`, for the error messages."""
         path = Path(path) if path is not None else shipped_model()
         if not path.exists():
-            raise DigitlabError(f"--model {path}: no such run directory or model file.")
+            raise DigitlabError(f"{flag} {path}: no such run directory or model file.")
         if path.suffix == ".onnx":
             return cls.from_onnx(path)
         if path.is_dir():
             return cls.from_run(path)
         if path.suffix == ".safetensors":
             return cls.from_safetensors(path)
-        raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
+        raise DigitlabError(f"{flag} {path}: expected a run directory, a .safetensors or an .onnx file.")
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> Predictor:
@@ -309,11 +310,7 @@ class Reader:
             if weights.suffix != ".safetensors":
                 raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
             reader = cls.from_safetensors(weights)
-        if not second_opinion:
-            return reader
-        if digit_model is not None and not Path(digit_model).exists():
-            raise DigitlabError(f"--digit-model {digit_model}: no such run directory or model file.")
-        return reader.asking(Predictor.load(digit_model))
+        return reader.asking(Predictor.load(digit_model, flag="--digit-model")) if second_opinion else reader
 
     def asking(self, digit_model: Predictor) -> Reader:
         """This line reader with `digit_model` as its second opinion."""

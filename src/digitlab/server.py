@@ -59,6 +59,7 @@ T = TypeVar("T")
 MODEL_VARIABLE = "DIGITLAB_SERVE_MODEL"
 READER_VARIABLE = "DIGITLAB_SERVE_READER"
 MAX_UPLOAD_VARIABLE = "DIGITLAB_SERVE_MAX_UPLOAD_BYTES"
+SECOND_OPINION_VARIABLE = "DIGITLAB_SERVE_SECOND_OPINION"
 
 
 def png_data_url(image: np.ndarray) -> str:
@@ -152,7 +153,7 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
         return {"status": "ok", "model": predictor.info.get("model"), "arch": predictor.info.get("arch"),
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
-                "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy")},
+                "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy", "digit_model")},
                 "version": __version__, "worker": os.getpid()}
 
     @app.post("/api/predict", openapi_extra=UPLOAD_BODY)
@@ -207,7 +208,8 @@ def app_from_env() -> FastAPI:
     """The app of one `serve` worker process: its own `Predictor` and `Reader` for the models that
     `serve` put in the environment."""
     predictor = Predictor.load(os.environ[MODEL_VARIABLE])
-    app = create_app(predictor, line_reader(os.environ[READER_VARIABLE], predictor),
+    app = create_app(predictor, line_reader(os.environ[READER_VARIABLE], predictor,
+                                            os.environ[SECOND_OPINION_VARIABLE] == "1"),
                      int(os.environ[MAX_UPLOAD_VARIABLE]))
     app.add_middleware(WorkerHeader, close_connections=True)
     return app
@@ -219,8 +221,9 @@ def default_workers() -> int:
 
 
 def serve(model: str | Path | None, reader: str | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          max_upload_bytes: int = MAX_UPLOAD_BYTES, workers: int | None = None) -> None:
-    """Serve the page and API with `workers` processes on one port (default: one per core).
+          max_upload_bytes: int = MAX_UPLOAD_BYTES, workers: int | None = None, second_opinion: bool = True) -> None:
+    """Serve the page and API with `workers` processes on one port (default: one per core); with
+    `second_opinion=False` /api/read is the line reader's alone.
     Decoding and preprocessing hold the GIL, so processes, not threads, put more cores to work."""
     import uvicorn
 
@@ -233,7 +236,7 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
         raise DigitlabError(f"--max-upload-mb must allow at least 1 KiB, got {max_upload_bytes} bytes.")
     if workers == 1:
         predictor = Predictor.load(model)
-        numbers = line_reader(reader, predictor)
+        numbers = line_reader(reader, predictor, second_opinion)
         print(f"digitlab serving {predictor.info.get('model')} and {numbers.info.get('model')} on "
               f"http://{host}:{port}/", flush=True)
         app = create_app(predictor, numbers, max_upload_bytes)
@@ -250,6 +253,7 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
     saved = dict(os.environ)
     os.environ[MODEL_VARIABLE], os.environ[READER_VARIABLE] = model_path, reader_path
     os.environ[MAX_UPLOAD_VARIABLE] = str(max_upload_bytes)
+    os.environ[SECOND_OPINION_VARIABLE] = "1" if second_opinion else "0"
     # Each worker's PyTorch threads share out the cores rather than each worker claiming them all.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, default_workers() // workers)))
     try:
@@ -267,9 +271,9 @@ def loadable_models(model: str | Path | None, reader: str | Path | None) -> tupl
             str(Path(Reader.load(reader, second_opinion=False).info["model"]).resolve()))
 
 
-def line_reader(reader: str | Path | None, predictor: Predictor) -> Reader:
+def line_reader(reader: str | Path | None, predictor: Predictor, second_opinion: bool = True) -> Reader:
     """The line reader for /api/read, asking the server's own digit model (when its classes are the
-    digits) about the digits it doubts: one digit model per server, so a server of two ONNX files
-    never imports torch."""
+    digits and `second_opinion` is on) about the digits it doubts: one digit model per server, so a
+    server of two ONNX files never imports torch."""
     alone = Reader.load(reader, second_opinion=False)
-    return alone.asking(predictor) if predictor.reads_digits else alone
+    return alone.asking(predictor) if second_opinion and predictor.reads_digits else alone
