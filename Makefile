@@ -35,7 +35,7 @@ models: setup
 	$(BIN)/digitlab fonts fetch
 	rm -rf build/models
 	$(BIN)/digitlab train --recipe reader --out build/models/digits
-	$(BIN)/digitlab train --recipe lines --out build/models/lines
+	$(BIN)/digitlab train --recipe lines --digit-model build/models/digits --out build/models/lines
 	mkdir -p src/digitlab/weights
 	cp build/models/digits/model.safetensors src/digitlab/weights/digits.safetensors
 	cp build/models/lines/model.safetensors src/digitlab/weights/lines.safetensors

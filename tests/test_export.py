@@ -66,6 +66,9 @@ def test_the_shipped_models_export_and_answer_as_in_pytorch(tmp_path, mnist5k):
     assert result.returncode == 0, result.stderr
     number = REPO / "examples" / "number-2026.jpg"
     torch_reading, onnx_reading = Reader.load().read(number), Reader.load(lines).read(number)
+    # Both "not sure" thresholds travel: the line reader's alone and the one calibrated with the digit model.
+    assert (Reader.load(lines).uncertain_below, Reader.load(lines).asking_below) == (
+        Reader.load().uncertain_below, Reader.load().asking_below)
     assert onnx_reading.text == torch_reading.text == "2026"
     for a, b in zip(onnx_reading.digits, torch_reading.digits):
         assert a["box"] == b["box"] and abs(a["confidence"] - b["confidence"]) < 1e-4

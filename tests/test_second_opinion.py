@@ -83,3 +83,17 @@ def test_a_model_of_other_classes_cannot_be_the_second_opinion():
                         "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"], {"model": "fashion"})
     with pytest.raises(DigitlabError, match="not the digits 0-9"):
         Reader(lambda batch: np.zeros((1, 4, 11)), {"model": "lines"}, second_opinion=clothes)
+
+
+def test_the_reader_flags_with_the_threshold_calibrated_for_how_it_reads():
+    """Alone, the line reader's own "not sure" threshold; asking a digit model, the one calibrated
+    for the pair (the second opinion changes the confidences it is asked about)."""
+    from digitlab.predict import Predictor, Reader
+    from tests.conftest import REPO
+
+    number = REPO / "examples" / "number-2026.jpg"
+    shipped = Reader.load(second_opinion=False)
+    assert 0 < shipped.uncertain_below < shipped.asking_below < 1  # the shipped file holds both
+    never_alone = Reader(shipped._run_batch, shipped.info, shipped.stride, uncertain_below=0.0, asking_below=1.01)
+    assert not never_alone.read(number).uncertain
+    assert never_alone.asking(Predictor.load()).read(number).uncertain

@@ -27,6 +27,6 @@ def test_the_shipped_line_reader_loads_and_reads():
     assert path.stat().st_size < 4_000_000
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
-    assert json.loads(metadata["recipe"])["task"] == "lines" and metadata["arch"] == "crnn"
+    assert json.loads(metadata["recipe"])["task"] == "lines" and metadata["arch"] == "crnn-wide"
     reading = Reader.load().read(REPO / "examples" / "number-2026.jpg")
     assert reading.text == "2026" and len(reading.digits) == 4

@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -148,6 +149,9 @@ def test_existing_run_is_not_overwritten(trained_run):
 
 @pytest.mark.parametrize("args, message", [(["--epochs", "0"], "epochs must be at least 1"),
                                            (["--arch", "resnet"], "unknown arch 'resnet'"),
+                                           (["--digit-model", "runs/x"], "digit_model is for the line reader"),
+                                           (["--recipe", "lines", "--digit-model", "/nonexistent"],
+                                            "--digit-model /nonexistent: no such run directory"),
                                            (["--lr", "-1"], "lr must be positive"),
                                            (["--data", "folder:/nonexistent"], "is not a directory")])
 def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
@@ -158,10 +162,12 @@ def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
 
 def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     from digitlab.linetask import TEST_LINES
+    from digitlab.predict import shipped_model
 
-    config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1)
-    first = fit(TrainConfig.from_recipe("lines", data="mnist-5k", epochs=1, steps_per_epoch=3, batch_size=8,
-                                        threads=1), tmp_path / "run", log=lambda s: None)
+    # With the digit model `read` will ask, whose opinion the "not sure" threshold is calibrated for too.
+    config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1,
+                                     digit_model=str(shipped_model()))
+    first = fit(dataclasses.replace(config, epochs=1), tmp_path / "run", log=lambda s: None)
     assert [row["epoch"] for row in first.history] == [1]
     # Continue it as a 2-epoch run, as a killed run would be.
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -172,6 +178,8 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_test"] == TEST_LINES and 0 <= metrics["digit_error_rate"] <= 1
     model, metadata = load_model(tmp_path / "run" / "model.safetensors")
-    assert metadata["arch"] == "crnn" and json.loads(metadata["recipe"])["task"] == "lines"
+    assert metadata["arch"] == "crnn-wide" and json.loads(metadata["recipe"])["task"] == "lines"
+    assert float(metadata["uncertain_below_asking"]) == metrics["uncertain_below_asking"]
+    assert 0 <= metrics["test_accuracy_asking"] <= 1 and metrics["digit_model"] == str(shipped_model())
     for name in ("learning_curves.png", "misread_lines.png", "report.html"):
         assert (tmp_path / "run" / "report" / name).is_file()

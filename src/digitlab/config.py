@@ -13,6 +13,8 @@ from pathlib import Path
 
 from digitlab.errors import DigitlabError
 
+LINE_ARCHS = ("crnn", "crnn-wide")  # the line readers among the archs; the others classify digits
+
 
 def setting(default, help: str, **more):  # noqa: A002 - the argparse word, on purpose
     return field(default=default, metadata={"help": help, **more})  # more: choices, flag=False
@@ -28,7 +30,8 @@ class TrainConfig:
                         "mnist-5k+renders+styles+fonts+not-digits (see `digitlab data list`)")
     data_dir: str | None = setting(None, "folder holding the data set's files")
     arch: str = setting("default", "network: default (stronger), seed (the lab's exact CNN), wide (the shipped "
-                        "digit model's), crnn (the line reader)", choices=("default", "seed", "wide", "crnn"))
+                        "digit model's), crnn (a line reader), crnn-wide (the shipped line reader's)",
+                        choices=("default", "seed", "wide", "crnn", "crnn-wide"))
     epochs: int = setting(20, "passes over the training data")
     steps_per_epoch: int = setting(0, "for generated training data (lines): batches per epoch")
     batch_size: int = setting(128, "images per step")
@@ -42,6 +45,8 @@ class TrainConfig:
     label_smoothing: float = setting(0.1, "share of each target spread over the other classes")
     flag_rate: float = setting(0.03, "for data with a validation split: the share of correct validation answers "
                                "the calibrated 'not sure' threshold may flag")
+    digit_model: str | None = setting(None, "for the line reader: the digit model `read` will ask about the digits "
+                                      "it doubts; its 'not sure' threshold is calibrated for the pair as well")
     seed: int = setting(0, "random seed of the initial weights, the shuffling and the augmentation")
     device: str = setting("auto", "auto (CUDA when PyTorch sees a GPU, else the CPU), cpu, cuda, cuda:1 ...")
     precision: str = setting("fp32", "fp32, or bf16: autocast, ~2x faster on CPUs with AVX-512 BF16, slower "
@@ -65,9 +70,11 @@ class TrainConfig:
                 raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if not self.lr > 0:
             raise DigitlabError(f"lr must be positive, got {self.lr}.")
-        if (self.task == "lines") != (self.arch == "crnn"):
-            raise DigitlabError(f"arch {self.arch!r} does not fit task {self.task!r}: the line reader's arch is "
-                                "crnn, a classifier's one of default, seed, wide.")
+        if (self.task == "lines") != (self.arch in LINE_ARCHS):
+            raise DigitlabError(f"arch {self.arch!r} does not fit task {self.task!r}: a line reader's arch is "
+                                "crnn or crnn-wide, a classifier's one of default, seed, wide.")
+        if self.digit_model is not None and self.task != "lines":
+            raise DigitlabError("digit_model is for the line reader (task lines): the digit model it will ask.")
         if self.task == "lines" and self.steps_per_epoch < 1:
             raise DigitlabError("steps_per_epoch must be at least 1 for the line reader's generated lines.")
 
@@ -109,6 +116,6 @@ RECIPES: dict[str, dict] = {
                    lr=3e-3),
     # The line reader shipped in the package: lines composed from mnist-5k's training digits and
     # set in the training faces, generated afresh every epoch, read whole with CTC.
-    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn", epochs=24, steps_per_epoch=300, batch_size=48,
+    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn-wide", epochs=24, steps_per_epoch=300, batch_size=48,
                   lr=2e-3, weight_decay=1e-4, label_smoothing=0.0),
 }

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from digitlab.config import LINE_ARCHS
 from digitlab.errors import DigitlabError
 
 OPSET = 17
@@ -15,7 +16,7 @@ ONNX_FORMAT = "digitlab-onnx-2"  # 2: the graph takes uint8 images
 LINE_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits, light ink on black, as "
                  "digitlab.reading.line_image makes it; logits (N, W / stride, 11): CTC blank, then 0-9")
 # Model metadata that the ONNX file carries over, so onnxruntime answers as PyTorch does.
-CARRIED = ("temperature", "uncertain_below", "recipe", "data")
+CARRIED = ("temperature", "uncertain_below", "uncertain_below_asking", "recipe", "data")
 
 
 def export_onnx(model_path: str | Path, out: str | Path) -> Path:
@@ -37,7 +38,7 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
     weights = model_path / MODEL if model_path.is_dir() else model_path
     model, metadata = load_model(weights)
-    if metadata["arch"] == "crnn":
+    if metadata["arch"] in LINE_ARCHS:
         network, example, contract = model.eval(), torch.zeros(1, 1, 32, 96), LINE_CONTRACT
         axes = {"image": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}}
         extra = {"stride": str(model.stride)}

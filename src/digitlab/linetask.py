@@ -19,6 +19,7 @@ from digitlab.datasets import VALIDATION_FACES, every_nth_of_class, load_mnist_5
 from digitlab.errors import DigitlabError
 from digitlab.models import LineReader, build_model
 from digitlab.reading import ctc_best_path
+from digitlab.second_opinion import DigitOpinion, with_second_opinion
 from digitlab.textlines import LineBatches, LineSources, LineTargets, collate, fixed_lines
 
 LINE_CLASSES = ("blank",) + tuple(str(d) for d in range(10))
@@ -103,9 +104,11 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
     val_lines = fixed_lines(line_sources(parts, images[is_val], labels[is_val], held_out_fonts), VAL_LINES, 1)
     test_lines = fixed_lines(line_sources(parts, base.test.images.numpy(), base.test.labels.numpy(),
                                           held_out_fonts), TEST_LINES, 2)
-    model = build_model("crnn", len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
+    model = build_model(config.arch, len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
     train_loader = LineLoader(LineBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
                                           STRIDE))
+    # Loaded now, so that a wrong path stops the run before training, not after it.
+    opinion = second_opinion_of(config.digit_model) if config.digit_model is not None else None
 
     def finish(model: nn.Module, history: list[dict], run_dir: Path, report: bool,
                log: Callable[[str], None]) -> tuple[dict, dict]:
@@ -122,11 +125,17 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
                    "arch": config.arch}
         log(f"lines read exactly {metrics['test_accuracy']:.4f}, digit error rate {metrics['digit_error_rate']:.4f}, "
             f"'not sure' under {threshold:.3f}")
+        extra = {"uncertain_below": str(threshold)}
+        if opinion is not None:
+            metrics |= asking_metrics(model, device, val_lines, test_lines, opinion, config)
+            extra["uncertain_below_asking"] = str(metrics["uncertain_below_asking"])
+            log(f"asking {config.digit_model}: lines read exactly {metrics['test_accuracy_asking']:.4f}, 'not sure' "
+                f"under {metrics['uncertain_below_asking']:.3f}")
         if report:
             from digitlab.report import write_line_report
             write_line_report(run_dir / "report", history, [image for image, _ in test_lines], results, metrics,
                               title=str(run_dir))
-        return metrics, {"uncertain_below": str(threshold)}
+        return metrics, extra
 
     data = {"name": config.data, "source": "lines generated from mnist-5k's training digits and the training "
             "faces (textlines.py)", "n_train": config.steps_per_epoch * config.batch_size, "n_test": TEST_LINES,
@@ -152,22 +161,45 @@ def line_probabilities(model: nn.Module, device: torch.device, lines: list[tuple
     return out
 
 
-def read_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]]
-               ) -> list[tuple[str, str, float]]:
-    """(truth, reading, lowest digit confidence) for each line."""
+def read_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]],
+               opinion: DigitOpinion | None = None) -> list[tuple[str, str, float]]:
+    """(truth, reading, lowest digit confidence) for each line; with `opinion`, the digit model
+    asked about the digits the line reader doubts, as `read` asks it."""
     results = []
-    for (_, truth), p in zip(lines, line_probabilities(model, device, lines)):
+    for (image, truth), p in zip(lines, line_probabilities(model, device, lines)):
         digits = ctc_best_path(p)
+        if opinion is not None:
+            digits = with_second_opinion(p, digits, image, STRIDE, opinion)
         lowest = min((c for _, c, _, _ in digits), default=0.0)
         results.append((truth, "".join(str(d) for d, _, _, _ in digits), lowest))
     return results
 
 
+def second_opinion_of(path: str) -> DigitOpinion:
+    """The digit model at `path`, as the line reader's second opinion."""
+    from digitlab.predict import Predictor, check_reads_digits
+
+    predictor = Predictor.load(path, flag="--digit-model")
+    check_reads_digits(predictor)
+    return predictor.scan_probabilities
+
+
+def asking_metrics(model: nn.Module, device: torch.device, val_lines: list[tuple[np.ndarray, str]],
+                   test_lines: list[tuple[np.ndarray, str]], opinion: DigitOpinion, config: TrainConfig) -> dict:
+    """The line reader with its digit model: the "not sure" threshold calibrated for the pair on
+    the validation lines (the second opinion changes the confidences of the digits it is asked
+    about), and the test lines read."""
+    threshold, flagged = calibrate_lines(model, device, val_lines, config.flag_rate, opinion)
+    exact = [truth == read for truth, read, _ in read_lines(model, device, test_lines, opinion)]
+    return {"uncertain_below_asking": threshold, "val_correct_flagged_asking": flagged,
+            "test_accuracy_asking": float(np.mean(exact)), "digit_model": config.digit_model}
+
+
 def calibrate_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]],
-                    flag_rate: float) -> tuple[float, float]:
+                    flag_rate: float, opinion: DigitOpinion | None = None) -> tuple[float, float]:
     """The digit confidence under which a reading is flagged "not sure": at most `flag_rate` of
     the correctly read validation lines have a digit below it. Returns it and the share flagged."""
-    results = read_lines(model, device, lines)
+    results = read_lines(model, device, lines, opinion)
     lowest = np.array([low for truth, read, low in results if truth == read])
     if len(lowest) == 0:
         return 0.5, 0.0

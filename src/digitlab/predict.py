@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain, softmax
+from digitlab.config import LINE_ARCHS
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
@@ -253,12 +254,19 @@ class Predictor:
 def check_kind(arch: str | None, path: str | Path, line_reader: bool) -> None:
     """One line when a model of the other kind is given: a digit classifier where a line reader is
     wanted, or the reverse (their inputs differ, so either would fail deep in the network)."""
-    if line_reader and arch != "crnn":
+    if line_reader and arch not in LINE_ARCHS:
         raise DigitlabError(f"{path} is a digit classifier (arch {arch}), not a line reader: read with the shipped "
                             "reader (no --model) or one trained with `--recipe lines`.")
-    if not line_reader and arch == "crnn":
+    if not line_reader and arch in LINE_ARCHS:
         raise DigitlabError(f"{path} is a line reader, not a digit classifier: read numbers with it "
                             "(`digitlab read --model ...`).")
+
+
+def check_reads_digits(digit_model: Predictor) -> None:
+    """One line when the model given as a line reader's second opinion does not read digits."""
+    if not digit_model.reads_digits:
+        raise DigitlabError(f"--digit-model {digit_model.info.get('model')}: its classes are not the digits 0-9, so "
+                            "it cannot read the digits of a number.")
 
 
 def calibration_of(metadata: dict) -> dict:
@@ -281,16 +289,18 @@ class Reader:
     its model.safetensors or its .onnx export; by default the reader shipped in the package)."""
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
-                 uncertain_below: float = UNCERTAIN_BELOW, second_opinion: Predictor | None = None) -> None:
+                 uncertain_below: float = UNCERTAIN_BELOW, second_opinion: Predictor | None = None,
+                 asking_below: float | None = None) -> None:
         self._run_batch = run_batch  # float32 (N, 1, 32, W) -> logits (N, W / stride, 11)
         self.info = info
         self.stride = stride
+        # "Not sure" under these digit confidences: the line reader's alone, and with a second
+        # opinion (calibrated for the pair when the reader was trained with `--digit-model`).
         self.uncertain_below = uncertain_below
+        self.asking_below = asking_below if asking_below is not None else uncertain_below
         self.second_opinion = second_opinion
         if second_opinion is not None:
-            if not second_opinion.reads_digits:
-                raise DigitlabError(f"--digit-model {second_opinion.info.get('model')}: its classes are not the "
-                                    "digits 0-9, so it cannot read the digits of a number.")
+            check_reads_digits(second_opinion)
             self.info = {**info, "digit_model": second_opinion.info.get("model")}
 
     @classmethod
@@ -314,7 +324,7 @@ class Reader:
 
     def asking(self, digit_model: Predictor) -> Reader:
         """This line reader with `digit_model` as its second opinion."""
-        return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model)
+        return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model, self.asking_below)
 
     @classmethod
     def from_safetensors(cls, path: Path) -> Reader:
@@ -329,8 +339,8 @@ class Reader:
         def run_batch(batch: np.ndarray) -> np.ndarray:
             return model(torch.from_numpy(batch)).float().numpy()
 
-        info = {"model": str(path), "arch": "crnn", "backend": "pytorch", "version": metadata.get("digitlab_version"),
-                "test_accuracy": _number(metadata.get("test_accuracy"))}
+        info = {"model": str(path), "arch": metadata["arch"], "backend": "pytorch",
+                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
         return cls(run_batch, info, model.stride, **_threshold_of(metadata))
 
     @classmethod
@@ -344,7 +354,7 @@ class Reader:
         def run_batch(batch: np.ndarray) -> np.ndarray:
             return session.run(None, {input_name: batch})[0]
 
-        info = {"model": str(path), "arch": "crnn", "backend": "onnxruntime",
+        info = {"model": str(path), "arch": metadata.get("arch"), "backend": "onnxruntime",
                 "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
         stride = _number(metadata.get("stride", 4))
         if stride is None or stride < 1 or stride != int(stride):
@@ -370,10 +380,12 @@ class Reader:
         name = describe(source, name)
         with image_errors(name):
             opinion = self.second_opinion.scan_probabilities if self.second_opinion is not None else None
-            page = read_page(source, self.line_probabilities, self.stride, self.uncertain_below, name, opinion)
+            threshold = self.uncertain_below if opinion is None else self.asking_below
+            page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
 
 
 def _threshold_of(metadata: dict) -> dict:
-    return {"uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW}
+    return {"uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW,
+            "asking_below": _number(metadata.get("uncertain_below_asking"))}
