@@ -203,11 +203,12 @@ def main() -> None:
                                 ("joined", "numbers joined up (cursive), 2-6 digits", args.min_joined),
                                 ("slanted", "numbers written at 15-45 degrees", args.min_slanted)):
         cases = make_cases(kind, fonts, mnist, args.n, seed + len(rows))
-        new = [readers.new(image) == text for image, text in cases]
+        read = [readers.new(image) for image, _ in cases]
+        new = [got == text for got, (_, text) in zip(read, cases)]
         alone = [readers.new(image, alone=True) == text for image, text in cases]
         old = [readers.old(image) == text for image, text in cases]
         tess = [readers.tesseract(image) == text for image, text in cases] if with_tesseract else []
-        wrong_count = sum(len(readers.new(image)) != len(text) for (image, text), ok in zip(cases, new) if not ok)
+        wrong_count = sum(len(got) != len(text) for got, (_, text) in zip(read, cases) if got != text)
         rows.append((label, len(cases), f"{np.mean(new):.1%}", f"{np.mean(alone):.1%}", f"{np.mean(old):.1%}",
                      f"{np.mean(tess):.1%}" if tess else "-", verdict(float(np.mean(new)), target)))
         rows.append(("... misread with the wrong number of digits (line reader)", int(np.sum(~np.array(new))),
