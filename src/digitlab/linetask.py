@@ -82,11 +82,11 @@ class LineLoader:
 
 
 def line_sources(parts: list[str], images: np.ndarray, labels: np.ndarray, fonts: list[Path]) -> LineSources:
-    unknown = [p for p in parts if p not in ("mnist-5k", "fonts")]
+    unknown = [p for p in parts if p not in ("mnist-5k", "styles", "fonts")]
     if unknown or "mnist-5k" not in parts:
-        raise DigitlabError(f"the line reader learns from mnist-5k, optionally with fonts (data "
-                            f"'mnist-5k+fonts'), not {'+'.join(parts)!r}.")
-    return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [])
+        raise DigitlabError(f"the line reader learns from mnist-5k, optionally with styles and fonts (data "
+                            f"'mnist-5k+styles+fonts'), not {'+'.join(parts)!r}.")
+    return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [], styles="styles" in parts)
 
 
 def line_task(config: TrainConfig, device: torch.device) -> dict:
@@ -112,8 +112,11 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
 
     def finish(model: nn.Module, history: list[dict], run_dir: Path, report: bool,
                log: Callable[[str], None]) -> tuple[dict, dict]:
-        threshold, val_flagged = calibrate_lines(model, device, val_lines, config.flag_rate)
-        results = read_lines(model, device, test_lines)
+        # The reader's frames are computed once per set: both calibrations and readings reuse them.
+        val_frames = line_probabilities(model, device, val_lines)
+        test_frames = line_probabilities(model, device, test_lines)
+        threshold, val_flagged = calibrate_lines(read_lines(val_lines, val_frames), config.flag_rate)
+        results = read_lines(test_lines, test_frames)
         exact = [truth == read for truth, read, _ in results]
         digits_wrong = sum(edit_distance(truth, read) for truth, read, _ in results)
         digits_total = sum(len(truth) for truth, _, _ in results)
@@ -127,7 +130,7 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
             f"'not sure' under {threshold:.3f}")
         extra = {"uncertain_below": str(threshold)}
         if opinion is not None:
-            metrics |= asking_metrics(model, device, val_lines, test_lines, opinion, config)
+            metrics |= asking_metrics(val_lines, val_frames, test_lines, test_frames, opinion, config)
             extra["uncertain_below_asking"] = str(metrics["uncertain_below_asking"])
             log(f"asking {config.digit_model}: lines read exactly {metrics['test_accuracy_asking']:.4f}, 'not sure' "
                 f"under {metrics['uncertain_below_asking']:.3f}")
@@ -161,12 +164,13 @@ def line_probabilities(model: nn.Module, device: torch.device, lines: list[tuple
     return out
 
 
-def read_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]],
-               opinion: DigitOpinion | None = None) -> list[tuple[str, str, float]]:
-    """(truth, reading, lowest digit confidence) for each line; with `opinion`, the digit model
-    asked about the digits the line reader doubts, as `read` asks it."""
+def read_lines(lines: list[tuple[np.ndarray, str]], frames: list[np.ndarray], opinion: DigitOpinion | None = None
+               ) -> list[tuple[str, str, float]]:
+    """(truth, reading, lowest digit confidence) for each line, from the reader's per-frame
+    probabilities (`line_probabilities`); with `opinion`, the digit model asked about the digits
+    the line reader doubts, as `read` asks it."""
     results = []
-    for (image, truth), p in zip(lines, line_probabilities(model, device, lines)):
+    for (image, truth), p in zip(lines, frames):
         digits = ctc_best_path(p)
         if opinion is not None:
             digits = with_second_opinion(p, digits, image, STRIDE, opinion)
@@ -184,22 +188,22 @@ def second_opinion_of(path: str) -> DigitOpinion:
     return predictor.scan_probabilities
 
 
-def asking_metrics(model: nn.Module, device: torch.device, val_lines: list[tuple[np.ndarray, str]],
-                   test_lines: list[tuple[np.ndarray, str]], opinion: DigitOpinion, config: TrainConfig) -> dict:
+def asking_metrics(val_lines: list[tuple[np.ndarray, str]], val_frames: list[np.ndarray],
+                   test_lines: list[tuple[np.ndarray, str]], test_frames: list[np.ndarray], opinion: DigitOpinion,
+                   config: TrainConfig) -> dict:
     """The line reader with its digit model: the "not sure" threshold calibrated for the pair on
     the validation lines (the second opinion changes the confidences of the digits it is asked
     about), and the test lines read."""
-    threshold, flagged = calibrate_lines(model, device, val_lines, config.flag_rate, opinion)
-    exact = [truth == read for truth, read, _ in read_lines(model, device, test_lines, opinion)]
+    threshold, flagged = calibrate_lines(read_lines(val_lines, val_frames, opinion), config.flag_rate)
+    exact = [truth == read for truth, read, _ in read_lines(test_lines, test_frames, opinion)]
     return {"uncertain_below_asking": threshold, "val_correct_flagged_asking": flagged,
             "test_accuracy_asking": float(np.mean(exact)), "digit_model": config.digit_model}
 
 
-def calibrate_lines(model: nn.Module, device: torch.device, lines: list[tuple[np.ndarray, str]],
-                    flag_rate: float, opinion: DigitOpinion | None = None) -> tuple[float, float]:
+def calibrate_lines(results: list[tuple[str, str, float]], flag_rate: float) -> tuple[float, float]:
     """The digit confidence under which a reading is flagged "not sure": at most `flag_rate` of
-    the correctly read validation lines have a digit below it. Returns it and the share flagged."""
-    results = read_lines(model, device, lines, opinion)
+    the correctly read validation lines (`read_lines`' results) have a digit below it. Returns it
+    and the share flagged."""
     lowest = np.array([low for truth, read, low in results if truth == read])
     if len(lowest) == 0:
         return 0.5, 0.0
