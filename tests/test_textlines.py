@@ -59,3 +59,29 @@ def test_line_image_scales_any_line_to_the_readers_height():
     mask[100:220, 50:850] = True
     image = line_image(mask)
     assert image.shape[0] == LINE_HEIGHT and 150 < image.shape[1] < 200
+
+
+def test_with_styles_some_ones_get_a_flag_or_a_foot():
+    bar = np.zeros((48, 12), bool)
+    bar[:, 3:9] = True  # a plain upright 1, so any added stroke shows as width
+    plain = LineSources([[bar]] * 10, [])
+    styled = LineSources([[bar]] * 10, [], styles=True)
+
+    def wide_share(sources: LineSources) -> float:
+        widths = [np.ptp(np.flatnonzero(composed_line("1", sources, np.random.default_rng(s)).any(axis=0))) + 1
+                  for s in range(100)]
+        return float(np.mean(np.array(widths) > 10))
+
+    assert wide_share(plain) == 0.0
+    assert 0.15 <= wide_share(styled) <= 0.45  # about STYLED_SHARE of them, never all
+
+
+def test_line_sources_name_the_parts_they_take(mnist5k):
+    from digitlab.errors import DigitlabError
+    from digitlab.linetask import line_sources
+
+    images, labels = mnist5k.train.images[::50].numpy(), mnist5k.train.labels[::50].numpy()
+    assert line_sources(["mnist-5k", "styles"], images, labels, []).styles
+    assert not line_sources(["mnist-5k"], images, labels, []).styles
+    with pytest.raises(DigitlabError, match="mnist-5k\\+styles\\+fonts"):
+        line_sources(["mnist-5k", "renders"], images, labels, [])

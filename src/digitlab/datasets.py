@@ -179,7 +179,8 @@ def load_image_folder(root: Path) -> Dataset:
 MIX_PARTS = {
     "mnist-5k": "the 4,000 real training digits, as they are (counted twice)",
     "renders": "the same digits after a random hand's distortion, as the scan pipeline renders them",
-    "styles": "its 1s, 7s and 4s given the styles MNIST lacks (flag and foot, crossbar, closed top)",
+    "styles": "its 1s, 7s and 4s given the styles MNIST lacks (flag and foot, crossbar, closed top); for the "
+              "line reader, 30% of the 1s, 7s and 4s its lines are composed of",
     "small": "its digits and the faces' as tiny pictures (8-28 px, either polarity), as the pipeline reads them",
     "fonts": "digits in the allowed handwriting faces (`digitlab fonts fetch`), many hands each: 23 faces to "
              "train on, 4 for the validation split",

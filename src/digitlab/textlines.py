@@ -19,25 +19,30 @@ import torch
 from PIL import Image, ImageDraw
 
 from digitlab.reading import LINE_HEIGHT, line_image
-from digitlab.synth import elastic, glyph_ink, random_affine, upscale_mnist, vary_stroke
+from digitlab.synth import STYLES, elastic, glyph_ink, random_affine, upscale_mnist, vary_stroke
 
 MAX_DIGITS = 8
 GLYPH_HEIGHT = 36  # digits are composed at about this height, then the line is normalised
+STYLED_SHARE = 0.3  # with styles: the share of composed 1s, 7s and 4s given a style MNIST lacks
 
 
 @dataclass
 class LineSources:
-    """Where digit shapes come from: real MNIST digits (as bool masks, by class) and font files."""
+    """Where digit shapes come from: real MNIST digits (as bool masks, by class), font files, and
+    whether some MNIST 1s, 7s and 4s are given the styles MNIST lacks (`synth.STYLES`: flag and
+    foot, crossbar, closed top)."""
 
     mnist: list[list[np.ndarray]]
     fonts: list[Path]
+    styles: bool = False
 
     @classmethod
-    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, fonts: list[Path]) -> LineSources:
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, fonts: list[Path], styles: bool = False
+                    ) -> LineSources:
         by_class: list[list[np.ndarray]] = [[] for _ in range(10)]
         for image, label in zip(images, labels):
             by_class[int(label)].append(upscale_mnist(image, factor=2) > 0.4)  # 56 px: ample for GLYPH_HEIGHT
-        return cls(by_class, list(fonts))
+        return cls(by_class, list(fonts), styles)
 
 
 LENGTHS = np.cumsum([0.08, 0.14, 0.16, 0.16, 0.15, 0.13, 0.1, 0.08])  # 1 to MAX_DIGITS digits
@@ -106,11 +111,14 @@ def _edge_point(glyph: np.ndarray, rng: np.random.Generator, right: bool) -> tup
 
 
 def composed_line(text: str, sources: LineSources, rng: np.random.Generator) -> np.ndarray:
-    """Real MNIST digits side by side, each scaled and shifted a little (`set_digits`)."""
+    """Real MNIST digits side by side, each scaled and shifted a little (`set_digits`); with the
+    sources' styles, some 1s, 7s and 4s written as much of the world writes them."""
     glyphs = []
     for ch in text:
         choices = sources.mnist[int(ch)]
         mask = choices[int(rng.integers(len(choices)))]
+        if sources.styles and int(ch) in STYLES and rng.random() < STYLED_SHARE:
+            mask = STYLES[int(ch)](mask, rng)
         scale = GLYPH_HEIGHT * rng.uniform(0.8, 1.05) / mask.shape[0]
         size = (max(1, round(mask.shape[1] * scale)), max(1, round(mask.shape[0] * scale)))
         glyphs.append(np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, Image.Resampling.BILINEAR))
