@@ -4,6 +4,7 @@ import json
 
 from safetensors import safe_open
 
+from digitlab.config import TrainConfig
 from digitlab.predict import SHIPPED_DIGITS, SHIPPED_LINES, Predictor, Reader, shipped_model
 from tests.conftest import REPO
 
@@ -30,3 +31,14 @@ def test_the_shipped_line_reader_loads_and_reads():
     assert json.loads(metadata["recipe"])["task"] == "lines" and metadata["arch"] == "crnn-wide"
     reading = Reader.load().read(REPO / "examples" / "number-2026.jpg")
     assert reading.text == "2026" and len(reading.digits) == 4
+
+
+def test_each_shipped_model_was_trained_with_the_recipe_make_models_names():
+    # Settings that belong to the machine or the run's paths, not to the recipe.
+    local = {"threads", "device", "world_size", "digit_model", "data_dir"}
+    for file, recipe in ((SHIPPED_DIGITS, "reader"), (SHIPPED_LINES, "lines")):
+        with safe_open(str(shipped_model(file)), framework="pt") as f:
+            stored = json.loads(f.metadata()["recipe"])
+        wanted = TrainConfig.from_recipe(recipe).to_dict()
+        assert {k: v for k, v in stored.items() if k not in local} == {k: v for k, v in wanted.items()
+                                                                        if k not in local}, file
