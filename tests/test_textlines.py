@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from digitlab.errors import DigitlabError
+from digitlab.linetask import line_sources
 from digitlab.reading import LINE_HEIGHT, LINE_INK, line_image
 from digitlab.textlines import LineBatches, LineSources, collate, composed_line, make_line
 
@@ -77,9 +79,6 @@ def test_with_styles_some_ones_get_a_flag_or_a_foot():
 
 
 def test_line_sources_name_the_parts_they_take(mnist5k):
-    from digitlab.errors import DigitlabError
-    from digitlab.linetask import line_sources
-
     images, labels = mnist5k.train.images[::50].numpy(), mnist5k.train.labels[::50].numpy()
     assert line_sources(["mnist-5k", "styles"], images, labels, []).styles
     assert not line_sources(["mnist-5k"], images, labels, []).styles
