@@ -6,7 +6,9 @@ OCR engine a user would try first), on the same images.
 
 Numbers and pages are drawn by tests/scanmaker.py from the Debian handwriting faces of one half
 ("dev" guides work; "locked" is only run to report) and from real MNIST test digits; no model is
-trained on these faces. Rows: numbers with ordinary gaps, numbers joined up as in cursive writing,
+trained on these faces. `--split val` draws them instead from the training data's validation
+split (the validation faces, and mnist-5k's validation digits): the split on which settings of the
+page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive writing,
 lines written at 15-45 degrees, sheets with 2-5 numbers on separate lines (turned -45..45 degrees,
 or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the script
 exits 1 when one is missed.
@@ -31,8 +33,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.component_reader import component_read  # noqa: E402
-from digitlab.datasets import load_dataset  # noqa: E402
+from digitlab.datasets import VALIDATION_FACES, every_nth_of_class, load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
+from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     ScanStyle,
@@ -54,6 +57,22 @@ def number_glyphs(text: str, i: int, fonts: list[Path], mnist: tuple[np.ndarray,
         return [glyph_from_font(ch, font) for ch in text]
     images, labels = mnist
     return [glyph_from_mnist(images[rng.choice(np.flatnonzero(labels == int(ch)))]) for ch in text]
+
+
+def test_digits() -> tuple[np.ndarray, np.ndarray]:
+    test = load_dataset("mnist-5k").test
+    return test.images.numpy(), test.labels.numpy()
+
+
+def validation_split() -> tuple[list[Path], tuple[np.ndarray, np.ndarray]]:
+    """The faces and MNIST digits the models hold out for validation, as `load_mix` cuts them;
+    the faces taken in turn, as `handwriting_fonts` takes the test faces."""
+    train = load_dataset("mnist-5k").train
+    images, labels = train.images.numpy(), train.labels.numpy()
+    is_val = every_nth_of_class(labels, 10, 9)
+    families = list(face_files(VALIDATION_FACES).values())
+    fonts = [faces[i] for i in range(max(map(len, families))) for faces in families if i < len(faces)]
+    return fonts, (images[is_val], labels[is_val])
 
 
 def random_number(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
@@ -167,7 +186,7 @@ def throughput(reader_path: str, digit_model: str | None, images: list[np.ndarra
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("dev", "locked"), required=True)
+    parser.add_argument("--split", choices=("dev", "locked", "val"), required=True)
     parser.add_argument("--reader", default=None, help="line reader (default: the shipped one)")
     parser.add_argument("--model", default=None, help="digit model: the line reader's second opinion, and the old "
                         "component reader's (default: shipped)")
@@ -182,10 +201,8 @@ def main() -> None:
     parser.add_argument("--max-page-seconds", type=float, default=1.0, help="12-megapixel sheet, start to answer")
     parser.add_argument("--min-per-second", type=float, default=100.0, help="number images per second, 2 cores")
     args = parser.parse_args()
-    seed = args.seed + (0 if args.split == "dev" else 1000)
-    fonts = handwriting_fonts(args.split)
-    test = load_dataset("mnist-5k").test
-    mnist = (test.images.numpy(), test.labels.numpy())
+    seed = args.seed + {"dev": 0, "locked": 1000, "val": 2000}[args.split]
+    fonts, mnist = validation_split() if args.split == "val" else (handwriting_fonts(args.split), test_digits())
     with_tesseract = not args.no_tesseract and shutil.which("tesseract") is not None
     predictor = Predictor.load(args.model)
     line_reader = Reader.load(args.reader, second_opinion=False)
