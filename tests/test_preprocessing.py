@@ -179,7 +179,7 @@ def test_page_photographed_on_a_dark_desk(mnist_glyph):
 def test_strips_along_the_picture_edge_are_not_ink():
     from scipy import ndimage
 
-    from digitlab.ink import border_strips
+    from digitlab.edges import border_strips
 
     mask = np.zeros((100, 100), dtype=bool)
     mask[0:6, :] = True          # the desk showing along the top
@@ -193,7 +193,7 @@ def test_strips_along_the_picture_edge_are_not_ink():
 def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
     from scipy import ndimage
 
-    from digitlab.ink import border_strips
+    from digitlab.edges import border_strips
 
     corner = np.zeros((200, 200), dtype=bool)
     corner[:, 0:8] = True          # the desk along the left side ...
@@ -218,7 +218,8 @@ def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
     from scipy import ndimage
     from scipy.spatial import ConvexHull
 
-    from digitlab.ink import erode, solidity
+    from digitlab.ink import solidity
+    from digitlab.strokes import erode
 
     rng = np.random.default_rng(5)
     for shape in [(1, 1), (1, 7), (7, 1), (40, 40), (64, 300)]:

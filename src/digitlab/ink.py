@@ -9,7 +9,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    wider where the strokes are bold (a digit cropped tight);
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
-5. ruled lines removed, strokes crossing them rejoined; the desk and the page's edges dropped;
+5. ruled lines removed, strokes crossing them rejoined; the desk and the page's edges dropped
+   (`edges`);
 6. connected components, for the callers to group into digits or lines.
 """
 
@@ -21,8 +22,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from digitlab.edges import border_strips, desk_pieces
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
+from digitlab.strokes import typical_stroke
 
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
@@ -294,54 +297,6 @@ def polarity_doubtful(work: np.ndarray) -> bool:
     return whole <= 0.5 and float(np.mean(frame_of(work) > 0.5)) > 0.6
 
 
-def desk_pieces(labels: np.ndarray, boxes: list[tuple[slice, slice]], sheet: np.ndarray) -> list[int]:
-    """Labels (1-based) of the components that are the desk seen round a photographed sheet: at
-    the picture's edge and almost wholly off the sheet. (Writing in a shadow on the sheet looks as
-    dark as the desk, but stays on the sheet and off the picture's edge.)"""
-    height, width = labels.shape
-    pieces = []
-    for i, (rows, cols) in enumerate(boxes):
-        if rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width:
-            own = labels[rows, cols] == i + 1
-            if np.count_nonzero(own & ~sheet[rows, cols]) > 0.8 * np.count_nonzero(own):
-                pieces.append(i + 1)
-    return pieces
-
-
-def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
-    """Labels (1-based) of the components that run along an edge of the picture for most of its
-    length and are thin across it: the desk around a photographed page, the page's own edge, a
-    shadow's border, or such a strip turning a corner (the desk along the left side and the
-    bottom). A digit touches an edge at most across part of it, or, when the picture is cropped
-    tight round it, reaches far in from the edge (the stem under a 7's bar, the sides of a 0)."""
-    height, width = labels.shape
-    strips = []
-    for i, (rows, cols) in enumerate(boxes):
-        along_top_or_bottom = ((rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
-                               and rows.stop - rows.start < 0.2 * height)
-        along_a_side = ((cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
-                        and cols.stop - cols.start < 0.2 * width)
-        if along_top_or_bottom or along_a_side or _round_a_corner(labels, i + 1, rows, cols):
-            strips.append(i + 1)
-    return strips
-
-
-def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:
-    """Whether a component spans most of the picture both ways yet lies almost wholly in a thin
-    band along its edges, and is not the picture's only ink: a strip that turns a corner."""
-    height, width = labels.shape
-    if rows.stop - rows.start <= 0.8 * height or cols.stop - cols.start <= 0.8 * width:
-        return False
-    r, c = np.nonzero(labels[rows, cols] == label)
-    # A thin, square "0" cropped tight lies along the edges too, but alone: a desk comes with writing.
-    if np.count_nonzero(labels) - len(r) < 0.02 * len(r):
-        return False
-    r, c = r + rows.start, c + cols.start
-    band = 0.08 * min(height, width)
-    near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
-    return bool(np.mean(near_edge) > 0.95)
-
-
 def other_polarity(source: ImageSource, name: str | None = None) -> str | None:
     """When both polarities are plausible (`polarity_doubtful`), the one `find_ink` did not
     choose ("dark" or "light" ink), for a caller to try as well; None when the choice is clear."""
@@ -395,34 +350,3 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side)
-
-
-def typical_stroke(labels: np.ndarray, count: int) -> float:
-    """The median stroke width of a mask's pieces (`labels`, `count` as `ndimage.label` gives
-    them): a page's digits outvote the odd large blob (the desk in a corner of the photo), while a
-    digit that fills the picture speaks for itself."""
-    if count == 0:
-        return 0.0
-    mask = labels > 0
-    # `stroke_width` of every piece at once: pieces touch only diagonally, and an erosion looks
-    # at the four direct neighbours, so one erosion of the whole mask finds each piece's boundary.
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    boundary = np.bincount(labels[mask & ~erode(mask)], minlength=count + 1)[1:]
-    widths = 2 * areas / np.maximum(boundary, 1)
-    return float(np.median(widths[areas >= 0.01 * areas.max()]))
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean stroke width in pixels: area over half the boundary length."""
-    area = mask.sum()
-    boundary = (mask & ~erode(mask)).sum()
-    return float(2 * area / max(boundary, 1))
-
-
-def erode(mask: np.ndarray) -> np.ndarray:
-    """`ndimage.binary_erosion(mask)` (the four-neighbour cross, outside the picture counting as
-    background) in five array operations: five times faster on a working-size mask, and it runs
-    on every picture."""
-    padded = np.pad(mask.astype(bool, copy=False), 1)
-    return (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2]
-            & padded[1:-1, 2:])

@@ -23,7 +23,8 @@ from scipy import ndimage
 
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
-from digitlab.ink import Box, InkMap, find_ink, shrink, stroke_width, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, shrink, threshold_ink
+from digitlab.strokes import stroke_width
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
 DETAILED_ENOUGH = 64   # ...unless the working image already shows them at least this big

@@ -19,9 +19,10 @@ from scipy import ndimage
 
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
-from digitlab.ink import Box, InkMap, find_ink, stroke_width, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, threshold_ink
 from digitlab.preprocessing import MNIST_STROKE, normalize_stroke
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
+from digitlab.strokes import stroke_width
 
 LINE_HEIGHT = 32   # the reader's input height
 LINE_INK = 26      # the ink's height in it; the rest is margin
@@ -364,7 +365,9 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
     if not lines:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     chosen = [read_line(ink, line, reader, stride, uncertain_below, opinion=opinion) for line in lines]
-    if certainty(chosen) < math.log(0.98):
+    # One line can turn only when it reads far better turned (`upside_down`), which a line read
+    # this surely cannot; the lines of a page are weighed together, however surely each reads.
+    if len(chosen) > 1 or certainty(chosen) < math.log(0.98):
         flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True, opinion=opinion)
                    for line in reversed(lines)]
         if upside_down(chosen, flipped[::-1]):

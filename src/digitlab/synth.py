@@ -22,8 +22,8 @@ from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
 from digitlab.errors import DigitlabError
-from digitlab.ink import stroke_width
 from digitlab.preprocessing import _disk, normalize_scan, pool_context, render_mnist
+from digitlab.strokes import stroke_width
 
 GLYPH_SIZE = 96       # font size at which glyphs are rendered and distorted
 MNIST_UPSCALE = 4     # real MNIST strokes are distorted at 112x112

@@ -1,0 +1,91 @@
+"""What lies round the writing on a photographed page and is not ink: the desk seen round the
+sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`).
+Part of the scan pipeline's step 5 (see `ink`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from digitlab.strokes import stroke_width
+
+
+def desk_pieces(labels: np.ndarray, boxes: list[tuple[slice, slice]], sheet: np.ndarray) -> list[int]:
+    """Labels (1-based) of the components that are the desk seen round a photographed sheet: at
+    the picture's edge and almost wholly off the sheet. (Writing in a shadow on the sheet looks as
+    dark as the desk, but stays on the sheet and off the picture's edge.)"""
+    height, width = labels.shape
+    pieces = []
+    for i, (rows, cols) in enumerate(boxes):
+        if rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width:
+            own = labels[rows, cols] == i + 1
+            if np.count_nonzero(own & ~sheet[rows, cols]) > 0.8 * np.count_nonzero(own):
+                pieces.append(i + 1)
+    return pieces
+
+
+def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
+    """Labels (1-based) of the components that run along an edge of the picture for most of its
+    length and are thin across it: the desk around a photographed page, the page's own edge, a
+    shadow's border, or such a strip turning a corner (the desk along the left side and the
+    bottom); and slivers of desk (`desk_slivers`). A digit touches an edge at most across part of
+    it, or, when the picture is cropped tight round it, reaches far in from the edge (the stem
+    under a 7's bar, the sides of a 0)."""
+    height, width = labels.shape
+    strips = []
+    for i, (rows, cols) in enumerate(boxes):
+        along_top_or_bottom = ((rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
+                               and rows.stop - rows.start < 0.2 * height)
+        along_a_side = ((cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
+                        and cols.stop - cols.start < 0.2 * width)
+        if along_top_or_bottom or along_a_side or _round_a_corner(labels, i + 1, rows, cols):
+            strips.append(i + 1)
+    return strips + [label for label in desk_slivers(labels, boxes) if label not in strips]
+
+
+def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
+    """Labels (1-based) of the slivers of desk beside a photographed page, where too little desk
+    shows for `sheet_on_desk` to find the sheet: components at the picture's edge, long as an edge
+    is (a blot of a digit written near the edge is short), lying along the edges, and far broader
+    at their thickest than the strokes written inside the picture (a sliver tapers to nothing at
+    its ends, so its mean width can pass for a bold stroke's)."""
+    height, width = labels.shape
+    margin = 0.02 * min(height, width)  # a desk's edge may be shaded off, short of the picture's
+    candidates = [i for i, (rows, cols) in enumerate(boxes)
+                  if min(rows.start, cols.start, height - rows.stop, width - cols.stop) <= margin
+                  and (rows.stop - rows.start >= 0.3 * height or cols.stop - cols.start >= 0.3 * width)]
+    inside = [stroke_width(labels[rows, cols] == i + 1) for i, (rows, cols) in enumerate(boxes)
+              if rows.start > 0 and cols.start > 0 and rows.stop < height and cols.stop < width]
+    if not candidates or len(inside) < 2:  # no writing inside to compare with
+        return []
+    writing = float(np.median(inside))
+    band = 0.15 * min(height, width)
+    slivers = []
+    for i in candidates:
+        rows, cols = boxes[i]
+        own = labels[rows, cols] == i + 1
+        if 2 * ndimage.distance_transform_edt(np.pad(own, 1)).max() < 3 * writing:
+            continue
+        r, c = np.nonzero(own)
+        r, c = r + rows.start, c + cols.start
+        near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
+        if np.mean(near_edge) > 0.95:
+            slivers.append(i + 1)
+    return slivers
+
+
+def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:
+    """Whether a component spans most of the picture one way at least yet lies almost wholly in a
+    thin band along its edges, and is not the picture's only ink: a strip that turns a corner (a
+    page's edge down one side and partway along the top and bottom)."""
+    height, width = labels.shape
+    if rows.stop - rows.start <= 0.8 * height and cols.stop - cols.start <= 0.8 * width:
+        return False
+    r, c = np.nonzero(labels[rows, cols] == label)
+    # A thin, square "0" cropped tight lies along the edges too, but alone: a desk comes with writing.
+    if np.count_nonzero(labels) - len(r) < 0.02 * len(r):
+        return False
+    r, c = r + rows.start, c + cols.start
+    band = 0.08 * min(height, width)
+    near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
+    return bool(np.mean(near_edge) > 0.95)
