@@ -111,3 +111,17 @@ def test_a_page_upside_down_is_turned_though_it_reads_surely_either_way(reader):
     # reads.
     sheet = page(180, seed=0, numbers=["609", "1958", "8612", "2550"])
     assert reader.read(sheet.image).text.split("\n") == sheet.numbers
+
+
+def test_two_numbers_on_one_row_are_read_left_to_right(reader):
+    # A row of a table: "120", a wide gap, "3456"; the right-hand number sits a little higher
+    # on this page (its own line centre comes first), yet it is read second.
+    fonts = handwriting_fonts("dev")
+    rng = np.random.default_rng(0)
+    left, right, below = (join_glyphs([glyph_from_font(c, fonts[0]) for c in text], rng)
+                          for text in ("120", "3456", "789"))
+    height = max(left.shape[0], right.shape[0])
+    row = np.concatenate([np.pad(left, ((0, height - left.shape[0]), (0, 0))), np.zeros((height, 4 * height)),
+                          np.pad(right, ((0, height - right.shape[0]), (0, 0)))], axis=1)
+    sheet = draw_page([row, below], ["120 3456", "789"], rng, angle=3.0)
+    assert reader.read(sheet.image).text.split("\n") == ["120", "3456", "789"]

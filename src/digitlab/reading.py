@@ -184,8 +184,9 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
 
 
 def find_lines(ink: InkMap) -> list[TextLine]:
-    """The lines of writing on a page, top to bottom: components grouped by where they lie across
-    the writing's direction, split where a gap along it is wider than a few digits."""
+    """The lines of writing on a page, top to bottom and left to right within a row: components
+    grouped by where they lie across the writing's direction, split where a gap along it is wider
+    than a few digits."""
     keep = [int(i) for i in np.flatnonzero(ink.areas >= max(4.0, 0.01 * ink.areas.max()))]
     if not keep:
         return []
@@ -225,6 +226,9 @@ def find_lines(ink: InkMap) -> list[TextLine]:
         if near:
             near[0].append(i)
     lines = []
+    # Top to bottom by rows, left to right within one: two numbers on a row (a table, a date and
+    # an amount) are read in that order even where the right one sits a little higher.
+    rows.sort(key=lambda row: statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row))
     for row in rows:
         row.sort(key=lambda j: extent[j][0])
         start = 0
@@ -236,7 +240,6 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
                 start = k
-    lines.sort(key=lambda line: ((line.v0 + line.v1) / 2, line.u0))
     return lines
 
 
