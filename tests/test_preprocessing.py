@@ -212,6 +212,24 @@ def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
         assert kept.sum() == kept_part.sum()
 
 
+def test_a_sliver_of_desk_is_not_ink_but_a_blot_near_the_edge_is():
+    from scipy import ndimage
+
+    from digitlab.edges import border_strips
+
+    mask = np.zeros((200, 200), dtype=bool)
+    for x in (40, 70, 100):
+        mask[80:120, x:x + 3] = True  # three thin-pen "1"s inside the picture
+    rows = np.arange(0, 18)
+    for row in rows:                  # a wedge of desk along the top, 18 px at its thickest
+        mask[row, 20:20 + 150 - 8 * row] = True
+    mask[182:200, 150:170] = True     # a bold blot of a digit written at the bottom edge
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    kept = mask & ~np.isin(labels, border_strips(labels, ndimage.find_objects(labels)))
+    assert not kept[:18].any()
+    assert kept[182:200, 150:170].all() and kept[80:120].sum() == 3 * 40 * 3
+
+
 def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
     """`erode` and `solidity` replace slower SciPy calls on every picture: they must give SciPy's
     answers (the hull from every pixel's four corners), borders and one-pixel masks included."""

@@ -54,9 +54,11 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
     candidates = [i for i, (rows, cols) in enumerate(boxes)
                   if min(rows.start, cols.start, height - rows.stop, width - cols.stop) <= margin
                   and (rows.stop - rows.start >= 0.3 * height or cols.stop - cols.start >= 0.3 * width)]
+    if not candidates:
+        return []
     inside = [stroke_width(labels[rows, cols] == i + 1) for i, (rows, cols) in enumerate(boxes)
               if rows.start > 0 and cols.start > 0 and rows.stop < height and cols.stop < width]
-    if not candidates or len(inside) < 2:  # no writing inside to compare with
+    if len(inside) < 2:  # no writing inside to compare with
         return []
     writing = float(np.median(inside))
     band = 0.15 * min(height, width)
