@@ -33,7 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.component_reader import component_read  # noqa: E402
-from digitlab.datasets import VALIDATION_FACES, every_nth_of_class, load_dataset  # noqa: E402
+from digitlab.datasets import VALIDATION_FACES, is_validation, load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
@@ -44,6 +44,7 @@ from tests.scanmaker import (  # noqa: E402
     glyph_from_font,
     glyph_from_mnist,
     handwriting_fonts,
+    in_turn,
     join_glyphs,
     joined_glyphs,
 )
@@ -69,10 +70,8 @@ def validation_split() -> tuple[list[Path], tuple[np.ndarray, np.ndarray]]:
     the faces taken in turn, as `handwriting_fonts` takes the test faces."""
     train = load_dataset("mnist-5k").train
     images, labels = train.images.numpy(), train.labels.numpy()
-    is_val = every_nth_of_class(labels, 10, 9)
-    families = list(face_files(VALIDATION_FACES).values())
-    fonts = [faces[i] for i in range(max(map(len, families))) for faces in families if i < len(faces)]
-    return fonts, (images[is_val], labels[is_val])
+    is_val = is_validation(labels)
+    return in_turn(list(face_files(VALIDATION_FACES).values())), (images[is_val], labels[is_val])
 
 
 def random_number(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:

@@ -36,6 +36,11 @@ def handwriting_fonts(half: str = "dev") -> list[Path]:
                  if p.suffix.lower() in (".ttf", ".otf") and not SKIPPED.search(p.name)]
         if faces:
             by_family.append(faces)
+    return in_turn(by_family)
+
+
+def in_turn(by_family: list[list[Path]]) -> list[Path]:
+    """Font files family by family in rounds: the first file of each family, then the second..."""
     rounds = max((len(f) for f in by_family), default=0)
     return [faces[i] for i in range(rounds) for faces in by_family if i < len(faces)]
 

