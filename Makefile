@@ -30,7 +30,8 @@ demo: setup
 
 # The models shipped in the package, rebuilt from scratch with the project's own commands: the
 # training faces from the npm registry (a face that cannot be fetched stops here), then the digit
-# model and the line reader, each through `digitlab train`, copied into src/digitlab/weights/.
+# model, the line reader and the orientation model, each through `digitlab train`, copied into
+# src/digitlab/weights/ (the orientation model as its ONNX export: it reads without torch).
 models: setup
 	$(BIN)/digitlab fonts fetch
 	rm -rf build/models
@@ -39,6 +40,8 @@ models: setup
 	mkdir -p src/digitlab/weights
 	cp build/models/digits/model.safetensors src/digitlab/weights/digits.safetensors
 	cp build/models/lines/model.safetensors src/digitlab/weights/lines.safetensors
+	$(BIN)/digitlab train --recipe orientation --out build/models/orientation
+	$(BIN)/digitlab export --model build/models/orientation --onnx src/digitlab/weights/orientation.onnx
 	$(BIN)/digitlab predict examples/seven.jpg
 	$(BIN)/digitlab read examples/number-2026.jpg
 

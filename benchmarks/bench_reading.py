@@ -9,8 +9,9 @@ Numbers and pages are drawn by tests/scanmaker.py from the Debian handwriting fa
 trained on these faces. `--split val` draws them instead from the training data's validation
 split (the validation faces, and mnist-5k's validation digits): the split on which settings of the
 page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive writing,
-lines written at 15-45 degrees, sheets with 2-5 numbers on separate lines (turned -45..45 degrees,
-or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the script
+lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo taken
+the wrong way up, or on its side, comes), sheets with 2-5 numbers on separate lines (turned -45..45
+degrees, or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the script
 exits 1 when one is missed.
 """
 
@@ -132,9 +133,10 @@ class Readers:
     def __init__(self, reader: Reader, line_reader_alone: Reader, predictor: Predictor, with_tesseract: bool) -> None:
         self.reader, self.line_reader_alone = reader, line_reader_alone
         self.predictor, self.with_tesseract = predictor, with_tesseract
-        self.tracebacks = 0
+        self.tracebacks = self.readings = 0
 
     def new(self, image: Image.Image, alone: bool = False) -> str:
+        self.readings += 1
         try:
             return (self.line_reader_alone if alone else self.reader).read(image).text
         except DigitlabError:
@@ -157,22 +159,24 @@ class Readers:
 _WORKER: dict = {}  # each benchmark worker process's images and reader, received once at its start
 
 
-def _keep(images: list[np.ndarray], reader_path: str, digit_model: str | None, threads: int) -> None:
+def _keep(images: list[np.ndarray], reader_path: str, digit_model: str | None, orientation: str | None,
+          threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)  # this worker's share of the cores, as `serve` gives its workers
-    _WORKER.update(images=images, reader=Reader.load(reader_path, digit_model))
+    _WORKER.update(images=images, reader=Reader.load(reader_path, digit_model, orientation=orientation))
 
 
 def _read_share(indices: range) -> int:
     return sum(1 for i in indices if _WORKER["reader"].read(_WORKER["images"][i]).text)
 
 
-def throughput(reader_path: str, digit_model: str | None, images: list[np.ndarray], workers: int) -> float:
+def throughput(reader_path: str, digit_model: str | None, orientation: str | None, images: list[np.ndarray],
+               workers: int) -> float:
     """Decoded number images read per second by `workers` processes (one per core), each handed
     the images once when it starts, as a server's or a batch's workers would hold their own."""
     from digitlab.preprocessing import pool_context
 
     with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_keep,
-                             initargs=(images, reader_path, digit_model,
+                             initargs=(images, reader_path, digit_model, orientation,
                                        max(1, (os.cpu_count() or 1) // workers))) as pool:
         shares = [range(k, len(images), workers) for k in range(workers)]
         # A whole pass first: a worker pays its lazy imports (SciPy's convex hull, for the odd
@@ -189,6 +193,8 @@ def main() -> None:
     parser.add_argument("--reader", default=None, help="line reader (default: the shipped one)")
     parser.add_argument("--model", default=None, help="digit model: the line reader's second opinion, and the old "
                         "component reader's (default: shipped)")
+    parser.add_argument("--orientation-model", default=None, help="which way up lines are (default: the shipped "
+                        "model; 'none': the line reader's confidence alone)")
     parser.add_argument("--n", type=int, default=200, help="images per number row")
     parser.add_argument("--pages", type=int, default=60)
     parser.add_argument("--seed", type=int, default=4040)
@@ -204,7 +210,7 @@ def main() -> None:
     fonts, mnist = validation_split() if args.split == "val" else (handwriting_fonts(args.split), test_digits())
     with_tesseract = not args.no_tesseract and shutil.which("tesseract") is not None
     predictor = Predictor.load(args.model)
-    line_reader = Reader.load(args.reader, second_opinion=False)
+    line_reader = Reader.load(args.reader, second_opinion=False, orientation=args.orientation_model)
     readers = Readers(line_reader.asking(predictor), line_reader, predictor, with_tesseract)
     rows, missed = [], 0
 
@@ -215,10 +221,17 @@ def main() -> None:
         return f"{'>=' if higher else '<='} {target:g}: {'met' if met else 'MISSED'}"
 
     started = time.perf_counter()
+    plain = make_cases("plain", fonts, mnist, args.n, seed)
     for kind, label, target in (("plain", "whole numbers, 2-6 digits", args.min_numbers),
                                 ("joined", "numbers joined up (cursive), 2-6 digits", args.min_joined),
-                                ("slanted", "numbers written at 15-45 degrees", args.min_slanted)):
-        cases = make_cases(kind, fonts, mnist, args.n, seed + len(rows))
+                                ("slanted", "numbers written at 15-45 degrees", args.min_slanted),
+                                ("180", "the whole numbers photographed upside down", None),
+                                ("90", "the whole numbers photographed on their side (90 degrees, either way)", None)):
+        if kind in ("180", "90"):  # the first row's images, turned
+            turns = [180] if kind == "180" else [90, -90]
+            cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]
+        else:
+            cases = plain if kind == "plain" else make_cases(kind, fonts, mnist, args.n, seed + len(rows))
         read = [readers.new(image) for image, _ in cases]
         new = [got == text for got, (_, text) in zip(read, cases)]
         alone = [readers.new(image, alone=True) == text for image, text in cases]
@@ -226,7 +239,8 @@ def main() -> None:
         tess = [readers.tesseract(image) == text for image, text in cases] if with_tesseract else []
         wrong_count = sum(len(got) != len(text) for got, (_, text) in zip(read, cases) if got != text)
         rows.append((label, len(cases), f"{np.mean(new):.1%}", f"{np.mean(alone):.1%}", f"{np.mean(old):.1%}",
-                     f"{np.mean(tess):.1%}" if tess else "-", verdict(float(np.mean(new)), target)))
+                     f"{np.mean(tess):.1%}" if tess else "-",
+                     verdict(float(np.mean(new)), target) if target is not None else ""))
         rows.append(("... misread with the wrong number of digits (line reader)", int(np.sum(~np.array(new))),
                      str(wrong_count), "", "", "", ""))
         print(*rows[-2:], sep="\n", file=sys.stderr, flush=True)
@@ -242,7 +256,7 @@ def main() -> None:
     rows.append(("sheets with 2-5 numbers (turned -45..45, 90, 180): numbers found exactly", len(found["new"]),
                  f"{share:.1%}", f"{np.mean(found['alone']):.1%}", "one line only",
                  f"{np.mean(found['tesseract']):.1%}" if with_tesseract else "-", verdict(share, args.min_pages)))
-    rows.append(("... tracebacks while reading", 2 * (args.n * 3 + args.pages), str(readers.tracebacks), "", "", "",
+    rows.append(("... tracebacks while reading", readers.readings, str(readers.tracebacks), "", "", "",
                  verdict(readers.tracebacks, 0, higher=False)))
 
     # A 12-megapixel photo of a sheet, from its JPEG file to the answer, in a fresh process.
@@ -252,8 +266,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sheet.jpg"
         big.image.resize((4000, 3000)).save(path, quality=90)
-        reader_arg = (["--model", args.reader] if args.reader else []) + (["--digit-model", args.model] if args.model
-                                                                          else [])
+        reader_arg = ((["--model", args.reader] if args.reader else []) + (["--digit-model", args.model] if args.model
+                                                                           else [])
+                      + (["--orientation-model", args.orientation_model] if args.orientation_model else []))
         subprocess.run([sys.executable, "-m", "digitlab", "read", *reader_arg, str(path)], capture_output=True)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "digitlab", "read", *reader_arg, str(path)], capture_output=True,
@@ -275,7 +290,7 @@ def main() -> None:
     onnx_digits = args.model
     with tempfile.TemporaryDirectory() as tmp:
         from digitlab.export import export_onnx
-        from digitlab.predict import SHIPPED_LINES, shipped_model
+        from digitlab.networks import SHIPPED_LINES, shipped_model
 
         # Both models on onnxruntime: the workers are forked, and must never run PyTorch's threads.
         if onnx_reader is None or not str(onnx_reader).endswith(".onnx"):
@@ -284,13 +299,14 @@ def main() -> None:
         if onnx_digits is None or not str(onnx_digits).endswith(".onnx"):
             onnx_digits = str(Path(tmp) / "digits.onnx")
             export_onnx(Path(args.model) if args.model else shipped_model(), onnx_digits)
-        per_second = throughput(onnx_reader, onnx_digits, numbers, workers)
+        per_second = throughput(onnx_reader, onnx_digits, args.orientation_model, numbers, workers)
     rows.append((f"number images read per second ({workers} processes, onnxruntime, decoded 600-1200 px)",
                  len(numbers), f"{per_second:.0f}/s", "", "", "", verdict(per_second, args.min_per_second)))
 
-    print(f"reader: {readers.reader.info.get('model')}; digit model: "
-          f"{readers.predictor.info.get('model')}; faces: {args.split} half ({len(fonts)}); "
-          f"tesseract: {'yes' if with_tesseract else 'no'}; {time.perf_counter() - started:.0f} s")
+    print(f"reader: {readers.reader.info.get('model')}; digit model: {readers.predictor.info.get('model')}; "
+          f"orientation model: {readers.reader.info.get('orientation_model')}; "
+          f"faces: {args.split} half ({len(fonts)}); tesseract: {'yes' if with_tesseract else 'no'}; "
+          f"{time.perf_counter() - started:.0f} s")
     print("| test | images | line reader + digit model | line reader alone | component reader (before) | "
           "Tesseract 5, digits only | target |")
     print("|---|---|---|---|---|---|---|")

@@ -52,7 +52,8 @@ def test_export_needs_onnx_suffix(trained_run, tmp_path):
 def test_the_shipped_models_export_and_answer_as_in_pytorch(tmp_path, mnist5k):
     """The calibrated digit model (its temperature and threshold travel in the metadata) and the
     line reader (any width of line) answer on onnxruntime as they do in PyTorch."""
-    from digitlab.predict import SHIPPED_LINES, Reader, shipped_model
+    from digitlab.networks import SHIPPED_LINES, shipped_model
+    from digitlab.predict import Reader
 
     digits = tmp_path / "digits.onnx"
     assert run_cli("export", "--onnx", str(digits)).returncode == 0

@@ -127,7 +127,7 @@ def test_demo_examples_are_read(trained_run):
 
 
 def test_read_asks_the_digit_model_it_is_given_or_none(trained_run, tmp_path):
-    from digitlab.predict import SHIPPED_LINES, shipped_model
+    from digitlab.networks import SHIPPED_LINES, shipped_model
     from tests.conftest import REPO
 
     number = str(REPO / "examples" / "number-2026.jpg")
@@ -168,7 +168,7 @@ def test_special_files_and_unconvertible_images_end_cleanly_in_a_batch(font_glyp
 
 
 def test_predict_refuses_the_line_reader_as_its_model(font_glyph, tmp_path):
-    from digitlab.predict import SHIPPED_LINES, shipped_model
+    from digitlab.networks import SHIPPED_LINES, shipped_model
 
     good = write_font_scans(tmp_path, font_glyph, digits="3")[0]
     result = run_cli("predict", "--model", str(shipped_model(SHIPPED_LINES)), str(good))

@@ -9,7 +9,7 @@ import pytest
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
 from digitlab.reading import READ_SIDE, ctc_best_path, find_lines, placed_line
-from tests.scanmaker import draw_page, glyph_from_font, handwriting_fonts, join_glyphs
+from tests.scanmaker import ScanStyle, draw_page, draw_scan, glyph_from_font, handwriting_fonts, join_glyphs
 
 NUMBERS = ["2026", "31415", "870", "55012"]
 
@@ -125,3 +125,41 @@ def test_two_numbers_on_one_row_are_read_left_to_right(reader):
                           np.pad(right, ((0, height - right.shape[0]), (0, 0)))], axis=1)
     sheet = draw_page([row, below], ["120 3456", "789"], rng, angle=3.0)
     assert reader.read(sheet.image).text.split("\n") == ["120", "3456", "789"]
+
+
+def number_scan(text: str, font_index: int, seed: int):
+    fonts = handwriting_fonts("dev")
+    rng = np.random.default_rng(seed)
+    glyph = join_glyphs([glyph_from_font(c, fonts[font_index]) for c in text], rng)
+    return draw_scan(glyph, ScanStyle(side=800, fill=0.15, angle=4.0, noise=0.02, jpeg_quality=85), rng)
+
+
+@pytest.mark.parametrize("text, font_index", [("6081", 1), ("1968", 3), ("2749", 5), ("350", 8)])
+@pytest.mark.parametrize("turn", [0, 180, 90, -90])
+def test_a_lone_number_is_read_the_right_way_up_however_the_photo_was_turned(reader, text, font_index, turn):
+    # Turned by 180 degrees, "6081" and "1968" are digits all the same ("1809", "8961") and read
+    # about as surely as upright: the orientation model, not the line reader's confidence, tells. A
+    # number on its side is found as a line up or down the picture, so it is then a line turned or
+    # not.
+    scan = number_scan(text, font_index, seed=len(text))
+    assert reader.read(scan.rotate(turn, expand=True)).text == text
+
+
+def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():
+    # What the orientation model is for: the line reader alone believes "1968" turned, "8961".
+    from digitlab.predict import Reader
+
+    scan = number_scan("1968", 3, seed=4).rotate(180)
+    assert Reader.load(orientation="none").read(scan).text == "8961"
+    assert Reader.load().read(scan).text == "1968"
+
+
+@pytest.mark.parametrize("model, message", [("/nonexistent.onnx", "--orientation-model /nonexistent.onnx: no such"),
+                                            ("lines", "is a line reader")])
+def test_a_wrong_orientation_model_is_a_one_line_error(tmp_path, model, message):
+    from digitlab.networks import SHIPPED_LINES, shipped_model
+    from tests.conftest import REPO, run_cli
+
+    path = str(shipped_model(SHIPPED_LINES)) if model == "lines" else model
+    result = run_cli("read", "--orientation-model", path, str(REPO / "examples" / "number-2026.jpg"))
+    assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1

@@ -29,6 +29,7 @@ def test_health_names_the_shipped_models(server):
     assert health["test_accuracy"] > 0.98 and health["version"]
     assert health["reader"]["model"].endswith("lines.safetensors")
     assert health["reader"]["digit_model"] == health["model"]  # the second opinion is the server's own model
+    assert health["reader"]["orientation_model"].endswith("orientation.onnx")  # which way up lines are
 
 
 def test_predict_returns_the_cli_json(server, font_glyph, tmp_path):
@@ -220,7 +221,7 @@ def test_a_server_of_two_onnx_files_reads_numbers_without_torch(font_glyph, tmp_
     exported, the server never loads PyTorch."""
     import numpy as np
 
-    from digitlab.predict import SHIPPED_LINES, shipped_model
+    from digitlab.networks import SHIPPED_LINES, shipped_model
 
     digits, lines = tmp_path / "digits.onnx", tmp_path / "lines.onnx"
     assert run_cli("export", "--onnx", str(digits)).returncode == 0

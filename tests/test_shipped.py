@@ -5,7 +5,9 @@ import json
 from safetensors import safe_open
 
 from digitlab.config import TrainConfig
-from digitlab.predict import SHIPPED_DIGITS, SHIPPED_LINES, Predictor, Reader, shipped_model
+from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, shipped_model
+from digitlab.orientation import SHIPPED_ORIENTATION, Orientation
+from digitlab.predict import Predictor, Reader
 from tests.conftest import REPO
 
 
@@ -33,12 +35,32 @@ def test_the_shipped_line_reader_loads_and_reads():
     assert reading.text == "2026" and len(reading.digits) == 4
 
 
+def onnx_metadata(path) -> dict:
+    import onnx
+
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+
+
+def test_the_shipped_orientation_model_loads_and_tells_which_way_up_a_line_is():
+    path = shipped_model(SHIPPED_ORIENTATION)
+    assert path.stat().st_size < 1_000_000
+    metadata = onnx_metadata(path)
+    assert json.loads(metadata["recipe"])["task"] == "orientation" and metadata["arch"] == "orient"
+    assert float(metadata["test_accuracy"]) >= 0.9
+    line = Reader.load().read(REPO / "examples" / "number-2026.jpg").images[0]
+    upright, turned = Orientation.load().turned_log_odds([line, line[::-1, ::-1]], [4, 4])
+    assert upright < 0 < turned
+
+
 def test_each_shipped_model_was_trained_with_the_recipe_make_models_names():
     # Settings that belong to the machine or the run's paths, not to the recipe.
     local = {"threads", "device", "world_size", "digit_model", "data_dir"}
-    for file, recipe in ((SHIPPED_DIGITS, "reader"), (SHIPPED_LINES, "lines")):
-        with safe_open(str(shipped_model(file)), framework="pt") as f:
-            stored = json.loads(f.metadata()["recipe"])
+    for file, recipe in ((SHIPPED_DIGITS, "reader"), (SHIPPED_LINES, "lines"), (SHIPPED_ORIENTATION, "orientation")):
+        if file.endswith(".onnx"):
+            stored = json.loads(onnx_metadata(shipped_model(file))["recipe"])
+        else:
+            with safe_open(str(shipped_model(file)), framework="pt") as f:
+                stored = json.loads(f.metadata()["recipe"])
         wanted = TrainConfig.from_recipe(recipe).to_dict()
         assert {k: v for k, v in stored.items() if k not in local} == {k: v for k, v in wanted.items()
                                                                         if k not in local}, file

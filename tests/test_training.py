@@ -153,6 +153,7 @@ def test_existing_run_is_not_overwritten(trained_run):
                                            (["--recipe", "lines", "--digit-model", "/nonexistent"],
                                             "--digit-model /nonexistent: no such run directory"),
                                            (["--lr", "-1"], "lr must be positive"),
+                                           (["--arch", "orient"], "arch 'orient' does not fit task 'digits'"),
                                            (["--data", "folder:/nonexistent"], "is not a directory")])
 def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
     result = run_cli("train", "--out", str(tmp_path / "r"), *args)
@@ -162,7 +163,7 @@ def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
 
 def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     from digitlab.linetask import TEST_LINES
-    from digitlab.predict import shipped_model
+    from digitlab.networks import shipped_model
 
     # With the digit model `read` will ask, whose opinion the "not sure" threshold is calibrated for too.
     config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1,
@@ -183,3 +184,36 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     assert 0 <= metrics["test_accuracy_asking"] <= 1 and metrics["digit_model"] == str(shipped_model())
     for name in ("learning_curves.png", "misread_lines.png", "report.html"):
         assert (tmp_path / "run" / "report" / name).is_file()
+
+
+def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path):
+    from digitlab.orientationtask import TEST_LINES
+
+    config = TrainConfig.from_recipe("orientation", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8,
+                                     threads=1)
+    first = fit(dataclasses.replace(config, epochs=1), tmp_path / "run", log=lambda s: None)
+    assert [row["epoch"] for row in first.history] == [1]
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    saved["train"]["epochs"] = 2
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    resumed = fit(config, tmp_path / "run", resume=True, log=lambda s: None)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    # Every test line is shown both ways up, so a model that always answers one way scores 50%.
+    assert metrics["n_test"] == 2 * TEST_LINES and 0 <= metrics["test_upright_kept"] <= 1
+    assert abs(metrics["test_accuracy"] - (metrics["test_upright_kept"] + metrics["test_turned_found"]) / 2) < 1e-9
+    _, metadata = load_model(tmp_path / "run" / "model.safetensors")
+    assert metadata["arch"] == "orient" and metadata["classes"] == ["upright", "turned"]
+    # Calibrated on the validation lines; `read` divides the log-odds by these.
+    assert float(metadata["temperature_short"]) == metrics["temperature_short"] > 0
+    assert float(metadata["temperature"]) == metrics["temperature"] > 0
+    for name in ("learning_curves.png", "misread_lines.png", "report.html"):
+        assert (tmp_path / "run" / "report" / name).is_file()
+    # It exports to ONNX and reads beside the shipped line reader.
+    from digitlab.export import export_onnx
+    from digitlab.predict import Reader
+
+    onnx_path = export_onnx(tmp_path / "run", tmp_path / "orientation.onnx")
+    reader = Reader.load(orientation=onnx_path)
+    assert reader.orientation.info["backend"] == "onnxruntime" and reader.orientation.info["model"] == str(onnx_path)
+    assert reader.read(REPO / "examples" / "number-2026.jpg").text.isdigit()

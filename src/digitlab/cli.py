@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and write a run directory with its report")
     train.add_argument("--recipe", default=None, help="preset settings: default, lab (the lab's exact CNN and "
-                       "settings), reader (the shipped digit model), lines (the shipped line reader)")
+                       "settings), reader (the shipped digit model), lines (the shipped line reader), orientation (the "
+                       "shipped orientation model: which way up a line is)")
     add_config_flags(train)
     train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="digit model also asked about each digit that stands alone in a line: run "
                                       "directory or .onnx file (default: the shipped one; 'none': the line reader "
                                       "alone)")
+            command.add_argument("--orientation-model", default=None,
+                                 help="model that tells a line upside down from one the right way up: run "
+                                      "directory or .onnx file (default: the shipped one; 'none': the line reader's "
+                                      "confidence alone decides)")
         if name == "predict":
             command.add_argument("--deskew", action="store_true",
                                  help="read only the digit straightened by its moments "
@@ -324,7 +329,8 @@ def cmd_read(args: argparse.Namespace) -> int:
     if not paths:  # nothing to do: one line saying why
         raise DigitlabError("; ".join(problems) if problems else "no images to read.")
     alone = args.digit_model == "none"
-    reader = Reader.load(args.model, None if alone else args.digit_model, second_opinion=not alone)
+    reader = Reader.load(args.model, None if alone else args.digit_model, second_opinion=not alone,
+                         orientation=args.orientation_model)
     status = report_problems(problems)
     for path in with_progress(paths, len(paths)):
         try:
@@ -348,7 +354,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from digitlab.export import export_onnx
-    from digitlab.predict import shipped_model
+    from digitlab.networks import shipped_model
 
     source = Path(args.model) if args.model else shipped_model()
     export_onnx(source, args.onnx)

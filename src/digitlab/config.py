@@ -13,7 +13,9 @@ from pathlib import Path
 
 from digitlab.errors import DigitlabError
 
-LINE_ARCHS = ("crnn", "crnn-wide")  # the line readers among the archs; the others classify digits
+LINE_ARCHS = ("crnn", "crnn-wide")  # the line readers among the archs
+ORIENTATION_ARCHS = ("orient",)     # which way up a line is; the other archs classify digits
+TASK_ARCHS = {"lines": LINE_ARCHS, "orientation": ORIENTATION_ARCHS}  # any other arch: task digits
 
 
 def setting(default, help: str, **more):  # noqa: A002 - the argparse word, on purpose
@@ -24,16 +26,18 @@ def setting(default, help: str, **more):  # noqa: A002 - the argparse word, on p
 class TrainConfig:
     """Every setting of a training run. Defaults are the recommended recipe for the default arch."""
 
-    task: str = setting("digits", "what to train: digits (a classifier of 28x28 images) or lines (the CTC line "
-                        "reader)", choices=("digits", "lines"))
+    task: str = setting("digits", "what to train: digits (a classifier of 28x28 images), lines (the CTC line "
+                        "reader) or orientation (whether a line is upside down)",
+                        choices=("digits", "lines", "orientation"))
     data: str = setting("mnist-5k", "data set: mnist-5k, mnist, fashion-mnist, folder:PATH, or a mix such as "
                         "mnist-5k+renders+styles+fonts+not-digits (see `digitlab data list`)")
     data_dir: str | None = setting(None, "folder holding the data set's files")
     arch: str = setting("default", "network: default (stronger), seed (the lab's exact CNN), wide (the shipped "
-                        "digit model's), crnn (a line reader), crnn-wide (the shipped line reader's)",
-                        choices=("default", "seed", "wide", "crnn", "crnn-wide"))
+                        "digit model's), crnn (a line reader), crnn-wide (the shipped line reader's), orient (which "
+                        "way up a line is)",
+                        choices=("default", "seed", "wide", "crnn", "crnn-wide", "orient"))
     epochs: int = setting(20, "passes over the training data")
-    steps_per_epoch: int = setting(0, "for generated training data (lines): batches per epoch")
+    steps_per_epoch: int = setting(0, "for generated training data (lines, orientation): batches per epoch")
     batch_size: int = setting(128, "images per step")
     lr: float = setting(3e-3, "peak learning rate")
     weight_decay: float = setting(5e-4, "AdamW's decoupled weight decay (0: plain Adam)")
@@ -70,13 +74,15 @@ class TrainConfig:
                 raise DigitlabError(f"{name} must be at least 1, got {getattr(self, name)}.")
         if not self.lr > 0:
             raise DigitlabError(f"lr must be positive, got {self.lr}.")
-        if (self.task == "lines") != (self.arch in LINE_ARCHS):
+        task_of_arch = next((task for task, archs in TASK_ARCHS.items() if self.arch in archs), "digits")
+        if task_of_arch != self.task:
             raise DigitlabError(f"arch {self.arch!r} does not fit task {self.task!r}: a line reader's arch is "
-                                "crnn or crnn-wide, a classifier's one of default, seed, wide.")
+                                "crnn or crnn-wide, the orientation model's orient, a classifier's one of default, "
+                                "seed, wide.")
         if self.digit_model is not None and self.task != "lines":
             raise DigitlabError("digit_model is for the line reader (task lines): the digit model it will ask.")
-        if self.task == "lines" and self.steps_per_epoch < 1:
-            raise DigitlabError("steps_per_epoch must be at least 1 for the line reader's generated lines.")
+        if self.task in TASK_ARCHS and self.steps_per_epoch < 1:
+            raise DigitlabError(f"steps_per_epoch must be at least 1 for task {self.task}'s generated lines.")
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -118,4 +124,8 @@ RECIPES: dict[str, dict] = {
     # set in the training faces, generated afresh every epoch, read whole with CTC.
     "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn-wide", epochs=24, steps_per_epoch=300, batch_size=48,
                   lr=2e-3, weight_decay=1e-4, label_smoothing=0.0),
+    # Which way up a line is, shipped beside the line reader: the same generated lines, each shown
+    # upright or turned by 180 degrees.
+    "orientation": dict(task="orientation", data="mnist-5k+fonts", arch="orient", epochs=20, steps_per_epoch=500,
+                        batch_size=64, lr=3e-3, weight_decay=1e-4, label_smoothing=0.0),
 }

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from digitlab.config import LINE_ARCHS
+from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError
 
 OPSET = 17
@@ -15,16 +15,19 @@ ONNX_FORMAT = "digitlab-onnx-2"  # 2: the graph takes uint8 images
 
 LINE_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits, light ink on black, as "
                  "digitlab.reading.line_image makes it; logits (N, W / stride, 11): CTC blank, then 0-9")
+ORIENTATION_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits as digitlab.reading.line_image makes "
+                        "it; logits (N, W / stride, 2) per column: upright, turned by 180 degrees (a line's answer "
+                        "is the mean over its columns)")
 # Model metadata that the ONNX file carries over, so onnxruntime answers as PyTorch does.
-CARRIED = ("temperature", "uncertain_below", "uncertain_below_asking", "recipe", "data")
+CARRIED = ("temperature", "temperature_short", "uncertain_below", "uncertain_below_asking", "recipe", "data")
 
 
 def export_onnx(model_path: str | Path, out: str | Path) -> Path:
     """Write a model (a run directory or a .safetensors file) as ONNX with a dynamic batch
     dimension. A digit classifier's graph takes uint8 MNIST-form images, as
-    `Predictor.predict_proba` does; the line reader's takes line images of any width, as
-    `Reader.line_probabilities` does. The class names, the arch, the calibration, the test accuracy
-    and the input contract go into the model's metadata."""
+    `Predictor.predict_proba` does; the line reader's (and the orientation model's) takes line
+    images of any width, as `Reader.line_probabilities` does. The class names, the arch, the
+    calibration, the test accuracy and the input contract go into the model's metadata."""
     import onnx
     import torch
 
@@ -38,8 +41,9 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
     weights = model_path / MODEL if model_path.is_dir() else model_path
     model, metadata = load_model(weights)
-    if metadata["arch"] in LINE_ARCHS:
-        network, example, contract = model.eval(), torch.zeros(1, 1, 32, 96), LINE_CONTRACT
+    if metadata["arch"] in LINE_ARCHS + ORIENTATION_ARCHS:
+        contract = LINE_CONTRACT if metadata["arch"] in LINE_ARCHS else ORIENTATION_CONTRACT
+        network, example = model.eval(), torch.zeros(1, 1, 32, 96)
         axes = {"image": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}}
         extra = {"stride": str(model.stride)}
     else:

@@ -89,21 +89,29 @@ def line_sources(parts: list[str], images: np.ndarray, labels: np.ndarray, fonts
     return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [], styles="styles" in parts)
 
 
-def line_task(config: TrainConfig, device: torch.device) -> dict:
-    """The pieces of `training.Task` for the line reader."""
+def split_sources(data: str) -> tuple[LineSources, LineSources, LineSources]:
+    """Where training, validation and test lines come from: mnist-5k's training digits less its
+    validation tenth and the training faces; that tenth and the validation faces; mnist-5k's test
+    digits and the validation faces."""
     from digitlab import fonts as faces
 
-    parts = config.data.split("+")
+    parts = data.split("+")
     base = load_mnist_5k()
     images, labels = base.train.images.numpy(), base.train.labels.numpy()
     is_val = is_validation(labels)
     files = faces.face_files() if "fonts" in parts else {}
     train_fonts = [p for face, paths in files.items() if face not in VALIDATION_FACES for p in paths]
     held_out_fonts = [p for face in VALIDATION_FACES if face in files for p in files[face]]
-    train_sources = line_sources(parts, images[~is_val], labels[~is_val], train_fonts)
-    val_lines = fixed_lines(line_sources(parts, images[is_val], labels[is_val], held_out_fonts), VAL_LINES, 1)
-    test_lines = fixed_lines(line_sources(parts, base.test.images.numpy(), base.test.labels.numpy(),
-                                          held_out_fonts), TEST_LINES, 2)
+    return (line_sources(parts, images[~is_val], labels[~is_val], train_fonts),
+            line_sources(parts, images[is_val], labels[is_val], held_out_fonts),
+            line_sources(parts, base.test.images.numpy(), base.test.labels.numpy(), held_out_fonts))
+
+
+def line_task(config: TrainConfig, device: torch.device) -> dict:
+    """The pieces of `training.Task` for the line reader."""
+    train_sources, val_sources, test_sources = split_sources(config.data)
+    val_lines = fixed_lines(val_sources, VAL_LINES, 1)
+    test_lines = fixed_lines(test_sources, TEST_LINES, 2)
     model = build_model(config.arch, len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
     train_loader = LineLoader(LineBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
                                           STRIDE))

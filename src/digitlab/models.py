@@ -116,8 +116,37 @@ class LineReader(nn.Module):
         return self.head(sequence)
 
 
+class LineOrientation(nn.Module):
+    """Whether a text line is upright or turned by 180 degrees (`--arch orient`, ~60k parameters).
+    Many digits read as digits either way up (0, 1, 8, and a 6 turned is a 9), so the line reader's
+    own confidence cannot tell a number upside down from one the right way up; the shapes can (where
+    a loop sits, how a stroke starts, the tails below the line). Convolutions over a line image as
+    the line reader takes it give one feature column per 8 pixels, and a linear layer gives each
+    column's logits for (upright, turned); a line's answer is the mean of its columns' logits.
+
+    Takes float `(N, 1, 32, W)` in [0, 1], light ink on black; returns logits `(N, W / 8, 2)`."""
+
+    stride = 8  # input columns per output column
+
+    def __init__(self, num_classes: int = 2, width: int = 32) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            *conv_bn_relu(1, width // 2, 3), nn.MaxPool2d(2),      # 32 x W -> 16 x W/2
+            *conv_bn_relu(width // 2, width, 3), nn.MaxPool2d(2),  # -> 8 x W/4
+            *conv_bn_relu(width, 2 * width, 3), nn.MaxPool2d(2),   # -> 4 x W/8
+            *conv_bn_relu(2 * width, 2 * width, 3),
+        )
+        self.head = nn.Linear(2 * width * 4, num_classes)
+
+    def forward(self, x):
+        features = self.features(x)                    # (N, 2 * width, 4, T)
+        n, channels, height, frames = features.shape
+        return self.head(features.permute(0, 3, 1, 2).reshape(n, frames, channels * height))
+
+
 ARCHS = {"seed": CNNClassifier, "default": DigitNet, "wide": partial(DigitNet, widths=(32, 64, 128, 256)),
-         "crnn": LineReader, "crnn-wide": partial(LineReader, widths=(24, 48, 96, 128), hidden=128)}
+         "crnn": LineReader, "crnn-wide": partial(LineReader, widths=(24, 48, 96, 128), hidden=128),
+         "orient": LineOrientation}
 
 
 def build_model(arch: str, num_classes: int = 10) -> nn.Module:

@@ -9,22 +9,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain, softmax
-from digitlab.config import LINE_ARCHS
+from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
+from digitlab.networks import SHIPPED_LINES, line_network, metadata_number, shipped_model
+from digitlab.orientation import Orientation
 from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream
 from digitlab.runs import read_metrics
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
-SHIPPED_DIGITS = "digits.safetensors"  # the digit model in the package's weights/ folder
-SHIPPED_LINES = "lines.safetensors"    # the line reader beside it
 
 
 @dataclass
@@ -69,15 +68,6 @@ class Reading:
     def to_json(self) -> dict:
         return {"path": self.path, "text": self.text, "uncertain": self.uncertain, "digits": self.digits,
                 "lines": self.lines}
-
-
-def shipped_model(name: str = SHIPPED_DIGITS) -> Path:
-    """A model that ships inside the package (see `make models`)."""
-    path = Path(str(resources.files("digitlab") / "weights" / name))
-    if not path.is_file():
-        raise DigitlabError(f"this installation of digitlab has no shipped model {name} (rebuild it with "
-                            "`make models`); pass --model RUN_DIR or model.onnx instead.")
-    return path
 
 
 class Predictor:
@@ -133,7 +123,8 @@ class Predictor:
         model, metadata = load_model(path)
         check_kind(metadata["arch"], run_dir or path, line_reader=False)
         info = {"model": str(run_dir or path), "arch": metadata["arch"], "backend": "pytorch",
-                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
+                "version": metadata.get("digitlab_version"),
+                "test_accuracy": metadata_number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
         if info["test_accuracy"] is None:
             try:
@@ -171,7 +162,8 @@ class Predictor:
             return session.run(None, {input_name: batch})[0]
 
         info = {"model": str(path), "arch": metadata.get("arch"), "backend": "onnxruntime",
-                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy")),
+                "version": metadata.get("digitlab_version"),
+                "test_accuracy": metadata_number(metadata.get("test_accuracy")),
                 "dataset": metadata.get("dataset")}
         return cls(run_batch, json.loads(metadata["classes"]), info, **calibration_of(metadata))
 
@@ -252,14 +244,18 @@ class Predictor:
 
 
 def check_kind(arch: str | None, path: str | Path, line_reader: bool) -> None:
-    """One line when a model of the other kind is given: a digit classifier where a line reader is
-    wanted, or the reverse (their inputs differ, so either would fail deep in the network)."""
+    """One line when a model of another kind is given: a digit classifier or an orientation model
+    where a line reader is wanted, or the reverse (their inputs differ, so any would fail deep in
+    the network)."""
+    kind = ("a line reader" if arch in LINE_ARCHS else "an orientation model" if arch in ORIENTATION_ARCHS
+            else "a digit classifier")
     if line_reader and arch not in LINE_ARCHS:
-        raise DigitlabError(f"{path} is a digit classifier (arch {arch}), not a line reader: read with the shipped "
+        raise DigitlabError(f"{path} is {kind} (arch {arch}), not a line reader: read with the shipped "
                             "reader (no --model) or one trained with `--recipe lines`.")
-    if not line_reader and arch in LINE_ARCHS:
-        raise DigitlabError(f"{path} is a line reader, not a digit classifier: read numbers with it "
-                            "(`digitlab read --model ...`).")
+    if not line_reader and kind != "a digit classifier":
+        raise DigitlabError(f"{path} is {kind}, not a digit classifier"
+                            + (": read numbers with it (`digitlab read --model ...`)." if arch in LINE_ARCHS
+                               else ": `digitlab read --orientation-model` takes it."))
 
 
 def check_reads_digits(digit_model: Predictor) -> None:
@@ -271,15 +267,8 @@ def check_reads_digits(digit_model: Predictor) -> None:
 
 def calibration_of(metadata: dict) -> dict:
     """The temperature and flag threshold stored with a model (absent in uncalibrated models)."""
-    return {"temperature": _number(metadata.get("temperature")) or 1.0,
-            "uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW}
-
-
-def _number(value) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
+    return {"temperature": metadata_number(metadata.get("temperature")) or 1.0,
+            "uncertain_below": metadata_number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW}
 
 
 class Reader:
@@ -290,7 +279,7 @@ class Reader:
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
                  uncertain_below: float = UNCERTAIN_BELOW, second_opinion: Predictor | None = None,
-                 asking_below: float | None = None) -> None:
+                 asking_below: float | None = None, orientation: Orientation | None = None) -> None:
         self._run_batch = run_batch  # float32 (N, 1, 32, W) -> logits (N, W / stride, 11)
         self.info = info
         self.stride = stride
@@ -299,68 +288,34 @@ class Reader:
         self.uncertain_below = uncertain_below
         self.asking_below = asking_below if asking_below is not None else uncertain_below
         self.second_opinion = second_opinion
+        self.orientation = orientation
+        if orientation is not None:
+            self.info = {**self.info, "orientation_model": orientation.info.get("model")}
         if second_opinion is not None:
             check_reads_digits(second_opinion)
-            self.info = {**info, "digit_model": second_opinion.info.get("model")}
+            self.info = {**self.info, "digit_model": second_opinion.info.get("model")}
 
     @classmethod
     def load(cls, path: str | Path | None = None, digit_model: str | Path | None = None,
-             second_opinion: bool = True) -> Reader:
+             second_opinion: bool = True, orientation: str | Path | None = None) -> Reader:
         """The line reader at `path`, with the digit model at `digit_model` (by default the shipped
-        one) as its second opinion, or alone with `second_opinion=False`."""
-        path = Path(path) if path is not None else shipped_model(SHIPPED_LINES)
-        if not path.exists():
-            raise DigitlabError(f"--model {path}: no such run directory or model file.")
-        if path.suffix == ".onnx":
-            reader = cls.from_onnx(path)
-        else:
-            weights = path / "model.safetensors" if path.is_dir() else path
-            if path.is_dir() and not weights.is_file():
-                raise DigitlabError(f"{path} has no model.safetensors: is it a digitlab run directory?")
-            if weights.suffix != ".safetensors":
-                raise DigitlabError(f"--model {path}: expected a run directory, a .safetensors or an .onnx file.")
-            reader = cls.from_safetensors(weights)
+        one) as its second opinion, or alone with `second_opinion=False`; and the orientation model
+        at `orientation` (by default the shipped one; "none": without it) to tell which way up a
+        line is."""
+        run_batch, metadata, info = line_network(path, SHIPPED_LINES, "--model")
+        check_kind(metadata.get("arch"), info["model"], line_reader=True)
+        stride = metadata_number(metadata.get("stride", 4))
+        if stride is None or stride < 1 or stride != int(stride):
+            raise DigitlabError(f"{info['model']}: damaged line-reader export (stride {metadata.get('stride')!r}); "
+                                "export it again.")
+        turns = None if str(orientation) == "none" else Orientation.load(orientation)
+        reader = cls(run_batch, info, int(stride), **_threshold_of(metadata), orientation=turns)
         return reader.asking(Predictor.load(digit_model, flag="--digit-model")) if second_opinion else reader
 
     def asking(self, digit_model: Predictor) -> Reader:
         """This line reader with `digit_model` as its second opinion."""
-        return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model, self.asking_below)
-
-    @classmethod
-    def from_safetensors(cls, path: Path) -> Reader:
-        import torch
-
-        from digitlab.checkpoint import load_model
-
-        model, metadata = load_model(path)
-        check_kind(metadata["arch"], path, line_reader=True)
-
-        @torch.inference_mode()
-        def run_batch(batch: np.ndarray) -> np.ndarray:
-            return model(torch.from_numpy(batch)).float().numpy()
-
-        info = {"model": str(path), "arch": metadata["arch"], "backend": "pytorch",
-                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
-        return cls(run_batch, info, model.stride, **_threshold_of(metadata))
-
-    @classmethod
-    def from_onnx(cls, path: Path) -> Reader:
-        from digitlab.export import load_onnx_session
-
-        session, metadata = load_onnx_session(path)
-        check_kind(metadata.get("arch"), path, line_reader=True)
-        input_name = session.get_inputs()[0].name
-
-        def run_batch(batch: np.ndarray) -> np.ndarray:
-            return session.run(None, {input_name: batch})[0]
-
-        info = {"model": str(path), "arch": metadata.get("arch"), "backend": "onnxruntime",
-                "version": metadata.get("digitlab_version"), "test_accuracy": _number(metadata.get("test_accuracy"))}
-        stride = _number(metadata.get("stride", 4))
-        if stride is None or stride < 1 or stride != int(stride):
-            raise DigitlabError(f"{path}: damaged line-reader export (stride {metadata.get('stride')!r}); export it "
-                                "again.")
-        return cls(run_batch, info, int(stride), **_threshold_of(metadata))
+        return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model, self.asking_below,
+                      self.orientation)
 
     def line_probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per-frame probabilities `(T, 11)` of line images (each `(32, W)` float, `line_image`)."""
@@ -381,11 +336,12 @@ class Reader:
         with image_errors(name):
             opinion = self.second_opinion.scan_probabilities if self.second_opinion is not None else None
             threshold = self.uncertain_below if opinion is None else self.asking_below
-            page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion)
+            turned = self.orientation.turned_log_odds if self.orientation is not None else None
+            page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion, turned)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
 
 
 def _threshold_of(metadata: dict) -> dict:
-    return {"uncertain_below": _number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW,
-            "asking_below": _number(metadata.get("uncertain_below_asking"))}
+    return {"uncertain_below": metadata_number(metadata.get("uncertain_below")) or UNCERTAIN_BELOW,
+            "asking_below": metadata_number(metadata.get("uncertain_below_asking"))}

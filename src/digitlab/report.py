@@ -128,8 +128,9 @@ img{{max-width:100%}} pre{{background:#f6f6f6;padding:1em;overflow:auto}} .big{{
 
 
 def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, float]], path: Path,
-                       count: int = 24) -> int:
-    """A gallery of misread test lines, as the reader saw them; returns how many are shown."""
+                       count: int = 24, measure: str = "lowest") -> int:
+    """A gallery of misread test lines, as the reader saw them; returns how many are shown.
+    `measure` names the number beside each answer (the line reader's lowest digit confidence)."""
     wrong = [i for i, (truth, read, _) in enumerate(results) if truth != read][:count]
     columns = 2
     rows = max(1, int(np.ceil(len(wrong) / columns)))
@@ -138,7 +139,7 @@ def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, f
         ax = fig.add_subplot(rows, columns, k + 1)
         ax.imshow(images[index], cmap="gray", vmin=0, vmax=1, aspect="equal")
         truth, read, lowest = results[index]
-        ax.set_title(f"true {truth}  read {read or '(nothing)'}  (lowest {lowest:.0%})", fontsize=8, loc="left")
+        ax.set_title(f"true {truth}  read {read or '(nothing)'}  ({measure} {lowest:.0%})", fontsize=8, loc="left")
         ax.axis("off")
     if not wrong:
         say_in_empty_figure(fig, "every test line read exactly")
@@ -149,15 +150,22 @@ def plot_misread_lines(images: list[np.ndarray], results: list[tuple[str, str, f
 
 def write_line_report(report_dir: Path, history: list[dict], images: list[np.ndarray],
                       results: list[tuple[str, str, float]], metrics: dict,
-                      title: str = "digitlab line reader") -> Path:
-    """The line reader's report: learning curves (accuracy = lines read exactly) and misread lines."""
+                      title: str = "digitlab line reader", orientation: bool = False) -> Path:
+    """The line reader's report: learning curves (accuracy = lines read exactly) and misread lines;
+    with `orientation`, the orientation model's (accuracy = lines whose way up it tells right)."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     if history:
         plot_learning_curves(history, report_dir / "learning_curves.png")
-    shown = plot_misread_lines(images, results, report_dir / "misread_lines.png")
+    shown = plot_misread_lines(images, results, report_dir / "misread_lines.png",
+                               measure="sure" if orientation else "lowest")
     curves = ('<h2>Learning curves</h2><img src="learning_curves.png" alt="learning curves">'
-              '<p>accuracy: lines read exactly; loss: CTC</p>' if history else "")
+              + ('<p>accuracy: lines whose way up is told right; loss: cross-entropy</p>' if orientation else
+                 '<p>accuracy: lines read exactly; loss: CTC</p>') if history else "")
+    headline = (f"Test lines whose way up is told right <b>{metrics['test_accuracy']:.2%}</b> &middot; upright kept "
+                f"{metrics['test_upright_kept']:.2%} &middot; turned found {metrics['test_turned_found']:.2%}"
+                if orientation else f"Test lines read exactly <b>{metrics['test_accuracy']:.2%}</b> &middot; digit "
+                f"error rate {metrics['digit_error_rate']:.2%}")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -165,8 +173,7 @@ def write_line_report(report_dir: Path, history: list[dict], images: list[np.nda
 img{{max-width:100%}} .big{{font-size:1.4em}}</style>
 </head><body>
 <h1>{html.escape(title)}</h1>
-<p class="big">Test lines read exactly <b>{metrics['test_accuracy']:.2%}</b> &middot; digit error rate
-{metrics['digit_error_rate']:.2%} &middot; {metrics['n_test']} test lines</p>
+<p class="big">{headline} &middot; {metrics['n_test']} test lines</p>
 {curves}
 <h2>Misread lines ({shown} shown)</h2><img src="misread_lines.png" alt="misread lines">
 </body></html>

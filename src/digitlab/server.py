@@ -153,7 +153,8 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
         return {"status": "ok", "model": predictor.info.get("model"), "arch": predictor.info.get("arch"),
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
-                "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy", "digit_model")},
+                "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy", "digit_model",
+                                                            "orientation_model")},
                 "version": __version__, "worker": os.getpid()}
 
     @app.post("/api/predict", openapi_extra=UPLOAD_BODY)

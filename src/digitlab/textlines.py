@@ -207,14 +207,16 @@ class LineBatches:
     def __len__(self) -> int:
         return self.batches
 
-    def batch(self, b: int) -> tuple[torch.Tensor, LineTargets]:
-        """Batch b of the current epoch. Its lines have about the same number of digits, so
-        little of the batch is padding."""
+    def lines(self, b: int) -> list[tuple[np.ndarray, str]]:
+        """The lines of batch b of the current epoch. They have about the same number of digits,
+        so little of the batch is padding."""
         rng = np.random.default_rng([self.seed, self.epoch, b])
         length = random_length(rng)
-        lines = [make_line(self.sources, rng, int(np.clip(length + rng.integers(-1, 2), 1, MAX_DIGITS)))
-                 for _ in range(self.batch_size)]
-        return collate(lines, self.stride)
+        return [make_line(self.sources, rng, int(np.clip(length + rng.integers(-1, 2), 1, MAX_DIGITS)))
+                for _ in range(self.batch_size)]
+
+    def batch(self, b: int) -> tuple[torch.Tensor, LineTargets]:
+        return collate(self.lines(b), self.stride)
 
 
 def fixed_lines(sources: LineSources, count: int, seed: int) -> list[tuple[np.ndarray, str]]:

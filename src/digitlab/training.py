@@ -202,9 +202,9 @@ def run_info(config: TrainConfig, task: Task, device: torch.device) -> dict:
 
 @dataclass
 class Task:
-    """What `fit` needs to train one kind of model: the digit classifier (`digit_task`) or the
-    line reader (`linetask.line_task`). The loop, the checkpoints and the run directory are the
-    same for both."""
+    """What `fit` needs to train one kind of model: the digit classifier (`digit_task`), the
+    line reader (`linetask.line_task`) or the orientation model (`orientationtask.orientation_task`).
+    The loop, the checkpoints and the run directory are the same for all."""
 
     model: nn.Module
     classes: tuple[str, ...]
@@ -280,8 +280,8 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         runs.refuse_to_overwrite(run_dir)
         config = dataclasses.replace(config, world_size=world.size)
     config.validate()
-    if config.task == "lines" and world.size > 1:
-        raise DigitlabError("the line reader trains in one process (its lines are generated as it trains); run "
+    if config.task != "digits" and world.size > 1:
+        raise DigitlabError(f"task {config.task} trains in one process (its lines are generated as it trains); run "
                             "it without torchrun.")
     threads = config.threads or distributed.default_threads(world)
     if threads:
@@ -299,6 +299,9 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     if config.task == "lines":
         from digitlab.linetask import line_task
         task = Task(**line_task(config, device))
+    elif config.task == "orientation":
+        from digitlab.orientationtask import orientation_task
+        task = Task(**orientation_task(config, device))
     else:
         task = digit_task(config, device, generator, augment_generator, world, dataset)
     model = task.model
