@@ -161,6 +161,17 @@ def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
     assert message in result.stderr and result.stderr.count("\n") == 1
 
 
+def trains_one_epoch_then_resumes_to_two(config: TrainConfig, run_dir) -> None:
+    """One epoch of a 2-epoch `config`, then the run continued as a killed run would be."""
+    first = fit(dataclasses.replace(config, epochs=1), run_dir, log=lambda s: None)
+    assert [row["epoch"] for row in first.history] == [1]
+    saved = json.loads((run_dir / "config.json").read_text())
+    saved["train"]["epochs"] = 2
+    (run_dir / "config.json").write_text(json.dumps(saved))
+    resumed = fit(config, run_dir, resume=True, log=lambda s: None)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+
+
 def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     from digitlab.linetask import TEST_LINES
     from digitlab.networks import shipped_model
@@ -168,14 +179,7 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     # With the digit model `read` will ask, whose opinion the "not sure" threshold is calibrated for too.
     config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1,
                                      digit_model=str(shipped_model()))
-    first = fit(dataclasses.replace(config, epochs=1), tmp_path / "run", log=lambda s: None)
-    assert [row["epoch"] for row in first.history] == [1]
-    # Continue it as a 2-epoch run, as a killed run would be.
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    saved["train"]["epochs"] = 2
-    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
-    resumed = fit(config, tmp_path / "run", resume=True, log=lambda s: None)
-    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    trains_one_epoch_then_resumes_to_two(config, tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_test"] == TEST_LINES and 0 <= metrics["digit_error_rate"] <= 1
     model, metadata = load_model(tmp_path / "run" / "model.safetensors")
@@ -191,13 +195,7 @@ def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path)
 
     config = TrainConfig.from_recipe("orientation", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8,
                                      threads=1)
-    first = fit(dataclasses.replace(config, epochs=1), tmp_path / "run", log=lambda s: None)
-    assert [row["epoch"] for row in first.history] == [1]
-    saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    saved["train"]["epochs"] = 2
-    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
-    resumed = fit(config, tmp_path / "run", resume=True, log=lambda s: None)
-    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    trains_one_epoch_then_resumes_to_two(config, tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     # Every test line is shown both ways up, so a model that always answers one way scores 50%.
     assert metrics["n_test"] == 2 * TEST_LINES and 0 <= metrics["test_upright_kept"] <= 1

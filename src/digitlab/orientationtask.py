@@ -136,7 +136,7 @@ def orientation_task(config: TrainConfig, device: torch.device) -> dict:
         for name, (images, turned, texts) in (("val", val), ("test", test)):
             odds[name] = log_odds_of(model, device, images, turned)
             told = (odds[name] > 0) == np.array(turned)
-            short = np.array([len(text) <= 2 for text in texts])
+            short = np.array([len(text) <= SHORT_LINE for text in texts])
             metrics |= {f"{name}_accuracy": float(told.mean()),
                         f"{name}_upright_kept": float(told[~np.array(turned)].mean()),
                         f"{name}_turned_found": float(told[np.array(turned)].mean()),
