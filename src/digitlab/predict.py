@@ -274,7 +274,8 @@ def calibration_of(metadata: dict) -> dict:
 class Reader:
     """Reads whole numbers, and every line of a page, with the line reader (`models.LineReader`),
     and the digits it doubts that stand alone in a line also with a digit model (`second_opinion`,
-    see `second_opinion.with_second_opinion`). Build with `Reader.load(path)` (a line-reader run directory,
+    see `second_opinion.with_second_opinion`), and which way up each picture is with the orientation
+    model (`orientation.Orientation`). Build with `Reader.load(path)` (a line-reader run directory,
     its model.safetensors or its .onnx export; by default the reader shipped in the package)."""
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
