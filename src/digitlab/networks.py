@@ -1,6 +1,5 @@
-"""Trained networks from their files: where the shipped ones lie, and a network over line images
-(the line reader's, the orientation model's) as a plain function, from PyTorch weights or an ONNX
-export alike."""
+"""Trained networks from their files: where the shipped ones lie, and a network as a plain
+function of its input batch, from PyTorch weights or an ONNX export alike."""
 
 from __future__ import annotations
 
@@ -33,11 +32,12 @@ def metadata_number(value) -> float | None:
         return None
 
 
-def line_network(path: str | Path | None, shipped: str, flag: str, threads: int | None = None
+def network_from_file(path: str | Path | None, shipped: str, flag: str, threads: int | None = None
                  ) -> tuple[Callable[[np.ndarray], np.ndarray], dict, dict]:
-    """A network over line images (a run directory, its model.safetensors or an .onnx export; None:
-    the `shipped` file) as a function of a float32 batch `(N, 1, 32, W)`, its metadata (`stride`
-    among it), and what `info` says of it. `threads`: an .onnx file's (`load_onnx_session`)."""
+    """A network (a run directory, its model.safetensors or an .onnx export; None: the `shipped`
+    file) as a function of its input batch (the line models': float32 `(N, 1, 32, W)`), its
+    metadata (`stride` among it), and what `info` says of it. `threads`: an .onnx file's
+    (`load_onnx_session`)."""
     path = Path(path) if path is not None else shipped_model(shipped)
     if not path.exists():
         raise DigitlabError(f"{flag} {path}: no such run directory or model file.")

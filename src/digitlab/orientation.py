@@ -16,7 +16,7 @@ import numpy as np
 
 from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError
-from digitlab.networks import line_network, metadata_number
+from digitlab.networks import metadata_number, network_from_file
 
 # Shipped as its ONNX export (`make models`), metadata and all: it then reads without torch beside
 # the ONNX exports of the other two, and its one thread never competes with the line reader's.
@@ -45,7 +45,7 @@ class Orientation:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Orientation:
-        run_batch, metadata, info = line_network(path, SHIPPED_ORIENTATION, "--orientation-model", threads=1)
+        run_batch, metadata, info = network_from_file(path, SHIPPED_ORIENTATION, "--orientation-model", threads=1)
         arch = metadata.get("arch")
         if arch not in ORIENTATION_ARCHS:
             kind = "a line reader" if arch in LINE_ARCHS else "a digit classifier"

@@ -67,22 +67,13 @@ def turns_told(output: torch.Tensor, target: TurnTargets) -> int:
     return int((line_logits(output.detach().float(), target.frames).argmax(1) == target.classes).sum().item())
 
 
-class TurnBatches:
+class TurnBatches(LineBatches):
     """The line reader's generated batches (`textlines.LineBatches`), each line turned by 180
     degrees or not at random; like the lines, the turns depend only on (seed, epoch, batch)."""
 
-    def __init__(self, lines: LineBatches) -> None:
-        self.lines = lines
-
-    def set_epoch(self, epoch: int) -> None:
-        self.lines.set_epoch(epoch)
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
     def batch(self, b: int) -> tuple[torch.Tensor, TurnTargets]:
-        lines = self.lines.lines(b)
-        rng = np.random.default_rng([self.lines.seed, self.lines.epoch, b, 180])
+        lines = self.lines(b)
+        rng = np.random.default_rng([self.seed, self.epoch, b, 180])
         return turn_batch([image for image, _ in lines], [bool(t) for t in rng.random(len(lines)) < 0.5])
 
 
@@ -120,8 +111,8 @@ def orientation_task(config: TrainConfig, device: torch.device) -> dict:
     """The pieces of `training.Task` for the orientation model."""
     train_sources, val_sources, test_sources = split_sources(config.data)
     model = build_model(config.arch, len(TURN_CLASSES)).to(device, memory_format=torch.channels_last)
-    train_loader = LineLoader(TurnBatches(LineBatches(train_sources, config.steps_per_epoch, config.batch_size,
-                                                      config.seed, STRIDE)))
+    train_loader = LineLoader(TurnBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
+                                          STRIDE))
     val = both_ways(fixed_lines(val_sources, VAL_LINES, 1))
     test = both_ways(fixed_lines(test_sources, TEST_LINES, 2))
     test_loader = [turn_batch(test[0][i:i + 100], test[1][i:i + 100]) for i in range(0, len(test[0]), 100)]

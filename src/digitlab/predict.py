@@ -18,7 +18,7 @@ from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
-from digitlab.networks import SHIPPED_LINES, line_network, metadata_number, shipped_model
+from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, metadata_number, network_from_file, shipped_model
 from digitlab.orientation import Orientation
 from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream
 from digitlab.runs import read_metrics
@@ -152,19 +152,9 @@ class Predictor:
 
     @classmethod
     def from_onnx(cls, path: Path) -> Predictor:
-        from digitlab.export import load_onnx_session
-
-        session, metadata = load_onnx_session(path)
+        run_batch, metadata, info = network_from_file(path, SHIPPED_DIGITS, "--model")
         check_kind(metadata.get("arch"), path, line_reader=False)
-        input_name = session.get_inputs()[0].name
-
-        def run_batch(batch: np.ndarray) -> np.ndarray:
-            return session.run(None, {input_name: batch})[0]
-
-        info = {"model": str(path), "arch": metadata.get("arch"), "backend": "onnxruntime",
-                "version": metadata.get("digitlab_version"),
-                "test_accuracy": metadata_number(metadata.get("test_accuracy")),
-                "dataset": metadata.get("dataset")}
+        info["dataset"] = metadata.get("dataset")
         return cls(run_batch, json.loads(metadata["classes"]), info, **calibration_of(metadata))
 
     def predict_proba(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -303,7 +293,7 @@ class Reader:
         one) as its second opinion, or alone with `second_opinion=False`; and the orientation model
         at `orientation` (by default the shipped one; "none": without it) to tell which way up a
         line is."""
-        run_batch, metadata, info = line_network(path, SHIPPED_LINES, "--model")
+        run_batch, metadata, info = network_from_file(path, SHIPPED_LINES, "--model")
         check_kind(metadata.get("arch"), info["model"], line_reader=True)
         stride = metadata_number(metadata.get("stride", 4))
         if stride is None or stride < 1 or stride != int(stride):

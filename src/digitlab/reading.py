@@ -408,7 +408,7 @@ def upside_down(upright: list[ReadLine], flipped: list[ReadLine], odds: list[flo
     better turned."""
     gains = np.array([certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)])
     if odds is not None:
-        return bool(TURNED_PRIOR_LOG_ODDS + np.sum(odds) + READER_GAIN_WEIGHT * np.sum(gains) > 0)
+        return turned_evidence(odds, float(np.sum(gains))) > 0
     if len(gains) == 1:
         return bool(gains[0] > 0.6)
     return bool(np.mean(gains > 0) > 0.5 and np.median(gains) > 0 and np.mean(gains) > 0)
@@ -418,8 +418,13 @@ def could_be_upside_down(upright: list[ReadLine], odds: list[float]) -> bool:
     """Whether `upside_down` could find these lines turned, however well they read turned: a
     line's turned reading gains at most what its upright one lacks of certainty. When not, the
     lines need not be read turned at all (most upright pictures)."""
-    most_gained = -sum(certainty([line]) for line in upright)
-    return bool(TURNED_PRIOR_LOG_ODDS + np.sum(odds) + READER_GAIN_WEIGHT * most_gained > 0)
+    return turned_evidence(odds, -sum(certainty([line]) for line in upright)) > 0
+
+
+def turned_evidence(odds: list[float], gain: float) -> float:
+    """The log-odds that a picture is turned: the prior, the orientation model's log-odds of its
+    lines, and the line reader's total gain in mean log-confidence from reading them turned."""
+    return TURNED_PRIOR_LOG_ODDS + float(np.sum(odds)) + READER_GAIN_WEIGHT * gain
 
 
 def certainty(lines: list[ReadLine]) -> float:
