@@ -8,11 +8,11 @@ Numbers and pages are drawn by tests/scanmaker.py from the Debian handwriting fa
 ("dev" guides work; "locked" is only run to report) and from real MNIST test digits; no model is
 trained on these faces. `--split val` draws them instead from the training data's validation
 split (the validation faces, and mnist-5k's validation digits): the split on which settings of the
-page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive writing,
-lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo taken
-the wrong way up, or on its side, comes), sheets with 2-5 numbers on separate lines (turned -45..45
-degrees, or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the script
-exits 1 when one is missed.
+page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive
+writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
+taken the wrong way up, or on its side, comes), hollow (outline) numbers, sheets with 2-5 numbers
+on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are options; each
+is printed as met / missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from tests.scanmaker import (  # noqa: E402
     in_turn,
     join_glyphs,
     joined_glyphs,
+    outline_glyph,
 )
 
 
@@ -95,6 +96,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
     cases = []
     for i in range(n):
         text = random_number(rng)
+        if kind == "hollow":  # outline lettering, as posters and "bubble" writing draw numbers: faces only
+            cases.append((number_scan(outline_glyph(text, fonts[i % len(fonts)]), rng), text))
+            continue
         glyphs = number_glyphs(text, i, fonts, mnist, rng)
         if kind == "plain":
             cases.append((number_scan(join_glyphs(glyphs, rng), rng), text))
@@ -226,7 +230,8 @@ def main() -> None:
                                 ("joined", "numbers joined up (cursive), 2-6 digits", args.min_joined),
                                 ("slanted", "numbers written at 15-45 degrees", args.min_slanted),
                                 ("180", "the whole numbers photographed upside down", None),
-                                ("90", "the whole numbers photographed on their side (90 degrees, either way)", None)):
+                                ("90", "the whole numbers photographed on their side (90 degrees, either way)", None),
+                                ("hollow", "hollow (outline) numbers, 2-6 digits, the faces only", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

@@ -5,11 +5,14 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from digitlab.errors import DigitlabError
 from digitlab.images import load_grayscale
-from digitlab.preprocessing import normalize_scan
+from digitlab.predict import Predictor
+from digitlab.preprocessing import normalize_scan, outline_inside
 from tests.conftest import clean_scan
+from tests.scanmaker import glyph_from_mnist, handwriting_fonts, outline_glyph
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -255,3 +258,22 @@ def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
     seven = square.copy()
     seven[14:30, 5:41] = False       # a bar and a stem: far from convex
     assert solidity(square) == 1.0 and solidity(seven) < 0.5 and solidity(~np.ones((5, 5), bool)) == 0.0
+
+
+@pytest.mark.parametrize("face, digit", [("DancingScript-Regular", 3), ("Kristi", 8), ("BecauseWeLearn-Regular", 1)])
+def test_hollow_lettering_is_read_by_the_inside_of_its_outline(face, digit):
+    # As ink, these outlines are closed rings: the 3 read as 8, the 8 as 1, the 1 as 2.
+    font = next((f for f in handwriting_fonts("dev") if f.stem == face), None)
+    if font is None:
+        pytest.skip(f"test face {face} not installed")
+    outlined = clean_scan(outline_glyph(str(digit), font), fill=0.4)
+    assert Predictor.load().predict([outlined], ["outline"])[0].digit == digit
+
+
+def test_the_loops_of_written_digits_are_not_taken_for_outlines(mnist5k):
+    images, labels = mnist5k.test.images.numpy(), mnist5k.test.labels.numpy()
+    looped = np.flatnonzero(np.isin(labels, [0, 4, 6, 8, 9]))[:300]
+    for index in looped:
+        glyph = glyph_from_mnist(images[index])
+        for mask in (glyph > 0.3, ndimage.binary_dilation(glyph > 0.3, iterations=3)):  # a pen, a marker
+            assert outline_inside(mask) is mask, f"test digit {index}"

@@ -5,8 +5,9 @@ training renders and the server; and many at once, in worker processes (`normali
 
 The ink is found by `ink.find_ink`; then, as MNIST itself was made: the digit's pieces kept
 (specks dropped), the digit re-thresholded at full resolution where the working image was coarse,
-its stroke width brought near MNIST's, scaled to fit 20x20 keeping its aspect ratio and placed in
-28x28 by centre of mass; optionally deskewed.
+hollow lettering replaced by the inside of its outline, its stroke width brought near MNIST's,
+scaled to fit 20x20 keeping its aspect ratio and placed in 28x28 by centre of mass; optionally
+deskewed.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from scipy import ndimage
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import Box, InkMap, find_ink, shrink, threshold_ink
-from digitlab.strokes import stroke_width
+from digitlab.strokes import erode, stroke_width
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
-DETAILED_ENOUGH = 64   # ...unless the working image already shows them at least this big
 DETAIL_SIDE = 112      # digit crops are re-read at up to this size...
+DETAILED_ENOUGH = 64   # ...unless the working image already shows them at least this big
+OUTLINE_ELONGATION = 12.0  # a hole this elongated (boundary² / 4 area) is the inside of an outline
+
+
 def _union(slices: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
     return (min(s[0].start for s in slices), min(s[1].start for s in slices),
             max(s[0].stop for s in slices), max(s[1].stop for s in slices))
@@ -114,6 +118,35 @@ def normalize_stroke(mask: np.ndarray, target: float) -> np.ndarray:
     return mask
 
 
+def hole_elongations(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The background of a mask, labelled, and for each label its area and, for a hole (background
+    the ink encloses), how elongated it is: its squared boundary over four times its area (about pi
+    for a round hole, its length over its width for a long one); 0 for background that is no hole."""
+    # `binary_fill_holes` would find the same holes, by a slow flood fill from the picture's edges.
+    background, count = ndimage.label(~mask)
+    areas = np.bincount(background.ravel(), minlength=count + 1).astype(np.float64)
+    is_hole = np.ones(count + 1, dtype=bool)
+    is_hole[np.concatenate([background[0], background[-1], background[:, 0], background[:, -1], [0]])] = False
+    inside = is_hole[background]
+    boundary = np.bincount(background[inside & ~erode(inside)], minlength=count + 1).astype(np.float64)
+    return background, np.where(is_hole, boundary ** 2 / (4 * np.maximum(areas, 1)), 0.0), areas
+
+
+def outline_inside(mask: np.ndarray) -> np.ndarray:
+    """For hollow (outline, "bubble") lettering, the inside of the outline, which is the digit's
+    own stroke; any other mask as it is. Read as ink, an outlined 3 is two closed rings, an 8.
+    An outline's inside follows the glyph's strokes: a hole many times longer than it is wide
+    (elongation 12 or more), or, in a bold face, several holes fairly so. A counter of a written
+    0, 6, 8, 9 or closed 4 is round or oval: of 27,000 masks of MNIST's digits and of the faces,
+    bold or not, 18 pass for outlines."""
+    background, elongation, _ = hole_elongations(mask)
+    # Where the outline touches itself its inside is cut in parts, some short: they count too.
+    parts = np.flatnonzero(elongation >= OUTLINE_ELONGATION / 2)
+    if elongation.max() >= OUTLINE_ELONGATION or len(parts) >= 2 and elongation.max() >= 8:
+        return np.isin(background, parts)
+    return mask
+
+
 def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
     """A boolean digit mask (any size) -> uint8 28x28 in MNIST form."""
     if not mask.any():
@@ -167,7 +200,7 @@ def normalize_scan(source: ImageSource, name: str | None = None, deskew: bool = 
     ink = find_ink(source, name, polarity)
     components = main_digit_components(ink)
     box = box_in_original(ink, components)
-    return render_mnist(digit_mask(ink, components, box), deskew=deskew)
+    return render_mnist(outline_inside(digit_mask(ink, components, box)), deskew=deskew)
 
 
 # Below this many images a pool of worker processes costs more to start than it saves.

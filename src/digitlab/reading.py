@@ -20,7 +20,7 @@ from scipy import ndimage
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink, threshold_ink
-from digitlab.preprocessing import MNIST_STROKE, normalize_stroke
+from digitlab.preprocessing import MNIST_STROKE, hole_elongations, normalize_stroke, outline_inside
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
 from digitlab.strokes import stroke_width
 
@@ -246,14 +246,15 @@ def find_lines(ink: InkMap) -> list[TextLine]:
 # ---------------------------------------------------------------- reading a line
 
 
-def line_crop(ink: InkMap, line: TextLine, flip: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def line_crop(ink: InkMap, line: TextLine, flip: bool = False,
+              height: int = CROP_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """The line cut from the original pixels, turned upright (and by 180 degrees with `flip`),
-    CROP_HEIGHT pixels across its ink band, with margins: (bright-ink float image, affine
+    `height` pixels across its ink band, with margins: (bright-ink float image, affine
     coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes)."""
     margin_v, margin_u = 0.25 * line.height, 0.6 * line.height
     u0, u1, v0, v1 = line.u0 - margin_u, line.u1 + margin_u, line.v0 - margin_v, line.v1 + margin_v
-    k = CROP_HEIGHT / (v1 - v0)  # crop pixels per working pixel
-    size = (max(1, int(round((u1 - u0) * k))), CROP_HEIGHT)
+    k = height / (v1 - v0)  # crop pixels per working pixel
+    size = (max(1, int(round((u1 - u0) * k))), height)
     angle = line.angle + (math.pi if flip else 0.0)
     cos, sin = math.cos(angle), math.sin(angle)
     if flip:
@@ -286,6 +287,20 @@ def line_mask(bright: np.ndarray) -> np.ndarray:
     return np.isin(labels, np.setdiff1d(np.unique(band), [0]))
 
 
+def might_be_outlines(mask: np.ndarray) -> bool:
+    """Whether a line crop's ink may be hollow lettering: it is (`outline_inside`), or it has
+    three or more small holes, as a thin face's outline shows at CROP_HEIGHT, its inside closed
+    here and there (a sixteenth of the validation split's numbers have such holes, and are
+    looked at twice)."""
+    if outline_inside(mask) is not mask:
+        return True
+    rows = np.flatnonzero(mask.any(axis=1))
+    _, elongation, areas = hole_elongations(mask)
+    if len(rows) == 0:
+        return False
+    return int(((elongation > 0) & (areas < 0.02 * (rows[-1] - rows[0] + 1) ** 2)).sum()) >= 3
+
+
 @dataclass
 class ReadLine:
     text: str
@@ -315,6 +330,13 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
               flip: bool = False, opinion: DigitOpinion | None = None) -> ReadLine:
     bright, coefficients = line_crop(ink, line, flip)
     mask = line_mask(bright)
+    if might_be_outlines(mask):
+        # Look at twice the height, where the inside of a thin face's outline is still one hole.
+        fine_bright, fine_coefficients = line_crop(ink, line, flip, 2 * CROP_HEIGHT)
+        fine = line_mask(fine_bright)
+        inside = outline_inside(fine)
+        if inside is not fine:
+            bright, coefficients, mask = fine_bright, fine_coefficients, inside
     image, geometry = placed_line(mask)
     probabilities = reader([image])[0]
     decoded = ctc_best_path(probabilities)
