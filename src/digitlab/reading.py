@@ -183,6 +183,31 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
     return float(candidates[np.argmax((counts.reshape(len(candidates), width) ** 2).sum(axis=1))])
 
 
+def enclosed_pieces(ink: InkMap, pieces: list[int]) -> set[int]:
+    """The pieces that lie in a hole of another piece: the inner rings of outlined digits."""
+    if len(pieces) < 2:
+        return set()
+    box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
+                    for i in pieces])
+    within = ((box[:, None, 0] >= box[None, :, 0]) & (box[:, None, 1] <= box[None, :, 1])
+              & (box[:, None, 2] >= box[None, :, 2]) & (box[:, None, 3] <= box[None, :, 3]))
+    np.fill_diagonal(within, False)
+    found: set[int] = set()
+    filled: dict[int, np.ndarray] = {}
+    for a, b in zip(*np.nonzero(within)):  # rare outside outlined writing: boxes seldom nest
+        inner, outer = pieces[a], pieces[b]
+        if inner in found:
+            continue
+        if outer not in filled:
+            filled[outer] = ndimage.binary_fill_holes(ink.labels[ink.boxes[outer]] == outer + 1)
+        rows, cols = ink.boxes[inner]
+        ys, xs = np.nonzero(ink.labels[rows, cols] == inner + 1)
+        outer_rows, outer_cols = ink.boxes[outer]
+        if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
+            found.add(inner)
+    return found
+
+
 def find_lines(ink: InkMap) -> list[TextLine]:
     """The lines of writing on a page, top to bottom and left to right within a row: components
     grouped by where they lie across the writing's direction, split where a gap along it is wider
@@ -192,7 +217,10 @@ def find_lines(ink: InkMap) -> list[TextLine]:
         return []
     pixels = {i: component_pixels(ink, i) for i in keep}
     large = float(np.median(np.sort(ink.areas[keep])[-12:]))
-    significant = [i for i in keep if ink.areas[i] >= 0.15 * large]
+    # The inner rings of outlined digits lie in their outer rings: their neighbours' directions say
+    # nothing of the writing's, and they join the line around them as small pieces do.
+    inner = enclosed_pieces(ink, keep)
+    significant = [i for i in keep if ink.areas[i] >= 0.15 * large and i not in inner] or keep
     angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke_width(ink.mask)))
     sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
              for i in significant]
@@ -201,12 +229,12 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     for i in keep:
         u, v = turned(*pixels[i], angle)
         extent[i] = (float(u.min()), float(u.max()) + 1, float(v.min()), float(v.max()) + 1)
-    heights = np.array([extent[i][3] - extent[i][2] for i in keep])
+    heights = np.array([extent[i][3] - extent[i][2] for i in keep if i not in inner])
     typical = float(np.median(heights[heights >= 0.4 * heights.max()]))
     # Flat dashes (a ruled line's remnant, an underline) are never digits.
     keep = [i for i in keep if not (extent[i][3] - extent[i][2] < 0.3 * typical
                                     and extent[i][1] - extent[i][0] > 2 * typical)]
-    big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical),
+    big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical and i not in inner),
                  key=lambda i: (extent[i][2] + extent[i][3]) / 2)
     rows: list[list[int]] = []
     for i in big:
