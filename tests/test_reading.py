@@ -8,7 +8,8 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
-from digitlab.reading import READ_SIDE, ctc_best_path, find_lines, placed_line
+from digitlab.linefinding import find_lines
+from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.scanmaker import (
     ScanStyle,
     draw_page,

@@ -1,15 +1,15 @@
 """Reading numbers: the text lines of a photo or scan, straightened and read by the line reader.
 
 A line is read whole by a CTC line reader (`models.LineReader`), without cutting it into digits
-first, so joined, touching and slanted writing reads as well as neat digits. This module finds the
-lines (any angle, pages turned by 90 or 180 degrees), normalises each one (`line_image`, also how
-every training line is made), decodes the reader's output into digits with boxes and confidences.
+first, so joined, touching and slanted writing reads as well as neat digits. This module takes the
+lines that `linefinding` finds (any angle, pages turned by 90 or 180 degrees), normalises each one
+(`line_image`, also how every training line is made), decodes the reader's output into digits with
+boxes and confidences, and reads a page turned by 180 degrees the right way up.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,9 +20,9 @@ from scipy import ndimage
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink, threshold_ink
+from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, normalize_stroke, outline_inside
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
-from digitlab.strokes import stroke_width
 
 LINE_HEIGHT = 32   # the reader's input height
 LINE_INK = 26      # the ink's height in it; the rest is margin
@@ -85,190 +85,6 @@ def ctc_best_path(probabilities: np.ndarray) -> list[tuple[int, float, int, int]
                 digits.append((int(best[start]) - 1, float(run.max()), start, t - 1))
             start = t
     return digits
-
-
-# ---------------------------------------------------------------- finding the lines of a page
-
-
-@dataclass
-class TextLine:
-    """A line of writing found at working resolution: its components and its rectangle in the
-    frame turned by `angle` (u along the line, v across it)."""
-
-    components: list[int]
-    angle: float                  # radians: the writing runs along (cos, sin) in image x, y
-    u0: float
-    u1: float
-    v0: float
-    v1: float
-
-    @property
-    def height(self) -> float:
-        return self.v1 - self.v0
-
-
-def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates in the frame of writing at `angle`: (along, across). Angles as a column
-    (shape (K, 1)) turn the points to all K frames at once."""
-    cos, sin = np.cos(angle), np.sin(angle)
-    return xs * cos + ys * sin, -xs * sin + ys * cos
-
-
-def component_pixels(ink: InkMap, index: int, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    """(xs, ys) of a component's pixels at working resolution, at most `most` of them."""
-    rows, cols = ink.boxes[index]
-    ys, xs = np.nonzero(ink.labels[rows, cols] == index + 1)
-    step = max(1, len(xs) // most)
-    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
-
-
-def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) -> float:
-    """The direction of the writing, in radians, from its pieces' (xs, ys): the docstrum idea
-    (O'Gorman, 1993). Digits of one number stand closer together than lines do, so the direction
-    to each piece's nearest neighbours votes for the writing's direction; a piece much longer than
-    it is thick, and thicker than a stroke (a number written joined up), votes along its length.
-    No vote (a single digit): horizontal."""
-    centres = np.array([(xs.mean(), ys.mean()) for xs, ys in pieces])
-    votes, weights = [], []
-    if len(pieces) >= 2:
-        distance = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(distance, np.inf)
-        for i in range(len(pieces)):
-            for j in np.argsort(distance[i])[:2]:
-                if np.isfinite(distance[i, j]):
-                    dx, dy = centres[j] - centres[i]
-                    votes.append(math.atan2(dy, dx))
-                    weights.append(1.0)
-    for xs, ys in pieces:
-        if len(xs) < 3:
-            continue
-        # The principal axes of the pieces' covariance, in closed form for 2x2 (np.cov and eigh
-        # cost more than the rest of the vote).
-        dx, dy = xs - xs.mean(), ys - ys.mean()
-        a, b, c = float(dx @ dx), float(dx @ dy), float(dy @ dy)
-        half_sum, root = (a + c) / 2, math.hypot((a - c) / 2, b)
-        major = math.sqrt(max((half_sum + root) / (len(xs) - 1), 1e-9))
-        minor = math.sqrt(max((half_sum - root) / (len(xs) - 1), 1e-9))
-        if major > 2.5 * minor and minor > 1.5 * stroke:
-            votes.append(0.5 * math.atan2(2 * b, a - c))
-            weights.append(major / minor)
-    if not votes:
-        return 0.0
-    # Directions are axial (a vector and its opposite are one direction): double, average, halve.
-    doubled = 2 * np.array(votes)
-    histogram = np.zeros(72)
-    np.add.at(histogram, (((doubled % (2 * math.pi)) / (2 * math.pi)) * 72).astype(int) % 72, weights)
-    smooth = np.convolve(np.concatenate([histogram[-2:], histogram, histogram[:2]]), [1, 2, 3, 2, 1], "valid")
-    peak = (np.argmax(smooth) + 0.5) / 72 * 2 * math.pi
-    near = np.abs(np.angle(np.exp(1j * (doubled - peak)))) < math.radians(30)
-    mean = np.angle(np.sum(np.array(weights)[near] * np.exp(1j * doubled[near])))
-    angle = mean / 2
-    # Within the axial direction, the one nearer left-to-right; a page upside down is found later.
-    return float(angle - math.pi if angle > math.pi / 2 else angle + math.pi if angle <= -math.pi / 2 else angle)
-
-
-def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: float) -> float:
-    """The angle within 12 degrees of `angle` across which the ink falls into the narrowest bands
-    (the projection profile, Postl's method): centres of neighbours alone tilt a short line by how
-    its digits are shaped."""
-    xs = np.concatenate([pixels[i][0] for i in pieces])
-    ys = np.concatenate([pixels[i][1] for i in pieces])
-    candidates = angle + np.radians(np.arange(-12.0, 12.01, 1.0))
-    # All candidates at once, each one's bands numbered apart from the others' in one bincount.
-    _, v = turned(xs, ys, candidates[:, None])
-    bands = ((v - v.min(axis=1, keepdims=True)) / bin_width).astype(np.int64)
-    width = int(bands.max()) + 1
-    counts = np.bincount((bands + width * np.arange(len(candidates))[:, None]).ravel(),
-                         minlength=width * len(candidates)).astype(np.float64)
-    return float(candidates[np.argmax((counts.reshape(len(candidates), width) ** 2).sum(axis=1))])
-
-
-def enclosed_pieces(ink: InkMap, pieces: list[int]) -> set[int]:
-    """The pieces that lie in a hole of another piece: the inner rings of outlined digits."""
-    if len(pieces) < 2:
-        return set()
-    box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
-                    for i in pieces])
-    within = ((box[:, None, 0] >= box[None, :, 0]) & (box[:, None, 1] <= box[None, :, 1])
-              & (box[:, None, 2] >= box[None, :, 2]) & (box[:, None, 3] <= box[None, :, 3]))
-    np.fill_diagonal(within, False)
-    found: set[int] = set()
-    filled: dict[int, np.ndarray] = {}
-    for a, b in zip(*np.nonzero(within)):  # rare outside outlined writing: boxes seldom nest
-        inner, outer = pieces[a], pieces[b]
-        if inner in found:
-            continue
-        if outer not in filled:
-            filled[outer] = ndimage.binary_fill_holes(ink.labels[ink.boxes[outer]] == outer + 1)
-        rows, cols = ink.boxes[inner]
-        ys, xs = np.nonzero(ink.labels[rows, cols] == inner + 1)
-        outer_rows, outer_cols = ink.boxes[outer]
-        if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
-            found.add(inner)
-    return found
-
-
-def find_lines(ink: InkMap) -> list[TextLine]:
-    """The lines of writing on a page, top to bottom and left to right within a row: components
-    grouped by where they lie across the writing's direction, split where a gap along it is wider
-    than a few digits."""
-    keep = [int(i) for i in np.flatnonzero(ink.areas >= max(4.0, 0.01 * ink.areas.max()))]
-    if not keep:
-        return []
-    pixels = {i: component_pixels(ink, i) for i in keep}
-    large = float(np.median(np.sort(ink.areas[keep])[-12:]))
-    # The inner rings of outlined digits lie in their outer rings: their neighbours' directions say
-    # nothing of the writing's, and they join the line around them as small pieces do.
-    inner = enclosed_pieces(ink, keep)
-    significant = [i for i in keep if ink.areas[i] >= 0.15 * large and i not in inner] or keep
-    angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke_width(ink.mask)))
-    sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
-             for i in significant]
-    angle = refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median(sizes))))
-    extent = {}
-    for i in keep:
-        u, v = turned(*pixels[i], angle)
-        extent[i] = (float(u.min()), float(u.max()) + 1, float(v.min()), float(v.max()) + 1)
-    heights = np.array([extent[i][3] - extent[i][2] for i in keep if i not in inner])
-    typical = float(np.median(heights[heights >= 0.4 * heights.max()]))
-    # Flat dashes (a ruled line's remnant, an underline) are never digits.
-    keep = [i for i in keep if not (extent[i][3] - extent[i][2] < 0.3 * typical
-                                    and extent[i][1] - extent[i][0] > 2 * typical)]
-    big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical and i not in inner),
-                 key=lambda i: (extent[i][2] + extent[i][3]) / 2)
-    rows: list[list[int]] = []
-    for i in big:
-        centre = (extent[i][2] + extent[i][3]) / 2
-        for row in rows:
-            row_centre = statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row)
-            if abs(centre - row_centre) < 0.5 * typical:
-                row.append(i)
-                break
-        else:
-            rows.append([i])
-    # Small pieces (a dot, a detached bar) join the row whose band holds them.
-    for i in set(keep) - set(big):
-        centre = (extent[i][2] + extent[i][3]) / 2
-        near = [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
-                <= max(extent[j][3] for j in row) + 0.2 * typical]
-        if near:
-            near[0].append(i)
-    lines = []
-    # Top to bottom by rows, left to right within one: two numbers on a row (a table, a date and
-    # an amount) are read in that order even where the right one sits a little higher.
-    rows.sort(key=lambda row: statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row))
-    for row in rows:
-        row.sort(key=lambda j: extent[j][0])
-        start = 0
-        for k in range(1, len(row) + 1):
-            gap = extent[row[k]][0] - max(extent[j][1] for j in row[start:k]) if k < len(row) else None
-            if gap is None or gap > 2.5 * typical:
-                members = row[start:k]
-                lines.append(TextLine(members, angle, min(extent[j][0] for j in members),
-                                      max(extent[j][1] for j in members), min(extent[j][2] for j in members),
-                                      max(extent[j][3] for j in members)))
-                start = k
-    return lines
 
 
 # ---------------------------------------------------------------- reading a line
