@@ -132,19 +132,25 @@ def hole_elongations(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return background, np.where(is_hole, boundary ** 2 / (4 * np.maximum(areas, 1)), 0.0), areas
 
 
+def looks_hollow(elongation: np.ndarray) -> bool:
+    """Whether holes this elongated (`hole_elongations`) are the inside of outlines: one of 12 or
+    more, or, in a bold face, whose insides are wide, two of 6 or more and one of 8."""
+    return bool(elongation.max(initial=0.0) >= OUTLINE_ELONGATION
+                or (elongation >= OUTLINE_ELONGATION / 2).sum() >= 2 and elongation.max(initial=0.0) >= 8)
+
+
 def outline_inside(mask: np.ndarray) -> np.ndarray:
     """For hollow (outline, "bubble") lettering, the inside of the outline, which is the digit's
     own stroke; any other mask as it is. Read as ink, an outlined 3 is two closed rings, an 8.
-    An outline's inside follows the glyph's strokes: a hole many times longer than it is wide
-    (elongation 12 or more), or, in a bold face, several holes fairly so. A counter of a written
-    0, 6, 8, 9 or closed 4 is round or oval: of 26,480 masks of mnist-5k's training digits and of
-    the training and dev faces' digits, each drawn from thin to bold, 5 pass for outlines."""
+    An outline's inside follows the glyph's strokes: a hole many times longer than it is wide. A
+    counter of a written 0, 6, 8, 9 or closed 4 is round or oval: of 26,480 masks of mnist-5k's
+    training digits and of the training and dev faces' digits, each drawn from thin to bold, 5
+    pass for outlines (`looks_hollow`)."""
     background, elongation, _ = hole_elongations(mask)
+    if not looks_hollow(elongation):
+        return mask
     # Where the outline touches itself its inside is cut in parts, some short: they count too.
-    parts = np.flatnonzero(elongation >= OUTLINE_ELONGATION / 2)
-    if elongation.max() >= OUTLINE_ELONGATION or len(parts) >= 2 and elongation.max() >= 8:
-        return np.isin(background, parts)
-    return mask
+    return np.isin(background, np.flatnonzero(elongation >= OUTLINE_ELONGATION / 2))
 
 
 def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
