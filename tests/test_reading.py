@@ -171,6 +171,19 @@ def test_a_hollow_number_is_read_by_the_inside_of_its_outlines(reader, text, fac
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, font_index", [("2749", 0), ("3856", 1)])
+def test_a_number_in_a_box_drawn_round_it_is_read_without_the_box(reader, text, font_index):
+    # A form's field: the box's sides were read as 1s round the number ("12749").
+    rng = np.random.default_rng(font_index)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[font_index]) for c in text], rng)
+    pad, side = int(0.4 * glyph.shape[0]), max(2, glyph.shape[0] // 25)
+    boxed = np.pad(glyph, pad)
+    boxed[:side], boxed[-side:], boxed[:, :side], boxed[:, -side:] = 1, 1, 1, 1
+    scan = draw_scan(boxed, ScanStyle(side=800, fill=0.4, angle=3.0, noise=0.02, jpeg_quality=85),
+                     np.random.default_rng(font_index))
+    assert reader.read(scan).text == text
+
+
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():
     # What the orientation model is for: the line reader alone believes "1968" turned, "8961".
     from digitlab.predict import Reader

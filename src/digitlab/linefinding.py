@@ -109,29 +109,34 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
     return float(candidates[np.argmax((counts.reshape(len(candidates), width) ** 2).sum(axis=1))])
 
 
-def enclosed_pieces(ink: InkMap, pieces: list[int]) -> set[int]:
-    """The pieces that lie in a hole of another piece: the inner rings of outlined digits."""
+def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
+    """Pieces that lie in a hole of another: (inner rings, frames). A piece that encloses over
+    four times its own ink is a frame drawn round writing (a form's box, a circle round a number),
+    and what it holds is writing; any other is an outlined digit's outer ring, and what it holds
+    are its inner rings."""
     if len(pieces) < 2:
-        return set()
+        return set(), set()
     box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
                     for i in pieces])
     within = ((box[:, None, 0] >= box[None, :, 0]) & (box[:, None, 1] <= box[None, :, 1])
               & (box[:, None, 2] >= box[None, :, 2]) & (box[:, None, 3] <= box[None, :, 3]))
     np.fill_diagonal(within, False)
-    found: set[int] = set()
+    inner: set[int] = set()
+    frames: set[int] = set()
     filled: dict[int, np.ndarray] = {}
-    for a, b in zip(*np.nonzero(within)):  # rare outside outlined writing: boxes seldom nest
-        inner, outer = pieces[a], pieces[b]
-        if inner in found:
-            continue
+    for a, b in zip(*np.nonzero(within)):  # rare outside outlined or framed writing: boxes seldom nest
+        held, outer = pieces[a], pieces[b]
         if outer not in filled:
             filled[outer] = ndimage.binary_fill_holes(ink.labels[ink.boxes[outer]] == outer + 1)
-        rows, cols = ink.boxes[inner]
-        ys, xs = np.nonzero(ink.labels[rows, cols] == inner + 1)
+        rows, cols = ink.boxes[held]
+        ys, xs = np.nonzero(ink.labels[rows, cols] == held + 1)
         outer_rows, outer_cols = ink.boxes[outer]
         if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
-            found.add(inner)
-    return found
+            if filled[outer].sum() > 5 * ink.areas[outer]:
+                frames.add(outer)
+            else:
+                inner.add(held)
+    return inner, frames
 
 
 def find_lines(ink: InkMap) -> list[TextLine]:
@@ -142,10 +147,12 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     if not keep:
         return []
     pixels = {i: component_pixels(ink, i) for i in keep}
-    large = float(np.median(np.sort(ink.areas[keep])[-12:]))
     # The inner rings of outlined digits lie in their outer rings: their neighbours' directions say
-    # nothing of the writing's, and they join the line around them as small pieces do.
-    inner = enclosed_pieces(ink, keep)
+    # nothing of the writing's, and they join the line around them as small pieces do. A frame
+    # round the writing is no writing.
+    inner, frames = nested_pieces(ink, keep)
+    keep = [i for i in keep if i not in frames] or keep
+    large = float(np.median(np.sort(ink.areas[keep])[-12:]))
     significant = [i for i in keep if ink.areas[i] >= 0.15 * large and i not in inner] or keep
     angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke_width(ink.mask)))
     sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)

@@ -125,8 +125,14 @@ def line_mask(bright: np.ndarray) -> np.ndarray:
     mask = threshold_ink(np.clip(bright - np.median(border), 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
+    # A straight run of ink across most of the crop is no digit (the crop has a margin round the
+    # line's ink): a frame's side, the lines of squared paper. Digits touching them keep their ink.
+    height, width = mask.shape
+    for axis, length in ((0, int(0.8 * height)), (1, int(0.8 * width))):
+        if length >= 8:
+            mask = mask & ~(ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
+                                                     length, axis=axis) > 0)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    height = mask.shape[0]
     band = labels[int(0.3 * height):int(0.7 * height)]
     return np.isin(labels, np.setdiff1d(np.unique(band), [0]))
 
