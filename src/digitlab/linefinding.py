@@ -111,9 +111,9 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
 
 def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
     """Pieces that lie in a hole of another: (inner rings, frames). A piece that encloses over
-    four times its own ink is a frame drawn round writing (a form's box, a circle round a number),
-    and what it holds is writing; any other is an outlined digit's outer ring, and what it holds
-    are its inner rings."""
+    four times its own ink, round a piece over a quarter of its height, is a frame drawn round
+    writing (a form's box, a circle round a number), and what it holds is writing; any other is an
+    outlined digit's outer ring, and what it holds are its inner rings."""
     if len(pieces) < 2:
         return set(), set()
     box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
@@ -132,7 +132,9 @@ def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
         ys, xs = np.nonzero(ink.labels[rows, cols] == held + 1)
         outer_rows, outer_cols = ink.boxes[outer]
         if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
-            if filled[outer].sum() > 5 * ink.areas[outer]:
+            # A frame holds digits; a speck in the counter of a thin 0 does not make the 0 one.
+            if filled[outer].sum() > 5 * ink.areas[outer] and rows.stop - rows.start > 0.25 * (
+                    outer_rows.stop - outer_rows.start):
                 frames.add(outer)
             else:
                 inner.add(held)
