@@ -189,6 +189,13 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     return keep[labels]
 
 
+def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """The ink of a boolean mask that lies in straight runs at least `length` long along `axis`
+    (1: rows, 0: columns): an opening with 1-D min and max filters."""
+    return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
+                                    length, axis=axis) > 0
+
+
 def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
     """Drop horizontal lines that cross most of the page; rejoin strokes that crossed them."""
     height, width = mask.shape
@@ -196,10 +203,7 @@ def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
         return mask
     if not (mask.mean(axis=1) > 0.4).any():
         return mask
-    # A horizontal opening with 1-D min/max filters: runs of ink at least `length` long.
-    length = width // 10
-    runs = ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=1),
-                                    length, axis=1) > 0
+    runs = long_runs(mask, width // 10, axis=1)
     line_rows = runs.sum(axis=1) > 0.6 * width
     # A ruled line is thin; a band of such rows thicker than a fortieth of the picture is the bar
     # of a digit that fills the picture (a tightly cropped 2, 5 or 7).

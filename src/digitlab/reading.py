@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
-from digitlab.ink import Box, InkMap, find_ink, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, long_runs, threshold_ink
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
@@ -130,8 +130,7 @@ def line_mask(bright: np.ndarray) -> np.ndarray:
     height, width = mask.shape
     for axis, length in ((0, int(0.8 * height)), (1, int(0.8 * width))):
         if length >= 8:
-            mask = mask & ~(ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
-                                                     length, axis=axis) > 0)
+            mask = mask & ~long_runs(mask, length, axis)
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     band = labels[int(0.3 * height):int(0.7 * height)]
     return np.isin(labels, np.setdiff1d(np.unique(band), [0]))
