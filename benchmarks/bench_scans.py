@@ -49,11 +49,21 @@ def lab_recipe(image: Image.Image) -> np.ndarray:
     return np.asarray(ImageOps.invert(image.convert("L").resize((28, 28))))
 
 
-def mnist_digits(count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
-    """Real MNIST test digits, 0-9 in turn."""
+def balanced_digits(count: int, rng: np.random.Generator) -> list[int]:
+    """0-9 equally often in the even places and in the odd ones, each in random order: the faces
+    (even places) and the MNIST digits (odd places) each show every digit."""
+    digits = np.empty(count, dtype=np.int64)
+    for start in (0, 1):
+        places = len(digits[start::2])
+        digits[start::2] = rng.permutation(np.resize(np.arange(10), places))
+    return digits.tolist()
+
+
+def mnist_digits(digits: list[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """A real MNIST test digit of each of `digits`."""
     test = load_dataset("mnist-5k").test
     labels = test.labels.numpy()
-    return [(test.images[rng.choice(np.flatnonzero(labels == i % 10))].numpy(), i % 10) for i in range(count)]
+    return [test.images[rng.choice(np.flatnonzero(labels == d))].numpy() for d in digits]
 
 
 def plain_scan(glyph: np.ndarray, rng: np.random.Generator, side: int = 600) -> Image.Image:
@@ -100,24 +110,24 @@ class Bench:
 def single_digits(fonts: list[Path], n: int, rng: np.random.Generator) -> list[tuple[Image.Image, int, str]]:
     """Half font digits (the faces in turn), half MNIST test digits, on random paper."""
     scans = []
-    mnist = mnist_digits(n, rng)
-    for i in range(n):
-        digit = i % 10
+    digits = balanced_digits(n, rng)
+    mnist = mnist_digits(digits, rng)
+    for i, digit in enumerate(digits):
         if i % 2 == 0:
             font = fonts[(i // 2) % len(fonts)]
             glyph, source = glyph_from_font(str(digit), font), font.stem
         else:
-            glyph, source = glyph_from_mnist(mnist[i][0]), "mnist"
-            digit = mnist[i][1]
+            glyph, source = glyph_from_mnist(mnist[i]), "mnist"
         scans.append((draw_scan(glyph, random_style(rng), rng), digit, source))
     return scans
 
 
 def font_and_mnist_glyphs(fonts: list[Path], count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, int]]:
-    """0-9 in turn, alternately from the faces (in turn) and from MNIST test digits."""
-    mnist = mnist_digits(count, rng)
-    return [(glyph_from_font(str(i % 10), fonts[(i // 2) % len(fonts)]), i % 10) if i % 2 == 0
-            else (glyph_from_mnist(mnist[i][0]), mnist[i][1]) for i in range(count)]
+    """Alternately from the faces (in turn) and from MNIST test digits, each showing every digit."""
+    digits = balanced_digits(count, rng)
+    mnist = mnist_digits(digits, rng)
+    return [(glyph_from_font(str(d), fonts[(i // 2) % len(fonts)]) if i % 2 == 0 else glyph_from_mnist(mnist[i]), d)
+            for i, d in enumerate(digits)]
 
 
 def make_numbers(fonts: list[Path], n: int, seed: int) -> list[tuple[Image.Image, str]]:

@@ -154,6 +154,16 @@ def test_a_lone_number_is_read_the_right_way_up_however_the_photo_was_turned(rea
     assert reader.read(scan.rotate(turn, expand=True)).text == text
 
 
+@pytest.mark.parametrize("text, font_index", [("889", 19), ("82", 18), ("167", 2), ("65", 9)])
+def test_a_short_number_upside_down_is_turned_on_the_orientation_models_fair_word(reader, text, font_index):
+    # Turned, these read "688", "28", "691", "59" just as surely. The orientation model is less
+    # sure of a line of two or three digits (log-odds 2-4 here), and against a prior of 1 in 50
+    # that a photo is upside down that was too little; the upright scans must still read upright.
+    scan = number_scan(text, font_index, seed=len(text))
+    assert reader.read(scan).text == text
+    assert reader.read(scan.rotate(180)).text == text
+
+
 @pytest.mark.parametrize("text, face", [("3850", "Kristi"), ("6071", "BecauseWeLearn-Regular"),
                                         ("2749", "DancingScript-Regular"), ("2749", "dkg"), ("980", "TomsonTalks"),
                                         ("828", "YuseiMagic-Regular")])

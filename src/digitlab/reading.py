@@ -169,10 +169,10 @@ TurnedFn = Callable[[list[np.ndarray], list[int]], list[float]]  # line images, 
 # log-odds: chosen on the validation split's numbers, upright and turned (2, 5 and 10 read alike).
 READER_GAIN_WEIGHT = 5.0
 # Most photos are taken the right way up: a picture is believed turned only against these prior
-# odds (1 in 50). On the validation split's numbers this keeps every upright number read as before;
-# at even odds a first orientation model turned 1.5% of them (short ones, such as "61" and "19",
-# are digits either way).
-TURNED_PRIOR_LOG_ODDS = math.log(1 / 49)
+# odds (1 in 10). Chosen on the validation split's numbers with the calibrated orientation model:
+# the largest round prior that turns no upright number there or on the dev faces (at 1 in 6 the
+# dev faces lose one; short lines, such as "61" and "19", are digits either way up).
+TURNED_PRIOR_LOG_ODDS = math.log(1 / 9)
 
 
 def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, uncertain_below: float,
