@@ -215,6 +215,20 @@ def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
         assert kept.sum() == kept_part.sum()
 
 
+@pytest.mark.parametrize("index, seed, fill, angle", [(625, 25, 0.4, 0.0), (821, 21, 0.4, 0.0), (927, 27, 0.4, 0.0),
+                                                      (27, 27, 0.45, 4.0), (115, 15, 0.45, 4.0)])
+def test_a_bold_digit_cropped_tight_is_found_whole(mnist5k, index, seed, fill, angle):
+    # Ink over a fifth to a half of the picture. The first three had been taken for light ink on
+    # dark paper (the picture's median is mid-grey; its edges show the paper). In the last two
+    # the noise was measured over ink and paper together, and no ink stood out ("no digit found").
+    from tests.scanmaker import ScanStyle, draw_scan, tight_crop
+
+    image, label = mnist5k.test.images[index].numpy(), int(mnist5k.test.labels[index])
+    scan = draw_scan(glyph_from_mnist(image), ScanStyle(side=600, fill=fill, angle=angle, noise=0.015, jpeg_quality=90,
+                                                        gradient=0.1), np.random.default_rng(seed))
+    assert Predictor.load().predict([tight_crop(scan, margin=0 if angle else 1)])[0].digit == label
+
+
 def test_a_sliver_of_desk_is_not_ink_but_a_blot_near_the_edge_is():
     from scipy import ndimage
 

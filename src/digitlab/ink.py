@@ -29,6 +29,7 @@ from digitlab.strokes import typical_stroke
 
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
+DOUBTFUL_MEDIAN = (0.38, 0.62)  # a picture whose median lies between is about as dark as it is light
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,17 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     clean = binomial_blur(strength)
     few = sample(clean)
     split = otsu_threshold(few)
-    paper = few[few < split]
+    paper, ink = few[few < split], few[few >= split]
     # The paper's level and noise, from the pixels that are not ink. When ink is a small share of
-    # the picture all pixels do; when it covers a third or more (a digit cropped tight) the ink
-    # would pass for noise.
-    background = paper if paper.size < 0.67 * few.size else few
+    # the picture all pixels do; when it covers a fifth or more (a digit cropped tight) the ink
+    # would pass for noise. (On a blank page Otsu splits the noise itself, about in half, and its
+    # lower half would understate it: hence all pixels, unless the split finds ink clearly apart.)
+    background = few
+    if paper.size < 0.67 * few.size:
+        background = paper
+    elif paper.size < 0.8 * few.size and np.median(ink) - np.median(paper) > 20 * np.median(
+            np.abs(paper - np.median(paper))) * 1.4826:
+        background = paper
     middle = float(np.median(background))
     noise = float(np.median(np.abs(background - middle))) * 1.4826
     # The peak is the strongest 0.03% of pixels: enough for a small digit, robust to a few specks.
@@ -232,10 +239,17 @@ def frame_of(work: np.ndarray) -> np.ndarray:
 
 def dark_ink(work: np.ndarray) -> bool:
     """Whether the ink is darker than the paper: the paper is most of the picture, so a light
-    median means dark ink. (A page photographed on a desk is found first, by `sheet_on_desk`; a
-    close-up of a bold digit, its ink the larger part, is `polarity_doubtful`, and the caller reads
-    it both ways.)"""
-    return bool(np.median(sample(work)) > 0.5)
+    median means dark ink. Where the picture is about as dark as it is light (a bold digit cropped
+    tight, a hard shadow), the paper is what shows along its edges: dark ink when they are clearly
+    lighter than the picture as a whole, light ink when clearly darker. (A page photographed on a
+    desk is found first, by `sheet_on_desk`; where the polarity stays in doubt,
+    `polarity_doubtful`, the caller reads it both ways.)"""
+    whole = float(np.median(sample(work)))
+    if DOUBTFUL_MEDIAN[0] < whole < DOUBTFUL_MEDIAN[1]:
+        edges = float(np.median(frame_of(work)))
+        if abs(edges - whole) > 0.1:  # else the edges are the same dim paper as the rest
+            return edges > whole
+    return whole > 0.5
 
 
 def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
@@ -296,7 +310,7 @@ def polarity_doubtful(work: np.ndarray) -> bool:
     shadow over half the page), or a dark picture with light paper showing all round its edges
     (a bold digit cropped tight, its ink the larger part)."""
     whole = float(np.median(sample(work)))
-    if 0.38 < whole < 0.62:
+    if DOUBTFUL_MEDIAN[0] < whole < DOUBTFUL_MEDIAN[1]:
         return True
     return whole <= 0.5 and float(np.mean(frame_of(work) > 0.5)) > 0.6
 
