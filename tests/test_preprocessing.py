@@ -12,7 +12,7 @@ from digitlab.images import load_grayscale
 from digitlab.predict import Predictor
 from digitlab.preprocessing import normalize_scan, outline_inside
 from tests.conftest import clean_scan
-from tests.scanmaker import glyph_from_mnist, handwriting_fonts, outline_glyph
+from tests.scanmaker import ScanStyle, draw_scan, glyph_from_font, glyph_from_mnist, handwriting_fonts, outline_glyph
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
@@ -221,12 +221,24 @@ def test_a_bold_digit_cropped_tight_is_found_whole(mnist5k, index, seed, fill, a
     # Ink over a fifth to a half of the picture. The first three had been taken for light ink on
     # dark paper (the picture's median is mid-grey; its edges show the paper). In the last two
     # the noise was measured over ink and paper together, and no ink stood out ("no digit found").
-    from tests.scanmaker import ScanStyle, draw_scan, tight_crop
+    from tests.scanmaker import tight_crop
 
     image, label = mnist5k.test.images[index].numpy(), int(mnist5k.test.labels[index])
     scan = draw_scan(glyph_from_mnist(image), ScanStyle(side=600, fill=fill, angle=angle, noise=0.015, jpeg_quality=90,
                                                         gradient=0.1), np.random.default_rng(seed))
     assert Predictor.load().predict([tight_crop(scan, margin=0 if angle else 1)])[0].digit == label
+
+
+@pytest.mark.parametrize("digit, font_index, pad", [(1, 1, 0.35), (7, 7, 0.35), (3, 3, 0.15), (5, 5, 0.15)])
+def test_a_digit_in_a_box_drawn_round_it_is_read_without_the_box(digit, font_index, pad):
+    # A form's field: the box was the largest piece of ink, so it was taken for the digit (a 0).
+    glyph = glyph_from_font(str(digit), handwriting_fonts("dev")[font_index])
+    margin, side = int(pad * glyph.shape[0]), max(2, glyph.shape[0] // 20)
+    boxed = np.pad(glyph, margin)
+    boxed[:side], boxed[-side:], boxed[:, :side], boxed[:, -side:] = 1, 1, 1, 1
+    scan = draw_scan(boxed, ScanStyle(side=600, fill=0.5, angle=2.0, noise=0.02, jpeg_quality=85),
+                     np.random.default_rng(digit))
+    assert Predictor.load().predict([scan])[0].digit == digit
 
 
 def test_a_sliver_of_desk_is_not_ink_but_a_blot_near_the_edge_is():

@@ -10,9 +10,8 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
-from digitlab.ink import InkMap
+from digitlab.ink import InkMap, nested_pieces
 from digitlab.strokes import stroke_width
 
 
@@ -107,38 +106,6 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
     counts = np.bincount((bands + width * np.arange(len(candidates))[:, None]).ravel(),
                          minlength=width * len(candidates)).astype(np.float64)
     return float(candidates[np.argmax((counts.reshape(len(candidates), width) ** 2).sum(axis=1))])
-
-
-def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
-    """Pieces that lie in a hole of another: (inner rings, frames). A piece that encloses over
-    four times its own ink, round a piece over a quarter of its height, is a frame drawn round
-    writing (a form's box, a circle round a number), and what it holds is writing; any other is an
-    outlined digit's outer ring, and what it holds are its inner rings."""
-    if len(pieces) < 2:
-        return set(), set()
-    box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
-                    for i in pieces])
-    within = ((box[:, None, 0] >= box[None, :, 0]) & (box[:, None, 1] <= box[None, :, 1])
-              & (box[:, None, 2] >= box[None, :, 2]) & (box[:, None, 3] <= box[None, :, 3]))
-    np.fill_diagonal(within, False)
-    inner: set[int] = set()
-    frames: set[int] = set()
-    filled: dict[int, np.ndarray] = {}
-    for a, b in zip(*np.nonzero(within)):  # rare outside outlined or framed writing: boxes seldom nest
-        held, outer = pieces[a], pieces[b]
-        if outer not in filled:
-            filled[outer] = ndimage.binary_fill_holes(ink.labels[ink.boxes[outer]] == outer + 1)
-        rows, cols = ink.boxes[held]
-        ys, xs = np.nonzero(ink.labels[rows, cols] == held + 1)
-        outer_rows, outer_cols = ink.boxes[outer]
-        if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
-            # A frame holds digits; a speck in the counter of a thin 0 does not make the 0 one.
-            if filled[outer].sum() > 5 * ink.areas[outer] and rows.stop - rows.start > 0.25 * (
-                    outer_rows.stop - outer_rows.start):
-                frames.add(outer)
-            else:
-                inner.add(held)
-    return inner, frames
 
 
 def find_lines(ink: InkMap) -> list[TextLine]:
