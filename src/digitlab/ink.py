@@ -11,7 +11,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, strokes crossing them rejoined; the desk and the page's edges dropped
    (`edges`);
-6. connected components, for the callers to group into digits or lines.
+6. connected components, for the callers to group into digits or lines; a box or circle drawn
+   round writing is told from an outlined digit's outer ring (`nested_pieces`).
 """
 
 from __future__ import annotations
@@ -169,12 +170,10 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     # the picture all pixels do; when it covers a fifth or more (a digit cropped tight) the ink
     # would pass for noise. (On a blank page Otsu splits the noise itself, about in half, and its
     # lower half would understate it: hence all pixels, unless the split finds ink clearly apart.)
-    background = few
-    if paper.size < 0.67 * few.size:
-        background = paper
-    elif paper.size < 0.8 * few.size and np.median(ink) - np.median(paper) > 20 * np.median(
-            np.abs(paper - np.median(paper))) * 1.4826:
-        background = paper
+    paper_level = float(np.median(paper))
+    paper_noise = float(np.median(np.abs(paper - paper_level))) * 1.4826
+    apart = np.median(ink) - paper_level > 20 * paper_noise
+    background = paper if paper.size < 0.67 * few.size or paper.size < 0.8 * few.size and apart else few
     middle = float(np.median(background))
     noise = float(np.median(np.abs(background - middle))) * 1.4826
     # The peak is the strongest 0.03% of pixels: enough for a small digit, robust to a few specks.
@@ -395,15 +394,15 @@ def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
             held_by.setdefault(outer, []).append(held)
     inner: set[int] = set()
     frames: set[int] = set()
-    for outer, held in held_by.items():
-        rows, cols = ink.boxes[outer]
+    for outer, holds in held_by.items():
+        rows, _ = ink.boxes[outer]
         # A frame holds writing; a speck in the counter of a thin 0 does not make the 0 one.
         if (filled[outer].sum() > 4 * ink.areas[outer]
-                and max(ink.boxes[i][0].stop - ink.boxes[i][0].start for i in held) > 0.25 * (rows.stop - rows.start)
+                and max(ink.boxes[i][0].stop - ink.boxes[i][0].start for i in holds) > 0.25 * (rows.stop - rows.start)
                 and roomy(ink, outer, filled[outer])):
             frames.add(outer)
         else:
-            inner.update(held)
+            inner.update(holds)
     return inner, frames
 
 
@@ -416,4 +415,3 @@ def roomy(ink: InkMap, outer: int, filled: np.ndarray) -> bool:
     held = ndimage.binary_fill_holes((crop > 0) & (crop != outer + 1))
     room = filled & (crop != outer + 1) & ~held
     return 2 * float(ndimage.distance_transform_edt(room).max(initial=0.0)) > 0.22 * min(crop.shape)
-
