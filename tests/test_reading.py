@@ -194,6 +194,22 @@ def test_a_number_in_a_box_drawn_round_it_is_read_without_the_box(reader, text, 
     assert reader.read(scan).text == text
 
 
+def test_a_number_on_dark_squared_paper_is_read_between_the_squares(reader):
+    # The grid's columns joined the digits and the rows into one mesh on the page, and the mesh
+    # was found as four lines ("1447435 / 770 / 71403 / 5111"). On ruled paper vertical lines
+    # across the page are dropped too.
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(7)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[7]) for c in "808"], rng)
+    scan = draw_scan(glyph, ScanStyle(side=900, fill=0.15, noise=0.02, jpeg_quality=85), rng).convert("RGB")
+    draw = ImageDraw.Draw(scan)
+    for v in range(7, 900, 40):
+        draw.line([(0, v), (900, v)], fill=(95, 100, 115), width=2)
+        draw.line([(v, 0), (v, 900)], fill=(95, 100, 115), width=2)
+    assert reader.read(scan).text == "808"
+
+
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():
     # What the orientation model is for: the line reader alone believes "1968" turned, "8961".
     from digitlab.predict import Reader

@@ -203,12 +203,30 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
 
 
 def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Drop horizontal lines that cross most of the page; rejoin strokes that crossed them."""
+    """Drop horizontal lines that cross most of the page, and on ruled paper vertical ones too
+    (squared paper, whose columns would join every digit on the page into one mesh); rejoin
+    strokes that crossed them."""
+    rows = ruled_lines(mask)
+    if rows is None:
+        return mask
+    # Squared paper has many columns as it has many rows; a page's edge along a desk is one line.
+    columns = ruled_lines(mask.T, least=3) if ndimage.label(rows.any(axis=1))[1] >= 3 else None
+    columns = np.zeros_like(mask) if columns is None else columns.T
+    kept = mask & ~(rows | columns)
+    # Rejoin strokes cut by a line: a closing across the line, applied only where the line was.
+    rejoined = ((ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & rows)
+                | (ndimage.binary_closing(kept, structure=np.ones((1, 7), dtype=bool)) & columns))
+    return kept | rejoined
+
+
+def ruled_lines(mask: np.ndarray, least: int = 1) -> np.ndarray | None:
+    """The ink of the horizontal lines that cross most of the page (None when there are fewer
+    than `least`)."""
     height, width = mask.shape
     if width < 40:
-        return mask
+        return None
     if not (mask.mean(axis=1) > 0.4).any():
-        return mask
+        return None
     runs = long_runs(mask, width // 10, axis=1)
     line_rows = runs.sum(axis=1) > 0.6 * width
     # A ruled line is thin; a band of such rows thicker than a fortieth of the picture is the bar
@@ -216,16 +234,15 @@ def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
     bands, count = ndimage.label(line_rows)
     if count:
         thickness = np.bincount(bands)[1:]
-        line_rows &= np.isin(bands, np.flatnonzero(thickness <= max(3, height // 40)) + 1)
+        thin = np.flatnonzero(thickness <= max(3, height // 40)) + 1
+        line_rows &= np.isin(bands, thin)
+        if len(thin) < least:
+            return None
     if not line_rows.any():
-        return mask
+        return None
     # The rows beside a line hold its blurred edges: their long runs go too.
     band = ndimage.binary_dilation(line_rows, iterations=1)
-    lines = runs & band[:, None]
-    kept = mask & ~lines
-    # Rejoin strokes cut by a line: a vertical closing, applied only where the line was.
-    rejoined = ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & lines
-    return kept | rejoined
+    return runs & band[:, None]
 
 
 def frame_of(work: np.ndarray) -> np.ndarray:
