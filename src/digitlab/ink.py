@@ -170,10 +170,13 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     # the picture all pixels do; when it covers a fifth or more (a digit cropped tight) the ink
     # would pass for noise. (On a blank page Otsu splits the noise itself, about in half, and its
     # lower half would understate it: hence all pixels, unless the split finds ink clearly apart.)
-    paper_level = float(np.median(paper))
-    paper_noise = float(np.median(np.abs(paper - paper_level))) * 1.4826
-    apart = np.median(ink) - paper_level > 20 * paper_noise
-    background = paper if paper.size < 0.67 * few.size or paper.size < 0.8 * few.size and apart else few
+    background = few
+    if paper.size < 0.67 * few.size:
+        background = paper
+    elif paper.size < 0.8 * few.size:
+        paper_level = float(np.median(paper))
+        if np.median(ink) - paper_level > 20 * float(np.median(np.abs(paper - paper_level))) * 1.4826:
+            background = paper
     middle = float(np.median(background))
     noise = float(np.median(np.abs(background - middle))) * 1.4826
     # The peak is the strongest 0.03% of pixels: enough for a small digit, robust to a few specks.
