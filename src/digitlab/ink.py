@@ -9,8 +9,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    wider where the strokes are bold (a digit cropped tight);
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
-5. ruled lines removed, strokes crossing them rejoined; the desk and the page's edges dropped
-   (`edges`);
+5. ruled lines removed (on squared paper its columns too), strokes crossing them rejoined; the
+   desk and the page's edges dropped (`edges`);
 6. connected components, for the callers to group into digits or lines; a box or circle drawn
    round writing is told from an outlined digit's outer ring (`nested_pieces`).
 """
