@@ -165,7 +165,7 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     clean = binomial_blur(strength)
     few = sample(clean)
     split = otsu_threshold(few)
-    paper, ink = few[few < split], few[few >= split]
+    paper = few[few < split]
     # The paper's level and noise, from the pixels that are not ink. When ink is a small share of
     # the picture all pixels do; when it covers a fifth or more (a digit cropped tight) the ink
     # would pass for noise. (On a blank page Otsu splits the noise itself, about in half, and its
@@ -175,7 +175,7 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
         background = paper
     elif paper.size < 0.8 * few.size:
         paper_level = float(np.median(paper))
-        if np.median(ink) - paper_level > 20 * float(np.median(np.abs(paper - paper_level))) * 1.4826:
+        if np.median(few[few >= split]) - paper_level > 20 * float(np.median(np.abs(paper - paper_level))) * 1.4826:
             background = paper
     middle = float(np.median(background))
     noise = float(np.median(np.abs(background - middle))) * 1.4826
