@@ -7,9 +7,10 @@ import numpy as np
 
 
 def typical_stroke(labels: np.ndarray, count: int) -> float:
-    """The median stroke width of a mask's pieces (`labels`, `count` as `ndimage.label` gives
-    them): a page's digits outvote the odd large blob (the desk in a corner of the photo), while a
-    digit that fills the picture speaks for itself."""
+    """The typical stroke width of a mask's pieces (`labels`, `count` as `ndimage.label` gives
+    them): their median, each piece voting by the square root of its area. A page's digits
+    outvote the odd large blob (the desk in a corner of the photo), while a digit that fills the
+    picture outvotes the specks of dust beside it (by count alone two specks outvoted it)."""
     if count == 0:
         return 0.0
     mask = labels > 0
@@ -18,7 +19,11 @@ def typical_stroke(labels: np.ndarray, count: int) -> float:
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     boundary = np.bincount(labels[mask & ~erode(mask)], minlength=count + 1)[1:]
     widths = 2 * areas / np.maximum(boundary, 1)
-    return float(np.median(widths[areas >= 0.01 * areas.max()]))
+    kept = areas >= 0.01 * areas.max()
+    widths, votes = widths[kept], np.sqrt(areas[kept])
+    order = np.argsort(widths)
+    tally = np.cumsum(votes[order])
+    return float(widths[order][np.searchsorted(tally, tally[-1] / 2)])
 
 
 def stroke_width(mask: np.ndarray) -> float:
