@@ -10,7 +10,8 @@ trained on these faces. `--split val` draws them instead from the training data'
 split (the validation faces, and mnist-5k's validation digits): the split on which settings of the
 page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive
 writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
-taken the wrong way up, or on its side, comes), hollow (outline) numbers, sheets with 2-5 numbers
+taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
+squared paper photographed a little askew, sheets with 2-5 numbers
 on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are options; each
 is printed as met / missed, and the script exits 1 when one is missed.
 """
@@ -80,10 +81,14 @@ def random_number(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
     return "".join(str(d) for d in rng.integers(0, 10, int(rng.integers(low, high + 1))))
 
 
-def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None = None) -> Image.Image:
+def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None = None,
+                squared: bool | None = None) -> Image.Image:
+    """A number photographed on paper; with `squared` given, on ruled (False) or squared (True)
+    paper photographed a little askew, its lines at up to 4 degrees."""
     style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                       angle=float(rng.uniform(-6, 6) if angle is None else angle),
                       shear=float(rng.uniform(-0.15, 0.15)), ruled=bool(rng.random() < 0.25),
+                      ruling_tilt=0.0 if squared is None else float(rng.uniform(-4, 4)), squared=bool(squared),
                       blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])), noise=float(rng.uniform(0.0, 0.04)),
                       jpeg_quality=int(rng.integers(50, 95)), gradient=float(rng.uniform(0.0, 0.35)),
                       tint=tuple(int(v) for v in rng.integers(205, 256, 3)),
@@ -104,6 +109,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((number_scan(join_glyphs(glyphs, rng), rng), text))
         elif kind == "joined":
             cases.append((number_scan(joined_glyphs(glyphs, rng), rng), text))
+        elif kind == "paper":
+            cases.append((number_scan(join_glyphs(glyphs, rng), rng, squared=bool(i % 4 >= 2)), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -231,7 +238,8 @@ def main() -> None:
                                 ("slanted", "numbers written at 15-45 degrees", args.min_slanted),
                                 ("180", "the whole numbers photographed upside down", None),
                                 ("90", "the whole numbers photographed on their side (90 degrees, either way)", None),
-                                ("hollow", "hollow (outline) numbers, 2-6 digits, the faces only", None)):
+                                ("hollow", "hollow (outline) numbers, 2-6 digits, the faces only", None),
+                                ("paper", "numbers on ruled or squared paper, its lines at up to 4 degrees", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

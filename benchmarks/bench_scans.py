@@ -227,6 +227,17 @@ def main() -> None:
         return ([plain_scan(outline_glyph(str(d), f), rng) for f, d in chosen],
                 [plain_scan(glyph_from_font(str(d), f), rng) for f, d in chosen], [d for _, d in chosen])
 
+    def paper(squared: bool):  # a page photographed a little askew: its printed lines are not level
+        def make(rng):
+            glyphs = font_and_mnist_glyphs(fonts, per, rng)
+            cases = [draw_scan(g, ScanStyle(side=600, fill=float(rng.uniform(0.15, 0.35)),
+                                            angle=float(rng.uniform(-5, 5)), noise=0.015, jpeg_quality=90,
+                                            gradient=float(rng.uniform(0, 0.2)), ruled=True,
+                                            ruling_tilt=float(rng.uniform(-4, 4)), squared=squared), rng)
+                     for g, _ in glyphs]
+            return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
+        return make
+
     bench.pair("digit touching the picture's edges (tight crop)", tight, args.max_gap, seed + 1)
     for side, dark, label in ((28, False, "28x28 white on black"), (28, True, "28x28 black on white"),
                               (16, False, "16x16 white on black"), (8, False, "8x8, either polarity")):
@@ -240,6 +251,8 @@ def main() -> None:
     bench.row("closed-top 4", len(cases), f"{case:.1%}",
               bench.target(case >= control - args.max_gap, f"within {args.max_gap:.0%} of control"))
     bench.pair("hollow (outline) digits", outlines, args.max_gap, seed + 43)
+    bench.pair("on ruled paper, its lines at up to 4 degrees", paper(False), args.max_gap, seed + 44)
+    bench.pair("on squared paper, its lines at up to 4 degrees", paper(True), args.max_gap, seed + 45)
 
     rng = np.random.default_rng(seed + 50)
     chars = [(NOT_DIGITS[i % len(NOT_DIGITS)], fonts[i % len(fonts)]) for i in range(2 * per)]

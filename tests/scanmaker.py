@@ -94,6 +94,8 @@ class ScanStyle:
     shear: float = 0.0
     light_on_dark: bool = False
     ruled: bool = False
+    ruling_tilt: float = 0.0   # degrees: ruled lines not square to the photo (0: level, as before)
+    squared: bool = False      # squared paper: ruled columns too
     blur: float = 0.0
     noise: float = 0.02
     jpeg_quality: int | None = 85
@@ -119,6 +121,22 @@ def random_style(rng: np.random.Generator, multi: bool = False) -> ScanStyle:
     )
 
 
+def ruling(side: int, tilt: float, squared: bool, rng: np.random.Generator) -> np.ndarray:
+    """The printed lines of ruled (or squared) paper turned by `tilt` degrees, as ink shares
+    (lighter than the writing): float (side, side)."""
+    spacing = int(rng.integers(side // 16, side // 7) if not squared else rng.integers(side // 24, side // 9))
+    thick, strength = int(rng.integers(1, max(2, side // 300) + 1)), float(rng.uniform(0.25, 0.65))
+    rise = np.tan(np.radians(tilt)) * side
+    lines = Image.new("L", (side, side), 0)
+    draw = ImageDraw.Draw(lines)
+    for start in range(-side + int(rng.integers(0, spacing)), 2 * side, spacing):
+        for offset in range(thick):  # one pixel at a time: Pillow thins wide lines near the level
+            draw.line([(0, start + offset), (side, start + offset + rise)], fill=255)
+            if squared:
+                draw.line([(start + offset, 0), (start + offset - rise, side)], fill=255)
+    return np.asarray(lines, dtype=np.float32) / 255 * strength
+
+
 def draw_scan(glyph: np.ndarray, style: ScanStyle, rng: np.random.Generator) -> Image.Image:
     """Put `glyph` (float ink, 1 = ink) on a photographed-looking page."""
     side = style.side
@@ -135,7 +153,9 @@ def draw_scan(glyph: np.ndarray, style: ScanStyle, rng: np.random.Generator) -> 
     top = int(rng.integers(0, side - ih + 1))
     left = int(rng.integers(0, side - iw + 1))
     page[top:top + ih, left:left + iw] = np.asarray(ink, dtype=np.float32)[:ih, :iw] / 255
-    if style.ruled:
+    if style.ruling_tilt or style.squared:
+        page = np.maximum(page, ruling(side, style.ruling_tilt, style.squared, rng))
+    elif style.ruled:
         spacing = int(rng.integers(side // 14, side // 7))
         for y in range(int(rng.integers(0, spacing)), side, spacing):
             page[y:y + max(1, side // 400) + 1, :] = np.maximum(page[y:y + max(1, side // 400) + 1, :], 0.35)

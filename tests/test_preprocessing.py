@@ -4,7 +4,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlab.errors import DigitlabError
@@ -244,6 +244,29 @@ def test_a_bold_digit_filling_the_picture_is_not_outvoted_by_specks(mnist5k, ind
     scan = draw_scan(canvas, ScanStyle(side=700, fill=0.8, blur=1.5, noise=0.02, jpeg_quality=80, gradient=0.15),
                      np.random.default_rng(seed))
     assert Predictor.load().predict([scan])[0].digit == label
+
+
+def askew_ruled_paper(scan: Image.Image, degrees: float, squared: bool) -> Image.Image:
+    """Dark printed lines, 2 px wide and 40 px apart, `degrees` off level, over a scan."""
+    image = scan.convert("RGB")
+    draw, side = ImageDraw.Draw(image), image.width
+    rise = np.tan(np.radians(degrees)) * side
+    for start in range(-side, 2 * side, 40):
+        for offset in (0, 1):
+            draw.line([(0, start + offset), (side, start + offset + rise)], fill=(110, 115, 140))
+            if squared:
+                draw.line([(start + offset, 0), (start + offset - rise, side)], fill=(110, 115, 140))
+    return image
+
+
+@pytest.mark.parametrize("digit, face, degrees, squared", [(1, 1, 3, False), (4, 14, -3, False), (2, 12, 3, True),
+                                                           (7, 17, -3, True), (9, 19, 3, True)])
+def test_a_digit_on_ruled_or_squared_paper_photographed_askew(digit, face, degrees, squared):
+    # Lines a few degrees off level were looked for only level, and lines fainter than the writing
+    # were in the mask only where they touched the digit: 45 of 80 such scans misread.
+    glyph = glyph_from_font(str(digit), handwriting_fonts("dev")[face])
+    scan = draw_scan(glyph, ScanStyle(side=700, fill=0.12, noise=0.02, jpeg_quality=85), np.random.default_rng(digit))
+    assert Predictor.load().predict([askew_ruled_paper(scan, degrees, squared)])[0].digit == digit
 
 
 @pytest.mark.parametrize("digit, font_index, pad", [(1, 1, 0.35), (7, 7, 0.35), (3, 3, 0.15), (5, 5, 0.15)])

@@ -9,8 +9,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    wider where the strokes are bold (a digit cropped tight);
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
-5. ruled lines removed (on squared paper its columns too), strokes crossing them rejoined; the
-   desk and the page's edges dropped (`edges`);
+5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
+   them rejoined; the desk and the page's edges dropped (`edges`);
 6. connected components, for the callers to group into digits or lines; a box or circle drawn
    round writing is told from an outlined digit's outer ring (`nested_pieces`).
 """
@@ -26,6 +26,7 @@ from scipy import ndimage
 from digitlab.edges import border_strips, desk_pieces
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
+from digitlab.ruling import remove_ruled_lines
 from digitlab.strokes import typical_stroke
 
 WORK_SIDE = 256
@@ -161,6 +162,13 @@ def binomial_blur(image: np.ndarray) -> np.ndarray:
 
 def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
     """Boolean ink mask, or None when nothing stands out from the noise (a blank page)."""
+    found = ink_and_faint(strength)
+    return None if found is None else found[0]
+
+
+def ink_and_faint(strength: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`threshold_ink`'s mask, and the faint ink: every pixel above the level at which fainter ink
+    counts where it touches clear ink, touching it or not (printed lines show whole in it)."""
     # A light blur, not a median: a median would erase the 1-pixel strokes of small digits.
     clean = binomial_blur(strength)
     few = sample(clean)
@@ -195,57 +203,7 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
         return None
     keep = np.bincount(labels[clean > threshold], minlength=count + 1) > 0
     keep[0] = False
-    return keep[labels]
-
-
-def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
-    """The ink of a boolean mask that lies in straight runs at least `length` long along `axis`
-    (1: rows, 0: columns): an opening with 1-D min and max filters."""
-    return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
-                                    length, axis=axis) > 0
-
-
-def remove_ruled_lines(mask: np.ndarray) -> np.ndarray:
-    """Drop horizontal lines that cross most of the page, and on ruled paper vertical ones too
-    (squared paper, whose columns would join every digit on the page into one mesh); rejoin
-    strokes that crossed them."""
-    rows = ruled_lines(mask)
-    if rows is None:
-        return mask
-    # Squared paper has many columns as it has many rows; a page's edge along a desk is one line.
-    columns = ruled_lines(mask.T, least=3) if ndimage.label(rows.any(axis=1))[1] >= 3 else None
-    columns = np.zeros_like(mask) if columns is None else columns.T
-    kept = mask & ~(rows | columns)
-    # Rejoin strokes cut by a line: a closing across the line, applied only where the line was.
-    rejoined = ((ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & rows)
-                | (ndimage.binary_closing(kept, structure=np.ones((1, 7), dtype=bool)) & columns))
-    return kept | rejoined
-
-
-def ruled_lines(mask: np.ndarray, least: int = 1) -> np.ndarray | None:
-    """The ink of the horizontal lines that cross most of the page (None when there are fewer
-    than `least`)."""
-    height, width = mask.shape
-    if width < 40:
-        return None
-    if not (mask.mean(axis=1) > 0.4).any():
-        return None
-    runs = long_runs(mask, width // 10, axis=1)
-    line_rows = runs.sum(axis=1) > 0.6 * width
-    # A ruled line is thin; a band of such rows thicker than a fortieth of the picture is the bar
-    # of a digit that fills the picture (a tightly cropped 2, 5 or 7).
-    bands, count = ndimage.label(line_rows)
-    if count:
-        thickness = np.bincount(bands)[1:]
-        thin = np.flatnonzero(thickness <= max(3, height // 40)) + 1
-        line_rows &= np.isin(bands, thin)
-        if len(thin) < least:
-            return None
-    if not line_rows.any():
-        return None
-    # The rows beside a line hold its blurred edges: their long runs go too.
-    band = ndimage.binary_dilation(line_rows, iterations=1)
-    return runs & band[:, None]
+    return keep[labels], weak
 
 
 def frame_of(work: np.ndarray) -> np.ndarray:
@@ -360,17 +318,22 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     else:
         inverted = polarity == "dark"
     bright_ink = 1.0 - work if inverted else work
-    mask = threshold_ink(ink_strength(bright_ink))
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3))) if mask is not None else (None, 0)
-    stroke = typical_stroke(labels, count) if mask is not None else 0.0
+    strength = ink_strength(bright_ink)
+    found = ink_and_faint(strength)
+    labels, count = ndimage.label(found[0], structure=np.ones((3, 3))) if found is not None else (None, 0)
+    stroke = typical_stroke(labels, count) if found is not None else 0.0
     if 3 * stroke > background_window(work):
         # Strokes nearly as wide as the background filter (a digit cropped tight, a marker): the
         # filter would take their middles for background. Filter with four strokes' width instead.
-        mask = threshold_ink(ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke))))
+        strength = ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke)))
+        found = ink_and_faint(strength)
         labels = None
-    if mask is None:
+    if found is None:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    unruled = remove_ruled_lines(mask)
+    mask, faint = found
+    # Ruled lines are looked for in the faint ink: a line fainter than the writing is in the mask
+    # only where it touches a digit, too short there to be seen for a line.
+    unruled = remove_ruled_lines(mask, faint, strength)
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))

@@ -19,9 +19,10 @@ from scipy import ndimage
 
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
-from digitlab.ink import Box, InkMap, find_ink, long_runs, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, threshold_ink
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
+from digitlab.ruling import long_runs
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
 
 LINE_HEIGHT = 32   # the reader's input height

@@ -1,0 +1,149 @@
+"""Ruled and squared paper: the lines printed across a page found in a mask of its ink and
+removed, and the strokes that crossed them rejoined. A photo is seldom square to the page, so the
+lines are looked for at the slope that lines the ink up best (within RULE_TILT degrees)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+RULE_TILT = 6.0  # degrees either way: a page photographed askew by more is read line by line anyway
+SLOPES = np.tan(np.radians(np.arange(-RULE_TILT, RULE_TILT + 0.25, 0.5)))
+WRITING_OVER_LINES = 2.5  # ink this many times as strong as the lines' own is writing on them
+
+
+def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
+    """The ink of a boolean mask that lies in straight runs at least `length` long along `axis`
+    (1: rows, 0: columns): an opening with 1-D min and max filters."""
+    return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
+                                    length, axis=axis) > 0
+
+
+def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
+                       strength: np.ndarray | None = None) -> np.ndarray:
+    """Drop horizontal lines that cross most of the page, and on ruled paper vertical ones too
+    (squared paper, whose columns would join every digit on the page into one mesh); rejoin
+    strokes that crossed them. The lines are looked for in `faint` (a mask with fainter ink
+    than `mask`'s, where they show whole) when given; with the ink's `strength`, what is
+    clearly darker than the lines on them is writing, and stays."""
+    faint = mask if faint is None else faint | mask
+    found = ruled_lines(faint)
+    if found is None:
+        return mask
+    rows, count = found
+    # Squared paper has many columns as it has many rows; a page's edge along a desk is one line.
+    found = ruled_lines(faint.T, least=3) if count >= 3 else None
+    columns = np.zeros_like(mask) if found is None else found[0].T
+    if strength is not None and (rows | columns).any():
+        # A stroke written along a line would go with it: pen and pencil are darker than print.
+        writing = strength > WRITING_OVER_LINES * float(np.median(strength[rows | columns]))
+        rows, columns = rows & ~writing, columns & ~writing
+    kept = mask & ~(rows | columns)
+    # Rejoin strokes cut by a line: a closing across the line, applied only where the line was.
+    rejoined = ((ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & rows)
+                | (ndimage.binary_closing(kept, structure=np.ones((1, 7), dtype=bool)) & columns))
+    return kept | rejoined
+
+
+def ruled_lines(mask: np.ndarray, least: int = 1) -> tuple[np.ndarray, int] | None:
+    """The ink of the (nearly) horizontal lines that cross most of the page, and how many lines
+    clearly cross it (None when fewer than `least`): found where they lie level, at `level_slope`."""
+    height, width = mask.shape
+    if width < 40 or np.count_nonzero(mask) < 0.4 * width:
+        return None
+    slope = level_slope(mask)
+    if slope == 0.0:
+        return level_lines(mask, least)
+    # Askew, three lines at least: a lone straight edge across the picture is more likely a
+    # sheet's edge on a desk (`edges.py` drops those) than a ruled line.
+    sheared, rows = shear_columns(mask, slope)
+    found = level_lines(sheared, max(least, 3))
+    return None if found is None else (found[0][rows, np.arange(width)], found[1])
+
+
+def level_slope(mask: np.ndarray) -> float:
+    """The slope (within RULE_TILT degrees) at which the mask's ink piles up in the fewest rows:
+    the slope of ruled lines, if there are any; 0 unless another slope does clearly better."""
+    ys, xs = np.nonzero(mask)
+    centred = xs - mask.shape[1] / 2
+    best, best_score = 0.0, 0.0
+    for slope in SLOPES:
+        rows = ys + np.round(slope * centred).astype(int)
+        score = float(np.sum(np.bincount(rows - rows.min()).astype(np.float64) ** 2))
+        if abs(slope) < 1e-9:
+            score *= 1.05  # a level page by default: ties and near ties change nothing
+        if score > best_score:
+            best, best_score = float(slope), score
+    return 0.0 if abs(best) < 1e-9 else best
+
+
+def shear_columns(mask: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
+    """`mask` with each column moved down by `slope` times its distance from the middle, so lines
+    at that slope lie level; and the row each pixel went to (index with `[rows, columns]` to move
+    a mask of the sheared picture back)."""
+    height, width = mask.shape
+    shifts = np.round(slope * (np.arange(width) - width / 2)).astype(int)
+    shifts -= shifts.min()
+    rows = np.arange(height)[:, None] + shifts[None, :]
+    sheared = np.zeros((height + int(shifts.max()), width), dtype=bool)
+    sheared[rows, np.arange(width)[None, :]] = mask
+    return sheared, rows
+
+
+def level_lines(mask: np.ndarray, least: int) -> tuple[np.ndarray, int] | None:
+    """`ruled_lines` of a page whose lines lie level."""
+    height, width = mask.shape
+    # A line a shade off level (the slopes tried are half a degree apart) steps between two rows.
+    stepped = mask.copy()
+    stepped[:-1] |= mask[1:]
+    if not (stepped.mean(axis=1) > 0.4).any():
+        return None
+    # A line breaks into dashes where the light is poor: gaps of a 25th of the page close.
+    gap = max(3, width // 25)
+    closed = ndimage.minimum_filter1d(ndimage.maximum_filter1d(stepped.view(np.uint8), gap, axis=1),
+                                      gap, axis=1) > 0
+    runs = long_runs(closed, width // 10, axis=1)
+    coverage = runs.sum(axis=1) / width
+    line_rows, count = thin_bands(coverage > 0.6, height)
+    if count >= max(least, 3) and far_apart(line_rows):
+        # A ruled page: its lines count where they are fainter too.
+        line_rows, _ = thin_bands(coverage > 0.3, height)
+    else:
+        # One or two lines, level: each whole in a row of its own. (Closed and stepped, the
+        # strokes of a number written across the picture would pass for a line.)
+        runs = long_runs(mask, width // 10, axis=1)
+        line_rows, count = thin_bands(runs.sum(axis=1) > 0.6 * width, height)
+        if count < least or count == 0 or (least >= 3 and not far_apart(line_rows)):
+            return None
+    # The rows beside a line hold its blurred edges: their long runs go too.
+    lines = runs & ndimage.binary_dilation(line_rows, iterations=1)[:, None]
+    lines[1:] |= lines[:-1]
+    return lines & mask, count
+
+
+def far_apart(line_rows: np.ndarray) -> bool:
+    """Whether bands of rows lie as a ruling's lines do: far apart for their thickness (the
+    median gap three times the median band or more) and spread over a third of the picture's
+    height or more. The edges of a row of outlined digits lie in bands too, but a stroke apart,
+    or all within the digits' height."""
+    bands, count = ndimage.label(line_rows)
+    if count < 2:
+        return True
+    starts = np.array([s[0].start for s in ndimage.find_objects(bands)])
+    thickness = np.bincount(bands)[1:]
+    spread = (starts[-1] - starts[0]) >= len(line_rows) / 3
+    return spread and bool(np.median(np.diff(starts) - thickness[:-1]) >= 3 * np.median(thickness))
+
+
+def thin_bands(rows: np.ndarray, height: int) -> tuple[np.ndarray, int]:
+    """The rows of `rows` in bands thin enough for ruled lines, and how many bands. A band
+    thicker than a fortieth of the picture is the bar of a digit that fills the picture (a
+    tightly cropped 2, 5 or 7); one on the picture's first or last row is a sliver of desk
+    beside a sheet turned a little (`edges.py` drops those)."""
+    bands, count = ndimage.label(rows)
+    if count == 0:
+        return rows, 0
+    thin = np.bincount(bands)[1:] <= max(3, height // 40)
+    thin[np.setdiff1d([bands[0], bands[-1]], [0]) - 1] = False
+    kept = np.flatnonzero(thin) + 1
+    return np.isin(bands, kept), len(kept)

@@ -1,0 +1,56 @@
+import numpy as np
+from PIL import Image, ImageDraw
+
+from digitlab.ruling import far_apart, remove_ruled_lines, ruled_lines
+
+
+def ruled_mask(side: int = 256, degrees: float = 3.0, spacing: int = 20, squared: bool = False) -> np.ndarray:
+    """Lines a pixel wide, `degrees` off level, across a blank page (as a mask of ink)."""
+    page = Image.new("1", (side, side), 0)
+    draw = ImageDraw.Draw(page)
+    rise = np.tan(np.radians(degrees)) * side
+    for start in range(-side, 2 * side, spacing):
+        draw.line([(0, start), (side, start + rise)], fill=1)
+        if squared:
+            draw.line([(start, 0), (start - rise, side)], fill=1)
+    return np.asarray(page, dtype=bool)
+
+
+def test_lines_a_few_degrees_off_level_are_found_and_a_digit_across_them_stays():
+    lines = ruled_mask(degrees=3.0)
+    digit = np.zeros_like(lines)
+    digit[100:160, 120:126] = True  # a "1" written across three lines
+    found = ruled_lines(lines | digit)
+    assert found is not None and found[1] >= 10
+    assert (found[0] & lines).sum() > 0.9 * lines.sum()
+    kept = remove_ruled_lines(lines | digit)
+    assert kept[100:160, 120:126].all()  # rejoined where the lines crossed it
+    assert (kept & ~digit).sum() < 0.05 * lines.sum()
+
+
+def test_squared_paper_askew_loses_its_columns_too():
+    grid = ruled_mask(degrees=-2.5, squared=True)
+    digit = np.zeros_like(grid)
+    digit[90:150, 60:110] = np.pad(np.ones((56, 46), dtype=bool), 2) ^ np.pad(np.ones((48, 38), dtype=bool), 6)  # a "0"
+    kept = remove_ruled_lines(grid | digit)
+    assert (kept & ~digit).sum() < 0.05 * grid.sum()
+    assert (kept & digit).sum() > 0.9 * digit.sum()
+
+
+def test_a_stroke_written_along_a_line_stays_where_it_is_darker_than_print():
+    lines = ruled_mask(degrees=0.0, spacing=24)
+    row = int(np.flatnonzero(lines[:, 128])[4])
+    stroke = np.zeros_like(lines)
+    stroke[row - 1:row + 2, 80:180] = True  # the bar of a 7, written on the line
+    strength = np.where(lines, 0.3, 0.0) + np.where(stroke, 0.9, 0.0)
+    assert not remove_ruled_lines(lines | stroke)[row, 80:180].all()  # without the ink's strength it goes
+    assert remove_ruled_lines(lines | stroke, strength=strength)[row, 80:180].all()
+
+
+def test_the_edges_of_a_row_of_outlined_digits_are_no_ruling():
+    edges = np.zeros(256, dtype=bool)
+    edges[[100, 101, 106, 107, 140, 141, 146, 147]] = True  # outer and inner edges, top and bottom
+    ruling = np.zeros(256, dtype=bool)
+    ruling[10::24] = True
+    assert not far_apart(edges)
+    assert far_apart(ruling)
