@@ -11,9 +11,9 @@ split (the validation faces, and mnist-5k's validation digits): the split on whi
 page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive
 writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
 taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
-squared paper photographed a little askew, sheets with 2-5 numbers
-on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are options; each
-is printed as met / missed, and the script exits 1 when one is missed.
+squared paper photographed a little askew, sheets with 2-5 numbers on separate lines (turned
+-45..45 degrees, or by 90 or 180), and speed. Targets are options; each is printed as met /
+missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
