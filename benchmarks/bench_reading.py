@@ -11,9 +11,9 @@ split (the validation faces, and mnist-5k's validation digits): the split on whi
 page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive
 writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
 taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
-squared paper photographed a little askew, sheets with 2-5 numbers on separate lines (turned
--45..45 degrees, or by 90 or 180), and speed. Targets are options; each is printed as met /
-missed, and the script exits 1 when one is missed.
+squared paper photographed a little askew, numbers in a box, in an oval or over a line, sheets
+with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets
+are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
+    DECORATIONS,
     ScanStyle,
+    decorated,
     draw_page,
     draw_scan,
     glyph_from_font,
@@ -111,6 +113,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((number_scan(joined_glyphs(glyphs, rng), rng), text))
         elif kind == "paper":
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, squared=bool(i % 4 >= 2)), text))
+        elif kind == "drawn":  # a form's field, an answer circled, a total underlined: in turn
+            cases.append((number_scan(decorated(join_glyphs(glyphs, rng), DECORATIONS[i % 3], rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -239,7 +243,9 @@ def main() -> None:
                                 ("180", "the whole numbers photographed upside down", None),
                                 ("90", "the whole numbers photographed on their side (90 degrees, either way)", None),
                                 ("hollow", "hollow (outline) numbers, 2-6 digits, the faces only", None),
-                                ("paper", "numbers on ruled or squared paper, its lines at up to 4 degrees", None)):
+                                ("paper", "numbers on ruled or squared paper, its lines at up to 4 degrees", None),
+                                ("drawn", "numbers in a box, in an oval or over a line drawn in the writing's pen",
+                                 None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

@@ -26,7 +26,9 @@ from digitlab.datasets import load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
+    DECORATIONS,
     ScanStyle,
+    decorated,
     draw_scan,
     glyph_from_font,
     glyph_from_mnist,
@@ -238,6 +240,11 @@ def main() -> None:
             return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
         return make
 
+    def drawn_round(rng):  # a form's field, an answer circled, a result underlined: in turn
+        glyphs = font_and_mnist_glyphs(fonts, per, rng)
+        cases = [plain_scan(decorated(g, DECORATIONS[i % 3], rng), rng) for i, (g, _) in enumerate(glyphs)]
+        return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
+
     bench.pair("digit touching the picture's edges (tight crop)", tight, args.max_gap, seed + 1)
     for side, dark, label in ((28, False, "28x28 white on black"), (28, True, "28x28 black on white"),
                               (16, False, "16x16 white on black"), (8, False, "8x8, either polarity")):
@@ -253,6 +260,7 @@ def main() -> None:
     bench.pair("hollow (outline) digits", outlines, args.max_gap, seed + 43)
     bench.pair("on ruled paper, its lines at up to 4 degrees", paper(False), args.max_gap, seed + 44)
     bench.pair("on squared paper, its lines at up to 4 degrees", paper(True), args.max_gap, seed + 45)
+    bench.pair("in a box, in an oval or over a line drawn in the writing's pen", drawn_round, args.max_gap, seed + 46)
 
     rng = np.random.default_rng(seed + 50)
     chars = [(NOT_DIGITS[i % len(NOT_DIGITS)], fonts[i % len(fonts)]) for i in range(2 * per)]

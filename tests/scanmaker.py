@@ -276,6 +276,36 @@ def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
                       min(scan.width, cols.max() + 1 + margin), min(scan.height, rows.max() + 1 + margin)))
 
 
+DECORATIONS = ("box", "circle", "underline")
+
+
+def decorated(glyph: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """`glyph` (a digit or a number) with a box drawn round it, an oval round it, or a line under
+    it (`DECORATIONS`), in a pen like the writing's, clear of it; with room round it for
+    `draw_scan`'s shear."""
+    height, width = glyph.shape
+    pad = int(1.3 * height)
+    canvas = Image.fromarray((np.pad(glyph, pad) * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(canvas)
+    pen = max(2, int(height * rng.uniform(0.05, 0.09)))
+    x0, y0, x1, y1 = pad, pad, pad + width, pad + height
+    if kind == "underline":
+        y = y1 + int(rng.uniform(0.05, 0.2) * height)
+        draw.line([(x0 - 0.3 * height, y), (x1 + 0.3 * height, y + rng.uniform(-0.05, 0.05) * height)],
+                  fill=255, width=pen)
+    elif kind == "circle":
+        rx = 0.5 * width + rng.uniform(0.5, 0.8) * height
+        ry = max(0.9 * height, 0.6 * height / np.sqrt(1 - (0.5 * width / rx) ** 2))  # clear of the corners
+        draw.ellipse([(x0 + x1) / 2 - rx, (y0 + y1) / 2 - ry, (x0 + x1) / 2 + rx, (y0 + y1) / 2 + ry],
+                     outline=255, width=pen)
+    elif kind == "box":
+        margin = rng.uniform(0.15, 0.35) * height
+        draw.rectangle([x0 - margin, y0 - margin, x1 + margin, y1 + margin], outline=255, width=max(2, pen // 2))
+    else:
+        raise ValueError(f"unknown decoration {kind!r}")
+    return np.pad(crop_to_ink(np.asarray(canvas, dtype=np.float32) / 255), int(0.25 * height))
+
+
 # ---------------------------------------------------------------- numbers and pages
 
 

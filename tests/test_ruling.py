@@ -54,3 +54,28 @@ def test_the_edges_of_a_row_of_outlined_digits_are_no_ruling():
     ruling[10::24] = True
     assert not far_apart(edges)
     assert far_apart(ruling)
+
+
+def test_the_edges_of_a_box_round_the_writing_are_no_ruled_lines_but_a_line_under_it_is():
+    # A form's field photographed whole: its top and bottom crossed most of the picture, were taken
+    # for ruled lines and dropped, and its sides stayed to be read as 1s ("808" read "1111").
+    mask = np.zeros((200, 300), dtype=bool)
+    mask[40:43, 20:280] = mask[150:153, 20:280] = True   # the box's top and bottom
+    mask[40:153, 20:23] = mask[40:153, 277:280] = True   # its sides
+    mask[70:130, 60:66] = mask[70:130, 150:156] = True    # two digits inside
+    assert ruled_lines(mask) is None
+    assert remove_ruled_lines(mask)[41, 20:280].all()
+    # Without the sides the top and bottom are lines across the picture as before.
+    mask[45:150, 20:23] = mask[45:150, 277:280] = False
+    found = ruled_lines(mask)
+    assert found is not None and found[1] == 2
+
+
+def test_lines_that_cross_upright_lines_at_their_ends_are_no_box():
+    # Squared paper ends inside the photo (on a desk): its last columns cross the rows' ends, above
+    # and below them, where a box's side leaves its top or bottom on one side only.
+    mask = np.zeros((200, 300), dtype=bool)
+    mask[60:63, 20:280] = mask[140:143, 20:280] = True
+    mask[10:190, 20:23] = mask[10:190, 277:280] = True
+    found = ruled_lines(mask)
+    assert found is not None and found[1] == 2

@@ -11,8 +11,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
    them rejoined; the desk and the page's edges dropped (`edges`);
-6. connected components, for the callers to group into digits or lines; a box or circle drawn
-   round writing is told from an outlined digit's outer ring (`nested_pieces`).
+6. connected components, for the callers to group into digits or lines (a box or an oval drawn
+   round them, or a line under them, is no writing: `decorations`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from scipy import ndimage
 from digitlab.edges import border_strips, desk_pieces
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
-from digitlab.ruling import remove_ruled_lines
+from digitlab.ruling import ruling_ink, without_ruling
 from digitlab.strokes import typical_stroke
 
 WORK_SIDE = 256
@@ -67,6 +67,7 @@ class InkMap:
     boxes: list[tuple[slice, slice]]
     areas: np.ndarray
     zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
+    ruling: np.ndarray | None = None  # the ruled lines taken out of `mask`, if any
 
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -333,7 +334,8 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     mask, faint = found
     # Ruled lines are looked for in the faint ink: a line fainter than the writing is in the mask
     # only where it touches a digit, too short there to be seen for a line.
-    unruled = remove_ruled_lines(mask, faint, strength)
+    ruling = ruling_ink(mask, faint, strength)
+    unruled = mask if ruling is None else without_ruling(mask, *ruling)
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -349,52 +351,5 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
-    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side)
-
-
-def nested_pieces(ink: InkMap, pieces: list[int]) -> tuple[set[int], set[int]]:
-    """Pieces that lie in a hole of another: (inner rings, frames). A frame is drawn round writing
-    (a form's box, a circle round a number): it encloses over three times its own ink, round a
-    piece over a quarter of its height, with room to spare inside (`roomy`). Any other is an
-    outlined digit's outer ring, and what it holds are its inner rings."""
-    if len(pieces) < 2:
-        return set(), set()
-    box = np.array([[ink.boxes[i][0].start, ink.boxes[i][0].stop, ink.boxes[i][1].start, ink.boxes[i][1].stop]
-                    for i in pieces])
-    within = ((box[:, None, 0] >= box[None, :, 0]) & (box[:, None, 1] <= box[None, :, 1])
-              & (box[:, None, 2] >= box[None, :, 2]) & (box[:, None, 3] <= box[None, :, 3]))
-    np.fill_diagonal(within, False)
-    held_by: dict[int, list[int]] = {}
-    filled: dict[int, np.ndarray] = {}
-    for a, b in zip(*np.nonzero(within)):  # rare outside outlined or framed writing: boxes seldom nest
-        held, outer = pieces[a], pieces[b]
-        if outer not in filled:
-            filled[outer] = ndimage.binary_fill_holes(ink.labels[ink.boxes[outer]] == outer + 1)
-        rows, cols = ink.boxes[held]
-        ys, xs = np.nonzero(ink.labels[rows, cols] == held + 1)
-        outer_rows, outer_cols = ink.boxes[outer]
-        if filled[outer][ys[0] + rows.start - outer_rows.start, xs[0] + cols.start - outer_cols.start]:
-            held_by.setdefault(outer, []).append(held)
-    inner: set[int] = set()
-    frames: set[int] = set()
-    for outer, holds in held_by.items():
-        rows, _ = ink.boxes[outer]
-        # A frame holds writing; a speck in the counter of a thin 0 does not make the 0 one.
-        if (filled[outer].sum() > 4 * ink.areas[outer]
-                and max(ink.boxes[i][0].stop - ink.boxes[i][0].start for i in holds) > 0.25 * (rows.stop - rows.start)
-                and roomy(ink, outer, filled[outer])):
-            frames.add(outer)
-        else:
-            inner.update(holds)
-    return inner, frames
-
-
-def roomy(ink: InkMap, outer: int, filled: np.ndarray) -> bool:
-    """Whether the inside of piece `outer` (its holes, `filled` in its box) has room round what it
-    holds: a circle across 0.22 of the piece's smaller side fits between them. A box drawn round a
-    digit leaves that much; an outlined digit's outer ring hugs its inner rings, a stroke's width
-    away."""
-    crop = ink.labels[ink.boxes[outer]]
-    held = ndimage.binary_fill_holes((crop > 0) & (crop != outer + 1))
-    room = filled & (crop != outer + 1) & ~held
-    return 2 * float(ndimage.distance_transform_edt(room).max(initial=0.0)) > 0.22 * min(crop.shape)
+    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side,
+                  None if ruling is None else ruling[0] | ruling[1])

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab.ink import InkMap, nested_pieces
+from digitlab.decorations import nested_pieces, underlines
+from digitlab.ink import InkMap
 from digitlab.strokes import stroke_width
 
 
@@ -26,6 +27,7 @@ class TextLine:
     u1: float
     v0: float
     v1: float
+    foreign: tuple[int, ...] = ()  # components near it that are not its writing (`find_lines`)
 
     @property
     def height(self) -> float:
@@ -108,6 +110,20 @@ def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: floa
     return float(candidates[np.argmax((counts.reshape(len(candidates), width) ** 2).sum(axis=1))])
 
 
+def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[int]) -> float:
+    """The direction of the writing made of `pieces` (`writing_angle` of the pieces of fair size,
+    `refined_angle`), in radians."""
+    large = float(np.median(np.sort(ink.areas[pieces])[-12:]))
+    significant = [i for i in pieces if ink.areas[i] >= 0.15 * large and i not in inner] or pieces
+    # The writing's own stroke: a thin frame round bold digits would make each of them a stroke
+    # of joined-up writing, voting along its height.
+    stroke = stroke_width(np.isin(ink.labels, np.asarray(significant) + 1))
+    angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke))
+    sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
+             for i in significant]
+    return refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median(sizes))))
+
+
 def find_lines(ink: InkMap) -> list[TextLine]:
     """The lines of writing on a page, top to bottom and left to right within a row: components
     grouped by where they lie across the writing's direction, split where a gap along it is wider
@@ -118,15 +134,16 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     pixels = {i: component_pixels(ink, i) for i in keep}
     # The inner rings of outlined digits lie in their outer rings: their neighbours' directions say
     # nothing of the writing's, and they join the line around them as small pieces do. A frame
-    # round the writing is no writing.
+    # round the writing, or a line under it, is no writing (and would pull the writing's angle).
     inner, frames = nested_pieces(ink, keep)
     keep = [i for i in keep if i not in frames] or keep
-    large = float(np.median(np.sort(ink.areas[keep])[-12:]))
-    significant = [i for i in keep if ink.areas[i] >= 0.15 * large and i not in inner] or keep
-    angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke_width(ink.mask)))
-    sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
-             for i in significant]
-    angle = refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median(sizes))))
+    under = underlines(ink, keep)
+    angle = writing_direction(ink, pixels, [i for i in keep if i not in under] or keep, inner)
+    if under and abs(angle) > math.pi / 4:
+        # The rest runs up or down the picture: a number turned on its side, whose 1s lie flat.
+        under = set()
+        angle = writing_direction(ink, pixels, keep, inner)
+    keep = [i for i in keep if i not in under] or keep
     extent = {}
     for i in keep:
         u, v = turned(*pixels[i], angle)
@@ -134,8 +151,9 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     heights = np.array([extent[i][3] - extent[i][2] for i in keep if i not in inner])
     typical = float(np.median(heights[heights >= 0.4 * heights.max()]))
     # Flat dashes (a ruled line's remnant, an underline) are never digits.
-    keep = [i for i in keep if not (extent[i][3] - extent[i][2] < 0.3 * typical
-                                    and extent[i][1] - extent[i][0] > 2 * typical)]
+    dashes = {i for i in keep if extent[i][3] - extent[i][2] < 0.3 * typical
+              and extent[i][1] - extent[i][0] > 2 * typical}
+    keep = [i for i in keep if i not in dashes]
     big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical and i not in inner),
                  key=lambda i: (extent[i][2] + extent[i][3]) / 2)
     rows: list[list[int]] = []
@@ -170,4 +188,9 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
                 start = k
+    # What each line's crop must leave out: the ink drawn round or under the writing, and the
+    # other lines' digits.
+    drawn, placed = frames | under | dashes, [j for line in lines for j in line.components]
+    for line in lines:
+        line.foreign = tuple(sorted(drawn | (set(placed) - set(line.components))))
     return lines

@@ -22,9 +22,10 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from digitlab.decorations import nested_pieces, underlines
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
-from digitlab.ink import Box, InkMap, find_ink, nested_pieces, shrink, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, shrink, threshold_ink
 from digitlab.strokes import erode, stroke_width
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
@@ -40,17 +41,19 @@ def _union(slices: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
 
 def main_digit_components(ink: InkMap) -> list[int]:
     """Indices of the components that make up the single digit: the largest one and the pieces
-    of fair size near it (a detached bar of a 5, a broken stroke). A box or circle drawn round
-    the digit (`nested_pieces`' frames) is no part of it."""
+    of fair size near it (a detached bar of a 5, a broken stroke). A box or an oval drawn round
+    the digit (`nested_pieces`' frames), or a line drawn under it (`underlines`), is no part of it."""
     areas = ink.areas.copy()
-    _, frames = nested_pieces(ink, [int(i) for i in np.flatnonzero(areas >= 0.01 * areas.max())])
-    areas[list(frames)] = 0.0
+    fair = [int(i) for i in np.flatnonzero(areas >= 0.01 * areas.max())]
+    _, drawn = nested_pieces(ink, fair)
+    drawn |= underlines(ink, [i for i in fair if i not in drawn])
+    areas[list(drawn)] = 0.0
     largest = int(np.argmax(areas))
     y0, x0, y1, x1 = _union([ink.boxes[largest]])
     reach = 0.35 * max(y1 - y0, x1 - x0)
     chosen = [largest]
     for i, (rows, cols) in enumerate(ink.boxes):
-        if i == largest or i in frames or ink.areas[i] < 0.08 * ink.areas[largest]:
+        if i == largest or i in drawn or ink.areas[i] < 0.08 * ink.areas[largest]:
             continue
         gap_y = max(0, y0 - rows.stop, rows.start - y1)
         gap_x = max(0, x0 - cols.stop, cols.start - x1)

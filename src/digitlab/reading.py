@@ -118,14 +118,46 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False,
     return (1.0 - bright if ink.inverted else bright), coefficients
 
 
-def line_mask(bright: np.ndarray) -> np.ndarray:
+def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies ink that the
+    line finder set apart from the line's writing (`TextLine.foreign`: a box or an oval round it,
+    a line under it, the digits of the lines next to it), or took for ruled lines under it (at
+    whatever slope). Bool, the crop's shape. The line's own ink, grown by a working pixel, stays
+    where the two touch."""
+    to_working = np.asarray(coefficients) * ink.scale
+    # Grown by a working pixel, and by as many as a crop's pixel spans: a crop of a large line is
+    # coarser than the working image, and its samples would miss a thin line between them.
+    grow = max(1, math.ceil(math.hypot(to_working[0], to_working[3])))
+    # Only the working image's window under the crop, with room to grow.
+    a, b, c, d, e, f = to_working
+    xs = [a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])]
+    ys = [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])]
+    x0, y0 = max(0, int(min(xs)) - grow - 1), max(0, int(min(ys)) - grow - 1)
+    x1, y1 = int(max(xs)) + grow + 2, int(max(ys)) + grow + 2
+    labels = ink.labels[y0:y1, x0:x1]
+    own = np.isin(labels, np.asarray(line.components) + 1)
+    other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
+    if ink.ruling is not None:
+        other |= ink.ruling[y0:y1, x0:x1]
+    if not other.any():
+        return np.zeros(shape, dtype=bool)
+    other = ndimage.binary_dilation(other, iterations=grow) & ~ndimage.binary_dilation(own)
+    to_window = tuple(to_working - np.array([0, 0, x0, 0, 0, y0]))
+    placed = Image.fromarray(other.astype(np.uint8) * 255).transform(
+        (shape[1], shape[0]), Image.Transform.AFFINE, to_window, Image.Resampling.NEAREST, fillcolor=0)
+    return np.asarray(placed) > 127
+
+
+def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
     """The ink of a line crop, thresholded against the crop's own paper (its light is even over
-    so small a piece) and kept to the components that reach the line's middle band, so the edges
-    of the lines above and below stay out."""
+    so small a piece), less the `foreign` ink, and kept to the components that reach the line's
+    middle band, so the edges of the lines above and below stay out."""
     border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
     mask = threshold_ink(np.clip(bright - np.median(border), 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
+    if foreign is not None:
+        mask &= ~foreign
     # A straight run of ink across most of the crop is no digit (the crop has a margin round the
     # line's ink): a frame's side, the lines of squared paper. Digits touching them keep their ink.
     height, width = mask.shape
@@ -179,11 +211,11 @@ TURNED_PRIOR_LOG_ODDS = math.log(1 / 9)
 def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, uncertain_below: float,
               flip: bool = False, opinion: DigitOpinion | None = None) -> ReadLine:
     bright, coefficients = line_crop(ink, line, flip)
-    mask = line_mask(bright)
+    mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape))
     if might_be_outlines(mask):
         # Look at twice the height, where the inside of a thin face's outline is still one hole.
         fine_bright, fine_coefficients = line_crop(ink, line, flip, 2 * CROP_HEIGHT)
-        fine = line_mask(fine_bright)
+        fine = line_mask(fine_bright, foreign_ink(ink, line, fine_coefficients, fine_bright.shape))
         inside = outline_inside(fine)
         if inside is not fine:
             bright, coefficients, mask = fine_bright, fine_coefficients, inside

@@ -26,10 +26,17 @@ def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
     strokes that crossed them. The lines are looked for in `faint` (a mask with fainter ink
     than `mask`'s, where they show whole) when given; with the ink's `strength`, what is
     clearly darker than the lines on them is writing, and stays."""
+    lines = ruling_ink(mask, faint, strength)
+    return mask if lines is None else without_ruling(mask, *lines)
+
+
+def ruling_ink(mask: np.ndarray, faint: np.ndarray | None = None,
+               strength: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """The ink of the ruled lines that `remove_ruled_lines` drops: (rows, columns), or None."""
     faint = mask if faint is None else faint | mask
     found = ruled_lines(faint)
     if found is None:
-        return mask
+        return None
     rows, count = found
     # Squared paper has many columns as it has many rows; a page's edge along a desk is one line.
     found = ruled_lines(faint.T, least=3) if count >= 3 else None
@@ -38,8 +45,13 @@ def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
         # A stroke written along a line would go with it: pen and pencil are darker than print.
         writing = strength > WRITING_OVER_LINES * float(np.median(strength[rows | columns]))
         rows, columns = rows & ~writing, columns & ~writing
+    return rows, columns
+
+
+def without_ruling(mask: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """`mask` less the ruling's `rows` and `columns`, the strokes that crossed them rejoined: a
+    closing across the line, applied only where the line was."""
     kept = mask & ~(rows | columns)
-    # Rejoin strokes cut by a line: a closing across the line, applied only where the line was.
     rejoined = ((ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & rows)
                 | (ndimage.binary_closing(kept, structure=np.ones((1, 7), dtype=bool)) & columns))
     return kept | rejoined
@@ -113,12 +125,39 @@ def level_lines(mask: np.ndarray, least: int) -> tuple[np.ndarray, int] | None:
         # strokes of a number written across the picture would pass for a line.)
         runs = long_runs(mask, width // 10, axis=1)
         line_rows, count = thin_bands(runs.sum(axis=1) > 0.6 * width, height)
+        line_rows, count = without_box_edges(mask, runs, line_rows)
         if count < least or count == 0 or (least >= 3 and not far_apart(line_rows)):
             return None
     # The rows beside a line hold its blurred edges: their long runs go too.
     lines = runs & ndimage.binary_dilation(line_rows, iterations=1)[:, None]
     lines[1:] |= lines[:-1]
     return lines & mask, count
+
+
+def without_box_edges(mask: np.ndarray, runs: np.ndarray, line_rows: np.ndarray) -> tuple[np.ndarray, int]:
+    """`line_rows` less the bands whose runs turn a corner at both ends, inside the picture: the
+    top or bottom of a box drawn round the writing (a form's field photographed whole), which
+    would leave its sides, read as 1s, were its edges taken for ruled lines. A ruled line runs to
+    the picture's sides, or crosses the lines of squared paper. And how many bands are left."""
+    bands, count = ndimage.label(line_rows)
+    height, width = mask.shape
+    reach = max(4, height // 12)
+    upright = long_runs(mask, reach, axis=0)
+
+    def corner(rows: slice, column: int) -> bool:
+        # An upright stroke leaves the line on one side only (a tilted box's side may poke a
+        # pixel or two past it); a line of squared paper crosses it.
+        near = slice(max(0, column - 2), column + 3)
+        above = upright[max(0, rows.start - reach):rows.start, near].any(axis=1).sum()
+        below = upright[rows.stop:rows.stop + reach, near].any(axis=1).sum()
+        return 2 < column < width - 3 and max(above, below) >= reach / 2 and min(above, below) <= reach / 4
+
+    for band, (rows,) in enumerate(ndimage.find_objects(bands), 1):
+        cols = np.flatnonzero(runs[rows].any(axis=0))
+        if corner(rows, int(cols[0])) and corner(rows, int(cols[-1])):
+            line_rows = line_rows & (bands != band)
+            count -= 1
+    return line_rows, count
 
 
 def far_apart(line_rows: np.ndarray) -> bool:
