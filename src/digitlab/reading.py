@@ -124,6 +124,8 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     a line under it, the digits of the lines next to it), or took for ruled lines under it (at
     whatever slope). Bool, the crop's shape. The line's own ink, grown by a working pixel, stays
     where the two touch."""
+    if not line.foreign and ink.ruling is None:  # most lines: a number alone on plain paper
+        return np.zeros(shape, dtype=bool)
     to_working = np.asarray(coefficients) * ink.scale
     # Grown by a working pixel, and by as many as a crop's pixel spans: a crop of a large line is
     # coarser than the working image, and its samples would miss a thin line between them.
