@@ -276,7 +276,7 @@ def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
                       min(scan.width, cols.max() + 1 + margin), min(scan.height, rows.max() + 1 + margin)))
 
 
-DECORATIONS = ("box", "circle", "underline")
+DECORATIONS = ("box", "oval", "underline")
 
 
 def decorated(glyph: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -293,7 +293,7 @@ def decorated(glyph: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndar
         y = y1 + int(rng.uniform(0.05, 0.2) * height)
         draw.line([(x0 - 0.3 * height, y), (x1 + 0.3 * height, y + rng.uniform(-0.05, 0.05) * height)],
                   fill=255, width=pen)
-    elif kind == "circle":
+    elif kind == "oval":
         rx = 0.5 * width + rng.uniform(0.5, 0.8) * height
         ry = max(0.9 * height, 0.6 * height / np.sqrt(1 - (0.5 * width / rx) ** 2))  # clear of the corners
         draw.ellipse([(x0 + x1) / 2 - rx, (y0 + y1) / 2 - ry, (x0 + x1) / 2 + rx, (y0 + y1) / 2 + ry],
