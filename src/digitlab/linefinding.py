@@ -190,7 +190,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                 start = k
     # What each line's crop must leave out: the ink drawn round or under the writing, and the
     # other lines' digits.
-    drawn, placed = frames | under | dashes, [j for line in lines for j in line.components]
+    drawn, placed = frames | under | dashes, {j for line in lines for j in line.components}
     for line in lines:
-        line.foreign = tuple(sorted(drawn | (set(placed) - set(line.components))))
+        line.foreign = tuple(sorted(drawn | (placed - set(line.components))))
     return lines
