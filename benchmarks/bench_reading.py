@@ -11,7 +11,8 @@ split (the validation faces, and mnist-5k's validation digits): the split on whi
 page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up as in cursive
 writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
 taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
-squared paper photographed a little askew, numbers in a box, in an oval or over a line, sheets
+squared paper photographed a little askew, numbers in a box, in an oval or over a line, numbers
+in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, sheets
 with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets
 are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
@@ -51,6 +52,7 @@ from tests.scanmaker import (  # noqa: E402
     in_turn,
     join_glyphs,
     joined_glyphs,
+    leaning,
     outline_glyph,
 )
 
@@ -106,6 +108,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
         if kind == "hollow":  # outline lettering, as posters and "bubble" writing draw numbers: faces only
             cases.append((number_scan(outline_glyph(text, fonts[i % len(fonts)]), rng), text))
             continue
+        if kind == "set":  # set whole by the face, as a font renderer sets a string: faces only
+            cases.append((number_scan(glyph_from_font(text, fonts[i % len(fonts)]), rng), text))
+            continue
         glyphs = number_glyphs(text, i, fonts, mnist, rng)
         if kind == "plain":
             cases.append((number_scan(join_glyphs(glyphs, rng), rng), text))
@@ -115,6 +120,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, squared=bool(i % 4 >= 2)), text))
         elif kind == "drawn":  # a form's field, an answer circled, a total underlined: in turn
             cases.append((number_scan(decorated(join_glyphs(glyphs, rng), DECORATIONS[i % 3], rng), rng), text))
+        elif kind == "leaning":  # a hand leaning far, mostly to the right, past the scans' own shear
+            lean = float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1))
+            cases.append((number_scan(leaning(join_glyphs(glyphs, rng), lean), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -245,6 +253,9 @@ def main() -> None:
                                 ("hollow", "hollow (outline) numbers, 2-6 digits, the faces only", None),
                                 ("paper", "numbers on ruled or squared paper, its lines at up to 4 degrees", None),
                                 ("drawn", "numbers in a box, in an oval or over a line drawn in the writing's pen",
+                                 None),
+                                ("leaning", "numbers in a hand leaning 0.3-0.8 (17-39 degrees), mostly right", None),
+                                ("set", "numbers set whole by the face, as a font renderer sets them, the faces only",
                                  None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]

@@ -276,6 +276,17 @@ def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
                       min(scan.width, cols.max() + 1 + margin), min(scan.height, rows.max() + 1 + margin)))
 
 
+def leaning(glyph: np.ndarray, lean: float) -> np.ndarray:
+    """`glyph` (float ink) sheared as an italic or hurried hand leans: its tops `lean` columns per
+    row further to the right (to the left when negative)."""
+    height = glyph.shape[0]
+    pad = int(abs(lean) * height) + 2
+    image = Image.fromarray((np.pad(glyph, ((0, 0), (pad, pad))) * 255).astype(np.uint8))
+    image = image.transform(image.size, Image.Transform.AFFINE, (1, lean, -lean * height / 2, 0, 1, 0),
+                            Image.Resampling.BILINEAR)
+    return crop_to_ink(np.asarray(image, dtype=np.float32) / 255)
+
+
 DECORATIONS = ("box", "oval", "underline")
 
 
