@@ -38,7 +38,7 @@ def writing_slant(mask: np.ndarray, rounds: int = 4) -> float:
     slant = 0.0
     for _ in range(rounds):
         near = np.abs(lean - slant) < LEAN_WINDOW
-        if near.sum() < mask.shape[0]:  # under one upright stroke's two sides, half the crop's height
+        if near.sum() < mask.shape[0]:  # fewer upright edge pixels than the mask has rows: no stroke to go by
             return 0.0
         estimate = float(np.clip(weighted_median(lean[near], weight[near]), -MOST_SLANT, MOST_SLANT))
         if abs(estimate - slant) < 0.02:
