@@ -76,6 +76,15 @@ def fonts() -> dict[str, Path]:
     return found
 
 
+def dev_face(name: str) -> Path:
+    """The dev half's test face called `name` (a file stem); the test is skipped where it is not
+    installed."""
+    font = next((f for f in handwriting_fonts("dev") if f.stem == name), None)
+    if font is None:
+        pytest.skip(f"test face {name} not installed")
+    return font
+
+
 def clean_scan(glyph: np.ndarray, **style) -> object:
     """A plain dark-on-light scan with no random distortions unless asked for."""
     defaults = dict(side=600, fill=0.5, noise=0.0, jpeg_quality=None, gradient=0.0, tint=(250, 250, 250),

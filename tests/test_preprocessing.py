@@ -11,7 +11,7 @@ from digitlab.errors import DigitlabError
 from digitlab.images import load_grayscale
 from digitlab.predict import Predictor
 from digitlab.preprocessing import normalize_scan, outline_inside
-from tests.conftest import clean_scan
+from tests.conftest import clean_scan, dev_face
 from tests.scanmaker import (
     ScanStyle,
     decorated,
@@ -348,9 +348,7 @@ def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
 @pytest.mark.parametrize("face, digit", [("DancingScript-Regular", 3), ("Kristi", 8), ("BecauseWeLearn-Regular", 1)])
 def test_hollow_lettering_is_read_by_the_inside_of_its_outline(face, digit):
     # As ink, these outlines are closed rings: the 3 read as 8, the 8 as 1, the 1 as 2.
-    font = next((f for f in handwriting_fonts("dev") if f.stem == face), None)
-    if font is None:
-        pytest.skip(f"test face {face} not installed")
+    font = dev_face(face)
     outlined = clean_scan(outline_glyph(str(digit), font), fill=0.4)
     assert Predictor.load().predict([outlined], ["outline"])[0].digit == digit
 

@@ -10,6 +10,7 @@ from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
 from digitlab.linefinding import find_lines
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
+from tests.conftest import dev_face
 from tests.scanmaker import (
     ScanStyle,
     decorated,
@@ -174,9 +175,7 @@ def test_a_hollow_number_is_read_by_the_inside_of_its_outlines(reader, text, fac
     # "09082". Kristi's thin strokes leave insides that only a crop at twice the height shows whole.
     # The rings inside the 0s, 8s and 9 had the writing's direction found up the page ("980" read
     # "8", "828" "88").
-    font = next((f for f in handwriting_fonts("dev") if f.stem == face), None)
-    if font is None:
-        pytest.skip(f"test face {face} not installed")
+    font = dev_face(face)
     rng = np.random.default_rng(len(text))
     scan = draw_scan(outline_glyph(text, font), ScanStyle(side=800, fill=0.15, angle=4.0, noise=0.02, jpeg_quality=85),
                      rng)
@@ -189,9 +188,7 @@ def test_a_hollow_number_is_read_by_the_inside_of_its_outlines(reader, text, fac
 def test_a_number_in_a_leaning_hand_is_stood_upright_and_read(reader, text, face, lean):
     # Read as they leaned, the bold italic's 8s read as 9s ("4188" read "4199", "298" "399"), and
     # "2749" leaning 0.7 read "29": the line reader learnt leans of up to about 0.4.
-    font = next((f for f in handwriting_fonts("dev") if f.stem == face), None)
-    if font is None:
-        pytest.skip(f"test face {face} not installed")
+    font = dev_face(face)
     glyph = glyph_from_font(text, font)
     scan = draw_scan(leaning(glyph, lean) if lean else glyph,
                      ScanStyle(side=800, fill=0.15, angle=3.0, noise=0.02, jpeg_quality=85),

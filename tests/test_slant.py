@@ -4,19 +4,13 @@ import numpy as np
 import pytest
 
 from digitlab.slant import writing_slant
-from tests.scanmaker import glyph_from_font, handwriting_fonts, leaning
-
-
-def face(name: str):
-    font = next((f for f in handwriting_fonts("dev") if f.stem == name), None)
-    if font is None:
-        pytest.skip(f"test face {name} not installed")
-    return font
+from tests.conftest import dev_face
+from tests.scanmaker import glyph_from_font, leaning
 
 
 @pytest.mark.parametrize("name", ["ComicNeue-Regular", "Humor-Sans", "dkg", "kiloji"])
 def test_a_hand_made_to_lean_measures_that_much_more_slant(name):
-    glyph = glyph_from_font("4718052", face(name))
+    glyph = glyph_from_font("4718052", dev_face(name))
     upright = writing_slant(glyph > 0.5)
     assert abs(upright) < 0.3
     for lean in (-0.4, 0.4):
@@ -25,8 +19,8 @@ def test_a_hand_made_to_lean_measures_that_much_more_slant(name):
 
 
 def test_an_italic_face_leans_right_and_an_upright_one_does_not():
-    assert writing_slant(glyph_from_font("4188290", face("dkgBI")) > 0.5) > 0.4
-    assert abs(writing_slant(glyph_from_font("4188290", face("ComicNeue-Regular")) > 0.5)) < 0.1
+    assert writing_slant(glyph_from_font("4188290", dev_face("dkgBI")) > 0.5) > 0.4
+    assert abs(writing_slant(glyph_from_font("4188290", dev_face("ComicNeue-Regular")) > 0.5)) < 0.1
 
 
 def test_too_little_ink_or_no_upright_stroke_has_no_slant():

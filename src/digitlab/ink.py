@@ -26,7 +26,7 @@ from scipy import ndimage
 from digitlab.edges import border_strips, desk_pieces
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
-from digitlab.ruling import ruling_ink, without_ruling
+from digitlab.ruling import remove_ruled_lines
 from digitlab.strokes import typical_stroke
 
 WORK_SIDE = 256
@@ -334,8 +334,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     mask, faint = found
     # Ruled lines are looked for in the faint ink: a line fainter than the writing is in the mask
     # only where it touches a digit, too short there to be seen for a line.
-    ruling = ruling_ink(mask, faint, strength)
-    unruled = mask if ruling is None else without_ruling(mask, *ruling)
+    unruled, ruling = remove_ruled_lines(mask, faint, strength)
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -351,5 +350,4 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
-    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side,
-                  None if ruling is None else ruling[0] | ruling[1])
+    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling)

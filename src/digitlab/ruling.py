@@ -20,14 +20,17 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
 
 
 def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
-                       strength: np.ndarray | None = None) -> np.ndarray:
+                       strength: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Drop horizontal lines that cross most of the page, and on ruled paper vertical ones too
     (squared paper, whose columns would join every digit on the page into one mesh); rejoin
     strokes that crossed them. The lines are looked for in `faint` (a mask with fainter ink
     than `mask`'s, where they show whole) when given; with the ink's `strength`, what is
-    clearly darker than the lines on them is writing, and stays."""
+    clearly darker than the lines on them is writing, and stays. Returns the mask without them
+    (`mask` itself when there are none) and the lines' ink (None when there are none)."""
     lines = ruling_ink(mask, faint, strength)
-    return mask if lines is None else without_ruling(mask, *lines)
+    if lines is None:
+        return mask, None
+    return without_ruling(mask, *lines), lines[0] | lines[1]
 
 
 def ruling_ink(mask: np.ndarray, faint: np.ndarray | None = None,
