@@ -190,6 +190,30 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
         assert (tmp_path / "run" / "report" / name).is_file()
 
 
+def test_a_run_can_start_from_another_runs_weights(trained_run, tmp_path):
+    # At a learning rate too small to learn anything in one epoch, the run reads as the model it
+    # started from; from random weights it reads by chance.
+    config = TrainConfig(epochs=1, lr=1e-7, schedule="constant", threads=1)
+    started = fit(dataclasses.replace(config, init=str(trained_run)), tmp_path / "started", report=False,
+                  log=lambda s: None)
+    fresh = fit(config, tmp_path / "fresh", report=False, log=lambda s: None)
+    assert started.metrics["test_accuracy"] > 0.95 and fresh.metrics["test_accuracy"] < 0.3
+    assert json.loads((tmp_path / "started" / "config.json").read_text())["train"]["init"] == str(trained_run)
+
+
+def test_weights_that_do_not_fit_the_arch_are_one_line(trained_run, tmp_path):
+    from digitlab.errors import DigitlabError
+    from digitlab.networks import shipped_model
+
+    config = TrainConfig(epochs=1, threads=1, init=str(shipped_model("lines.safetensors")))
+    with pytest.raises(DigitlabError, match="do not fit this run's arch") as refused:
+        fit(config, tmp_path / "lines-into-digits", report=False, log=lambda s: None)
+    assert "\n" not in str(refused.value) and not (tmp_path / "lines-into-digits").exists()
+    result = run_cli("train", "--epochs", "1", "--init", str(tmp_path / "nothing"), "--out", str(tmp_path / "run"))
+    assert result.returncode != 0 and "no model at" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path):
     from digitlab.orientationtask import TEST_LINES
 

@@ -103,9 +103,28 @@ def load_model(path: Path) -> tuple[nn.Module, dict]:
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
-        raise DigitlabError(f"{path}: weights do not fit arch {metadata['arch']!r} ({str(exc)[:200]}).") from None
+        raise DigitlabError(f"{path}: weights do not fit arch {metadata['arch']!r} ({one_line(exc)}).") from None
     metadata["classes"] = classes
     return model.eval(), metadata
+
+
+def one_line(exc: Exception, most: int = 200) -> str:
+    """The start of a (torch) error's message on one line: its own runs over many."""
+    return " ".join(str(exc).split())[:most]
+
+
+def start_from(model: nn.Module, path: Path) -> None:
+    """Give `model` the weights of the model stored at `path` (a run directory or its
+    model.safetensors): the same parameters, names and shapes, whatever its arch."""
+    path = Path(path)
+    path = path / "model.safetensors" if path.is_dir() else path
+    if not path.is_file():
+        raise DigitlabError(f"no model at {path} to start from (init): train one with `digitlab train`.")
+    tensors, _ = read_safetensors(path, "a safetensors model")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise DigitlabError(f"{path}: its weights do not fit this run's arch ({one_line(exc)}).") from None
 
 
 def save_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,

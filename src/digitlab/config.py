@@ -51,6 +51,9 @@ class TrainConfig:
                                "the calibrated 'not sure' threshold may flag")
     digit_model: str | None = setting(None, "for the line reader: the digit model `read` will ask about the digits "
                                       "it doubts; its 'not sure' threshold is calibrated for the pair as well")
+    init: str | None = setting(None, "start from the weights of this model (a run directory or its "
+                               "model.safetensors) instead of random ones; its parameters must have the same "
+                               "names and shapes (to go on from a model, on other data or at another rate)")
     seed: int = setting(0, "random seed of the initial weights, the shuffling and the augmentation")
     device: str = setting("auto", "auto (CUDA when PyTorch sees a GPU, else the CPU), cpu, cuda, cuda:1 ...")
     precision: str = setting("fp32", "fp32, or bf16: autocast, ~2x faster on CPUs with AVX-512 BF16, slower "

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from digitlab import __version__, distributed, runs
 from digitlab.augment import augment_batch, policy_for
+from digitlab.checkpoint import start_from
 from digitlab.config import TrainConfig
 from digitlab.datasets import Dataset, Split, load_dataset
 from digitlab.distributed import World
@@ -305,6 +306,8 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     else:
         task = digit_task(config, device, generator, augment_generator, world, dataset)
     model = task.model
+    if config.init is not None and not resume:
+        start_from(model, Path(config.init))
     optimizer = make_optimizer(config, model)
 
     info = run_info(config, task, device)
