@@ -1,6 +1,7 @@
+import numpy as np
 from PIL import Image, ImageDraw
 
-from digitlab.decorations import nested_pieces, underlines
+from digitlab.decorations import detach_from_frames, nested_pieces, underlines
 from digitlab.ink import find_ink
 
 
@@ -42,3 +43,35 @@ def test_an_oval_drawn_round_a_digit_in_the_writings_pen_is_a_frame():
     ink, by_corner = pieces(circled)
     inner, frames = nested_pieces(ink, list(range(len(ink.areas))))
     assert frames == {near(by_corner, 70, 40)} and not inner
+
+
+def test_digits_touching_an_oval_round_a_number_are_cut_from_it():
+    # An oval hugs a number's ends: the first and last digits touching it were one piece with it,
+    # and went out of the line with the frame.
+    def circled_number(draw):
+        draw.ellipse([(20, 60), (220, 180)], outline=0, width=6)
+        draw.line([(48, 86), (36, 152)], fill=0, width=6)                    # a 1 touching its left end
+        draw.line([(90, 90), (92, 150)], fill=0, width=6)                    # a 1 clear of it
+        draw.ellipse([(130, 90), (170, 150)], outline=0, width=6)            # a 0 clear of it
+        draw.line([(178, 88), (206, 90), (192, 152)], fill=0, width=6)       # a 7 touching its right end
+    ink, by_corner = pieces(circled_number)
+    _, frames = nested_pieces(ink, list(range(len(ink.areas))))
+    assert frames == {near(by_corner, 20, 60)} and len(ink.areas) == 3
+
+    detached = detach_from_frames(ink)
+    np.testing.assert_array_equal(detached.labels > 0, ink.mask)  # no ink lost or added
+    assert len(detached.areas) == 5 and detached.areas.sum() == ink.areas.sum()
+    _, frames = nested_pieces(detached, list(range(len(detached.areas))))
+    (frame,) = frames
+    ends = [box for i, box in enumerate(detached.boxes) if i >= 3]
+    assert sorted(box[1].start < 60 for box in ends) == [False, True]  # one at each end
+    assert all(box[0].stop - box[0].start > 40 for box in ends)         # whole digits, not slivers of the ring
+    assert frame == near(by_corner, 20, 60) and detached.boxes[frame] == ink.boxes[frame]  # the ring, whole
+
+
+def test_a_frame_nothing_touches_is_left_as_it_is():
+    def boxed(draw):
+        draw.rectangle([(40, 40), (200, 200)], outline=0, width=5)
+        draw.line([(120, 80), (118, 160)], fill=0, width=6)
+    ink, _ = pieces(boxed)
+    assert detach_from_frames(ink) is ink

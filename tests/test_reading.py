@@ -220,6 +220,16 @@ def test_a_number_in_an_oval_or_a_tight_box_is_read_without_it(reader, text, fac
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, face, seed", [("8084", 14, 0), ("23810", 10, 7), ("6116", 23, 21)])
+def test_a_small_number_in_an_oval_is_read_with_the_digits_at_its_ends(reader, text, face, seed):
+    # Small in the photo, the oval's ends touch the first and last digits at working resolution:
+    # they were one piece with the frame and left out of the line ("8084" read "084", "6116" "116").
+    rng = np.random.default_rng(seed)
+    glyph = decorated(join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng), "oval", rng)
+    scan = draw_scan(glyph, ScanStyle(side=700, fill=0.13, angle=2.0, noise=0.02, jpeg_quality=85), rng)
+    assert reader.read(scan).text == text
+
+
 @pytest.mark.parametrize("text, face, seed, angle", [("57", 1, 11, 0.0), ("0767", 3, 33, 0.0), ("808", 7, 2, 1.5),
                                                      ("70", 22, 7, 1.5), ("5422", 6, 60, 1.5), ("31", 7, 72, 1.5),
                                                      ("0767", 17, 173, 1.5)])

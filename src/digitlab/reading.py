@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from digitlab.decorations import detach_from_frames
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink, threshold_ink
@@ -316,7 +317,7 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
     the digits that stand alone also by a digit model: `with_second_opinion`). A page turned
     upside down is read the right way up (`upside_down`, asking `turned`, an orientation model,
     where there is one)."""
-    ink = find_ink(source, name, work_side=READ_SIDE)
+    ink = detach_from_frames(find_ink(source, name, work_side=READ_SIDE))
     lines = find_lines(ink)
     if not lines:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
