@@ -63,7 +63,7 @@ def detach_from_frames(ink: InkMap) -> InkMap:
     last digit often join, and the digit went out of the line with the frame. The ring is the
     frame's ink within one and a half of its pen's width of its outside; what lies inside that, a
     tenth of the held pieces' median size or more, is writing."""
-    keep = [int(i) for i in np.flatnonzero(ink.areas >= max(4.0, 0.01 * ink.areas.max()))]
+    keep = ink.significant()
     _, frames = nested_pieces(ink, keep)
     labels = ink.labels
     for frame in sorted(frames):

@@ -69,6 +69,12 @@ class InkMap:
     zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
     ruling: np.ndarray | None = None  # the ruled lines taken out of `mask`, if any
 
+    def significant(self) -> list[int]:
+        """The pieces that may be writing, or drawn round it: specks and dust left aside."""
+        if len(self.areas) == 0:
+            return []
+        return [int(i) for i in np.flatnonzero(self.areas >= max(4.0, 0.01 * self.areas.max()))]
+
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Area-average `gray` (uint8 or float) to float32 in [0, 1] with its longer side at most

@@ -128,7 +128,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     """The lines of writing on a page, top to bottom and left to right within a row: components
     grouped by where they lie across the writing's direction, split where a gap along it is wider
     than a few digits."""
-    keep = [int(i) for i in np.flatnonzero(ink.areas >= max(4.0, 0.01 * ink.areas.max()))]
+    keep = ink.significant()
     if not keep:
         return []
     pixels = {i: component_pixels(ink, i) for i in keep}
