@@ -201,7 +201,7 @@ def test_a_run_can_start_from_another_runs_weights(trained_run, tmp_path):
     assert json.loads((tmp_path / "started" / "config.json").read_text())["train"]["init"] == str(trained_run)
 
 
-def test_weights_that_do_not_fit_the_arch_are_one_line(trained_run, tmp_path):
+def test_weights_that_do_not_fit_the_arch_are_one_line(tmp_path):
     from digitlab.errors import DigitlabError
     from digitlab.networks import shipped_model
 
