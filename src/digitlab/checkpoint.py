@@ -118,11 +118,9 @@ def start_from(model: nn.Module, path: Path) -> None:
     model.safetensors): the same parameters, names and shapes, whatever its arch."""
     path = Path(path)
     path = path / "model.safetensors" if path.is_dir() else path
-    if not path.is_file():
-        raise DigitlabError(f"no model at {path} to start from (init): train one with `digitlab train`.")
-    tensors, _ = read_safetensors(path, "a safetensors model")
+    source, _ = load_model(path)  # its checksum, arch and finite weights checked as for any model
     try:
-        model.load_state_dict(tensors)
+        model.load_state_dict(source.state_dict())
     except RuntimeError as exc:
         raise DigitlabError(f"{path}: its weights do not fit this run's arch ({one_line(exc)}).") from None
 

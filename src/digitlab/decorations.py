@@ -80,8 +80,8 @@ def detach_from_frames(ink: InkMap) -> InkMap:
             continue
         labels = labels.copy() if labels is ink.labels else labels
         region = labels[rows, cols]  # a view: the frame's box in the new labels
-        for k in writing:
-            region[inside == k] = labels.max() + 1
+        for new_label, k in enumerate(writing, start=labels.max() + 1):
+            region[inside == k] = new_label
     if labels is ink.labels:
         return ink
     return dataclasses.replace(ink, labels=labels, boxes=ndimage.find_objects(labels),
