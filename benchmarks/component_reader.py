@@ -20,6 +20,8 @@ from digitlab.preprocessing import _union, box_in_original, component_mask, digi
 def component_read(predictor: Predictor, source: ImageSource) -> str:
     """The number on one line, as the component reader read it."""
     crops = segment_digits(source, score=lambda images: predictor.scan_probabilities(images).max(axis=1))
+    if not crops:
+        return ""
     probabilities = predictor.scan_probabilities(np.stack([c.image for c in crops]))
     return "".join(str(int(p[:10].argmax())) for p in probabilities)
 
@@ -53,6 +55,8 @@ def segment_digits(source: ImageSource, name: str | None = None, deskew: bool = 
     keep = [i for i in keep if abs((ink.boxes[i][0].start + ink.boxes[i][0].stop) / 2 - line_y) < 0.75 * line_h
             # a flat dash is a leftover of a ruled line or an underline, never a digit
             and not (height_of[i] < 0.3 * line_h and width_of[i] > 2 * height_of[i])]
+    if not keep:  # flat dashes only (a number on its side, all 1s): nothing this reader takes for a digit
+        return []
     typical_area = float(np.median([ink.areas[i] for i in keep]))
     pieces = sorted((i for i in keep if ink.areas[i] >= 0.2 * typical_area), key=lambda i: ink.boxes[i][1].start)
     fragments = [i for i in keep if ink.areas[i] < 0.2 * typical_area]

@@ -318,6 +318,27 @@ def test_a_sliver_of_desk_is_not_ink_but_a_blot_near_the_edge_is():
     assert kept[182:200, 150:170].all() and kept[80:120].sum() == 3 * 40 * 3
 
 
+def test_a_stub_of_fine_print_at_the_edge_is_not_ink_but_writing_cut_by_the_edge_is():
+    from scipy import ndimage
+
+    from digitlab.edges import fine_stubs
+
+    mask = np.zeros((200, 200), dtype=bool)
+    for x in (40, 70, 100):
+        mask[80:120, x:x + 6] = True  # three "1"s inside the picture
+    mask[60:100, 199] = True          # the stub of a grid's column at the right edge
+    mask[150:200, 130:136] = True     # a "1" cut by the bottom edge, in the same pen
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    kept = mask & ~np.isin(labels, fine_stubs(labels, ndimage.find_objects(labels)))
+    assert not kept[:, 199].any()
+    assert kept[150:200, 130:136].all() and kept[80:120].sum() == 3 * 40 * 6
+    # Writing in a fine pen throughout: nothing at the edge is finer than it.
+    thin = np.zeros((200, 200), dtype=bool)
+    thin[80:120, 40] = thin[80:120, 70] = thin[60:100, 199] = True
+    labels, _ = ndimage.label(thin, structure=np.ones((3, 3)))
+    assert fine_stubs(labels, ndimage.find_objects(labels)) == []
+
+
 def test_fast_erosion_and_hull_agree_with_scipy_on_random_masks():
     """`erode` and `solidity` replace slower SciPy calls on every picture: they must give SciPy's
     answers (the hull from every pixel's four corners), borders and one-pixel masks included."""

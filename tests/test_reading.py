@@ -262,6 +262,21 @@ def test_a_number_on_dark_squared_paper_is_read_between_the_squares(reader):
     assert reader.read(scan).text == "808"
 
 
+@pytest.mark.parametrize("text, face", [("796515", 1), ("883", 4), ("8590", 7), ("2749", 10)])
+def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(reader, text, face):
+    # A squared page's column that leaves the picture after a cell is not found for a ruled line;
+    # its stub was read as a line of its own ("1\n796515", "883\n1").
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(face)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
+    scan = draw_scan(glyph, ScanStyle(side=800, fill=0.15, noise=0.02, jpeg_quality=85), rng).convert("RGB")
+    draw = ImageDraw.Draw(scan)
+    draw.line([(798, 520), (798, 610)], fill=(110, 115, 125), width=3)
+    draw.line([(1, 100), (1, 190)], fill=(110, 115, 125), width=3)
+    assert reader.read(scan).text == text
+
+
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():
     # What the orientation model is for: the line reader alone believes "1968" turned, "8961".
     from digitlab.predict import Reader

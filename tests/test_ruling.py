@@ -41,10 +41,21 @@ def test_a_stroke_written_along_a_line_stays_where_it_is_darker_than_print():
     lines = ruled_mask(degrees=0.0, spacing=24)
     row = int(np.flatnonzero(lines[:, 128])[4])
     stroke = np.zeros_like(lines)
-    stroke[row - 1:row + 2, 80:180] = True  # the bar of a 7, written on the line
+    stroke[row, 80:180] = True  # the bar of a 7, written on the line with a pen as fine as its print
     strength = np.where(lines, 0.3, 0.0) + np.where(stroke, 0.9, 0.0)
-    assert not remove_ruled_lines(lines | stroke)[0][row, 80:180].all()  # without the ink's strength it goes
+    assert not remove_ruled_lines(lines | stroke)[0][row, 80:180].any()  # without the ink's strength it goes
     assert remove_ruled_lines(lines | stroke, strength=strength)[0][row, 80:180].all()
+
+
+def test_a_stroke_thicker_than_the_line_it_lies_on_stays_and_is_no_ruling():
+    lines = ruled_mask(degrees=0.0, spacing=24)
+    row = int(np.flatnonzero(lines[:, 128])[4])
+    stroke = np.zeros_like(lines)
+    stroke[row - 2:row + 2, 80:180] = True  # the bar of a 7, on the line, as dark as its print
+    kept, ruling = remove_ruled_lines(lines | stroke)
+    assert kept[row - 2:row + 2, 80:180].all()
+    assert not ruling[row - 2:row + 2, 80:180].any()  # so a line crop does not mask it out
+    assert not kept[row, 10:70].any() and not kept[row, 190:250].any()  # the line beside it goes
 
 
 def test_the_edges_of_a_row_of_outlined_digits_are_no_ruling():

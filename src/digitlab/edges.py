@@ -1,5 +1,6 @@
 """What lies round the writing on a photographed page and is not ink: the desk seen round the
-sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`).
+sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
+stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`).
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -71,6 +72,29 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
         if _share_along_edges(labels.shape, own, rows, cols, band) > 0.95:
             slivers.append(i + 1)
     return slivers
+
+
+def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
+    """Labels (1-based) of the stubs of fine print cut off by the picture's edge: on ruled or
+    squared paper, a line that leaves the picture after a cell or two does not cross it and is
+    not found for a ruled line (nor is a grid too faint to show but at the picture's darker
+    edges), and its stub was read as a line of its own ("1"). Pieces at the picture's edge, small
+    beside the ink inside it, whose strokes are under half as thick as that ink's: print is finer
+    than a pen, and writing cut by the edge keeps its pen's width."""
+    height, width = labels.shape
+    at_edge = {i for i, (rows, cols) in enumerate(boxes)
+               if rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width}
+    inside = [i + 1 for i in range(len(boxes)) if i not in at_edge]
+    if not at_edge or not inside:
+        return []
+    writing = np.isin(labels, inside)
+    thick, area = stroke_width(writing), np.count_nonzero(writing)
+    stubs = []
+    for i in sorted(at_edge):
+        own = labels[boxes[i]] == i + 1
+        if np.count_nonzero(own) < 0.25 * area and stroke_width(own) < 0.5 * thick:
+            stubs.append(i + 1)
+    return stubs
 
 
 def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:

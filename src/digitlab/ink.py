@@ -23,7 +23,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.edges import border_strips, desk_pieces
+from digitlab.edges import border_strips, desk_pieces, fine_stubs
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
@@ -346,6 +346,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     strips = border_strips(labels, boxes)
+    strips += [label for label in fine_stubs(labels, boxes) if label not in strips]
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
     if strips:  # rare: label again without them, so component numbers stay contiguous
