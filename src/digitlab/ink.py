@@ -10,7 +10,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
-   them rejoined; the desk and the page's edges dropped (`edges`);
+   them or lying along them kept; the desk, the page's edges and stubs of a grid's lines at the
+   picture's edge dropped (`edges`);
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
 """
