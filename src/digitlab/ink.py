@@ -328,6 +328,12 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     bright_ink = 1.0 - work if inverted else work
     strength = ink_strength(bright_ink)
     found = ink_and_faint(strength)
+    if found is None and not photo:
+        # A bar wider than the background filter went with the background: a small picture's
+        # bold 1 (an 8x8 one is a third of the picture wide) was "no digit found". Filter with
+        # half the picture's width instead.
+        strength = ink_strength(bright_ink, max(work.shape) // 2)
+        found = ink_and_faint(strength)
     labels, count = ndimage.label(found[0], structure=np.ones((3, 3))) if found is not None else (None, 0)
     stroke = typical_stroke(labels, count) if found is not None else 0.0
     if 3 * stroke > background_window(work):
