@@ -25,8 +25,9 @@ def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
     (squared paper, whose columns would join every digit on the page into one mesh); rejoin
     strokes that crossed them. The lines are looked for in `faint` (a mask with fainter ink
     than `mask`'s, where they show whole) when given; with the ink's `strength`, what is
-    clearly darker than the lines on them is writing, and stays. Returns the mask without them
-    (`mask` itself when there are none) and the lines' ink (None when there are none)."""
+    clearly darker than the lines on them is writing, and stays, and so is what is far thicker
+    across a line than the line (`without_ruling`). Returns the mask without them (`mask`
+    itself when there are none) and the lines' ink that went (None when there are none)."""
     lines = ruling_ink(mask, faint, strength)
     if lines is None:
         return mask, None
