@@ -348,7 +348,8 @@ def test_a_stub_of_fine_print_at_the_edge_is_not_ink_but_writing_cut_by_the_edge
     assert kept[150:200, 130:136].all() and kept[80:120].sum() == 3 * 40 * 6
     # Writing in a fine pen throughout: nothing at the edge is finer than it.
     thin = np.zeros((200, 200), dtype=bool)
-    thin[80:120, 40] = thin[80:120, 70] = thin[60:100, 199] = True
+    thin[80:120, 20:180:16] = True  # ten "1"s, ten times the stub's ink
+    thin[60:100, 199] = True
     labels, _ = ndimage.label(thin, structure=np.ones((3, 3)))
     assert fine_stubs(labels, ndimage.find_objects(labels)) == []
 
