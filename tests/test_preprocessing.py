@@ -268,6 +268,18 @@ def test_a_bold_1_in_an_8x8_picture_is_read_not_lost_with_the_background():
     assert sum(a.digit == 1 for a in answers) >= 7  # three are curved as much as an 8's side
 
 
+@pytest.mark.parametrize("shading", ["gradient", "vignette"])
+def test_a_small_picture_of_shading_alone_is_still_no_digit(shading):
+    # The second, wider background filter that finds a small picture's bold bar would take the
+    # light side of smooth shading for ink ("1" at 100%): it runs only on pictures with a sharp edge.
+    if shading == "gradient":
+        picture = np.tile(np.linspace(0, 255, 28), (28, 1)).astype(np.uint8)
+    else:
+        picture = (255 - 80 * np.hypot(*np.mgrid[-1:1:90j, -1:1:90j])).clip(0, 255).astype(np.uint8)
+    with pytest.raises(DigitlabError, match="no digit found"):
+        normalize_scan(Image.fromarray(picture))
+
+
 def askew_ruled_paper(scan: Image.Image, degrees: float, squared: bool) -> Image.Image:
     """Dark printed lines, 2 px wide and 40 px apart, `degrees` off level, over a scan."""
     image = scan.convert("RGB")

@@ -112,6 +112,14 @@ def enlarge_small(gray: np.ndarray, smallest: int = SMALL_SIDE) -> np.ndarray:
     return np.clip(np.asarray(big), 0, 255 if gray.dtype == np.uint8 else 1.0).astype(gray.dtype)
 
 
+def has_sharp_edges(gray: np.ndarray) -> bool:
+    """Whether a picture steps by a quarter of the grey scale or more between neighbouring pixels
+    somewhere: a stroke's side, which smooth shading (a gradient, a vignette) never has."""
+    values = as_float(gray)
+    steps = max(np.abs(np.diff(values, axis=0)).max(initial=0.0), np.abs(np.diff(values, axis=1)).max(initial=0.0))
+    return bool(steps >= 0.25)
+
+
 def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
     top = max(float(values.max()), 1e-6)
     hist = np.bincount(np.minimum((values.ravel() * (bins / top)).astype(np.int32), bins - 1), minlength=bins)
@@ -318,6 +326,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         raise DigitlabError(f"unknown polarity {polarity!r}: expected auto, dark or light.")
     gray = load_grayscale(source, name)
     photo, original_side = is_photo(gray), max(gray.shape)
+    sharp = not photo and has_sharp_edges(gray)
     gray = enlarge_small(gray)
     work, scale = shrink(gray, work_side)
     sheet = sheet_on_desk(work) if photo else None
@@ -328,10 +337,10 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     bright_ink = 1.0 - work if inverted else work
     strength = ink_strength(bright_ink)
     found = ink_and_faint(strength)
-    if found is None and not photo:
+    if found is None and sharp:
         # A bar wider than the background filter went with the background: a small picture's
         # bold 1 (an 8x8 one is a third of the picture wide) was "no digit found". Filter with
-        # half the picture's width instead.
+        # half the picture's width instead; shading alone would pass for ink at that width.
         strength = ink_strength(bright_ink, max(work.shape) // 2)
         found = ink_and_faint(strength)
     labels, count = ndimage.label(found[0], structure=np.ones((3, 3))) if found is not None else (None, 0)
