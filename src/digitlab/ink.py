@@ -6,7 +6,7 @@ digits (`preprocessing`) and lines of digits (`reading`).
    photographed on a desk is found first (`sheet_on_desk`), and doubtful cases are said so
    (`polarity_doubtful`) for the caller to read both ways;
 3. uneven light and paper texture removed by subtracting a large grey opening (white top-hat),
-   wider where the strokes are bold (a digit cropped tight);
+   wider where the strokes are bold (a digit cropped tight, a small picture's bold bar);
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
