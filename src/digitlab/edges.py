@@ -11,14 +11,19 @@ from scipy import ndimage
 from digitlab.strokes import stroke_width
 
 
+def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
+    """Whether a piece's box (`ndimage.find_objects`) reaches the picture's edge."""
+    rows, cols = box
+    return rows.start == 0 or cols.start == 0 or rows.stop == shape[0] or cols.stop == shape[1]
+
+
 def desk_pieces(labels: np.ndarray, boxes: list[tuple[slice, slice]], sheet: np.ndarray) -> list[int]:
     """Labels (1-based) of the components that are the desk seen round a photographed sheet: at
     the picture's edge and almost wholly off the sheet. (Writing in a shadow on the sheet looks as
     dark as the desk, but stays on the sheet and off the picture's edge.)"""
-    height, width = labels.shape
     pieces = []
     for i, (rows, cols) in enumerate(boxes):
-        if rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width:
+        if at_edge((rows, cols), labels.shape):
             own = labels[rows, cols] == i + 1
             if np.count_nonzero(own & ~sheet[rows, cols]) > 0.8 * np.count_nonzero(own):
                 pieces.append(i + 1)
@@ -57,8 +62,7 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
                   and (rows.stop - rows.start >= 0.3 * height or cols.stop - cols.start >= 0.3 * width)]
     if not candidates:
         return []
-    inside = [stroke_width(labels[rows, cols] == i + 1) for i, (rows, cols) in enumerate(boxes)
-              if rows.start > 0 and cols.start > 0 and rows.stop < height and cols.stop < width]
+    inside = [stroke_width(labels[box] == i + 1) for i, box in enumerate(boxes) if not at_edge(box, labels.shape)]
     if len(inside) < 2:  # no writing inside to compare with
         return []
     writing = float(np.median(inside))
@@ -81,16 +85,14 @@ def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int
     edges), and its stub was read as a line of its own ("1"). Pieces at the picture's edge, small
     beside the ink inside it, whose strokes are under half as thick as that ink's: print is finer
     than a pen, and writing cut by the edge keeps its pen's width."""
-    height, width = labels.shape
-    at_edge = {i for i, (rows, cols) in enumerate(boxes)
-               if rows.start == 0 or cols.start == 0 or rows.stop == height or cols.stop == width}
-    inside = [i + 1 for i in range(len(boxes)) if i not in at_edge]
-    if not at_edge or not inside:
+    edge = {i for i, box in enumerate(boxes) if at_edge(box, labels.shape)}
+    inside = [i + 1 for i in range(len(boxes)) if i not in edge]
+    if not edge or not inside:
         return []
     writing = np.isin(labels, inside)
     thick, area = stroke_width(writing), np.count_nonzero(writing)
     stubs = []
-    for i in sorted(at_edge):
+    for i in sorted(edge):
         own = labels[boxes[i]] == i + 1
         if np.count_nonzero(own) < 0.25 * area and stroke_width(own) < 0.5 * thick:
             stubs.append(i + 1)
