@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitlab.decorations import detach_from_frames, nested_pieces, underlines
+from digitlab.decorations import detach_from_frames, nested_pieces, underlines, without_frames
 from digitlab.ink import find_ink
 
 
@@ -75,3 +75,58 @@ def test_a_frame_nothing_touches_is_left_as_it_is():
         draw.line([(120, 80), (118, 160)], fill=0, width=6)
     ink, _ = pieces(boxed)
     assert detach_from_frames(ink) is ink
+
+
+def drawn_mask(draw_on, size: tuple[int, int] = (220, 64)) -> np.ndarray:
+    """A line crop's ink (bool) from a drawing in white on black."""
+    crop = Image.new("L", size, 0)
+    draw_on(ImageDraw.Draw(crop))
+    return np.asarray(crop) > 127
+
+
+def test_a_box_left_open_round_a_number_goes_and_its_digits_stay():
+    # Its bottom lay along a ruled line and went with it, but for its corners: no hole holds the
+    # digits, yet its sides read as 1s ("154761" read "11547611").
+    def open_box(draw):
+        draw.line([(28, 52), (20, 50), (22, 10), (200, 8), (203, 52), (194, 53)], fill=255, width=2)
+    def number(draw):
+        draw.line([(40, 16), (40, 46)], fill=255, width=5)                       # a 1
+        draw.ellipse([(60, 16), (90, 46)], outline=255, width=5)                 # a 0
+        draw.line([(110, 16), (140, 16), (122, 46)], fill=255, width=5)          # a 7
+        draw.line([(160, 16), (160, 46)], fill=255, width=5)                     # a 1
+    box, digits = drawn_mask(open_box), drawn_mask(number)
+    np.testing.assert_array_equal(without_frames(box | digits), digits)
+
+
+def test_outlined_digits_touching_and_an_underline_joined_to_a_digit_are_no_box():
+    # Two outlined 0s touching are one outer ring round two inner rings side by side; an underline
+    # joined to the last digit holds the others in its bounding box: each went as a box ("00"
+    # read "111", "681" read "68").
+    def outlined_zeros(draw):
+        draw.ellipse([(20, 6), (80, 58)], outline=255, width=5)
+        draw.ellipse([(76, 6), (136, 58)], outline=255, width=5)
+        draw.ellipse([(31, 17), (69, 47)], outline=255, width=4)                 # their inner rings, a
+        draw.ellipse([(87, 17), (125, 47)], outline=255, width=4)                # letter's stroke inside
+
+    def underlined(draw):
+        draw.ellipse([(30, 10), (60, 44)], outline=255, width=4)                 # a 0
+        draw.ellipse([(75, 10), (105, 44)], outline=255, width=4)                # a 0
+        draw.line([(130, 8), (130, 54)], fill=255, width=4)                      # a 1, down to the line
+        draw.line([(20, 54), (150, 54)], fill=255, width=3)                      # the line under them
+    for draw_on in (outlined_zeros, underlined):
+        mask = drawn_mask(draw_on)
+        assert (without_frames(mask) == mask).all()
+
+
+def test_a_closed_box_round_a_small_number_goes_from_its_line():
+    # At working resolution the box was one piece with the digits and went into the line; in the
+    # line crop it holds them, and the number was taken for hollow lettering ("70" read "17",
+    # "653" "83").
+    def boxed(draw):
+        draw.rectangle([(10, 4), (120, 60)], outline=255, width=2)
+        draw.line([(30, 16), (60, 16), (42, 48)], fill=255, width=5)             # a 7
+        draw.ellipse([(75, 16), (105, 48)], outline=255, width=5)                # a 0
+    mask = drawn_mask(boxed)
+    kept = without_frames(mask)
+    assert not kept[4:7].any() and not kept[:, 10:13].any() and not kept[:, 118:121].any()
+    assert (kept[14:50, 25:110] == mask[14:50, 25:110]).all()

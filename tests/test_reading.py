@@ -8,7 +8,7 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
-from digitlab.linefinding import find_lines
+from digitlab.linefinding import find_lines, frame_sides
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
 from tests.scanmaker import (
@@ -243,6 +243,35 @@ def test_a_number_in_a_box_that_fills_the_photo_is_read_without_the_box(reader, 
     rng = np.random.default_rng(seed)
     glyph = decorated(join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng), "box", rng)
     scan = draw_scan(glyph, ScanStyle(side=700, fill=0.9, angle=angle, noise=0.02, jpeg_quality=85), rng)
+    assert reader.read(scan).text == text
+
+
+def test_the_sides_of_a_box_whose_top_and_bottom_were_lost_are_no_digits():
+    # Pieces along the line (u0, u1, v0, v1): thin upright strokes first and last, reaching past
+    # the digits between them above and below, are a box's sides; a 1 at either end is not.
+    digits = {1: (5.0, 15.0, 5.0, 35.0), 2: (17.0, 27.0, 5.0, 35.0), 3: (29.0, 39.0, 6.0, 35.0)}
+    sides = {0: (0.0, 2.0, 0.0, 40.0), 4: (42.0, 44.0, 0.0, 41.0)}
+    assert frame_sides([0, 1, 2, 3, 4], digits | sides) == {0, 4}
+    ones = {0: (0.0, 2.0, 5.0, 35.0), 4: (42.0, 44.0, 4.0, 36.0)}     # as tall as the digits
+    assert frame_sides([0, 1, 2, 3, 4], digits | ones) == set()
+    assert frame_sides([0, 1, 2, 3, 4], digits | {0: sides[0], 4: ones[4]}) == set()  # one side alone
+    assert frame_sides([0, 1, 2, 3], digits | {0: sides[0]}) == set()
+
+
+@pytest.mark.parametrize("text, face, kind, fill, ruled, seed", [
+    ("8231", 12, "box", 0.15, False, 4), ("0312", 23, "oval", 0.12, False, 12), ("460", 3, "box", 0.23, True, 77),
+    ("354980", 10, "box", 0.15, True, 109), ("95", 12, "box", 0.18, True, 145), ("9996", 14, "oval", 0.14, True, 237),
+    ("876274", 10, "box", 0.16, True, 361)])
+def test_a_frame_too_thin_or_faint_for_the_working_mask_is_no_part_of_the_number(reader, text, face, kind, fill,
+                                                                                  ruled, seed):
+    # The working mask lost the frame, or kept only its sides (its top and bottom went with the
+    # ruled lines they lay along), so the line finder could not set it apart: the sides were read
+    # as 1s ("876274" read "10762741"), and a small number's box or oval, one piece with its
+    # digits at working resolution, was taken for hollow lettering in the line crop ("95" read
+    # "130", "0312" "083").
+    rng = np.random.default_rng(seed)
+    glyph = decorated(join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng), kind, rng)
+    scan = draw_scan(glyph, ScanStyle(side=900, fill=fill, angle=1.5, ruled=ruled, noise=0.02, jpeg_quality=85), rng)
     assert reader.read(scan).text == text
 
 

@@ -1,17 +1,20 @@
 """Ink drawn round or under writing rather than writing: a box or an oval round a digit or a
 number (told from the outer ring of an outlined digit, which hugs its inner rings), and a line
-drawn under it. The single-digit pipeline (`preprocessing`) and the line finder (`linefinding`)
-leave them out.
+drawn under it. The single-digit pipeline (`preprocessing`), the line finder (`linefinding`) and
+the line crops read (`reading`, `without_frames`) leave them out.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from digitlab.ink import InkMap
+from digitlab.ruling import long_runs
 from digitlab.strokes import stroke_width
 
 # A frame encloses more than this many times its own ink: an oval drawn in the writing's pen round
@@ -86,6 +89,92 @@ def detach_from_frames(ink: InkMap) -> InkMap:
         return ink
     return dataclasses.replace(ink, labels=labels, boxes=ndimage.find_objects(labels),
                                areas=np.bincount(labels.ravel())[1:].astype(ink.areas.dtype))
+
+
+def without_frames(mask: np.ndarray) -> np.ndarray:
+    """A line crop's ink (bool) less a frame drawn round its writing: one told as `nested_pieces`
+    tells one, with the writing that touches it cut free first (`detach_from_frames`), and a box
+    left open (`open_boxes`). At the working resolution a small number's box or oval is often one
+    piece with its digits, and goes into the line as writing; in the crop, cut finer, it holds
+    them, and read it would be 1s and 0s, or taken for hollow lettering, its inside for ink."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count < 2:
+        return mask
+    ink = InkMap(gray=mask.astype(np.float32), inverted=False, mask=mask, scale=1.0, labels=labels,
+                 boxes=ndimage.find_objects(labels), areas=np.bincount(labels.ravel())[1:])
+    _, frames = nested_pieces(ink, ink.significant())
+    if frames:
+        # The frames keep their labels; the writing cut from them gets new ones.
+        return mask & ~np.isin(detach_from_frames(ink).labels, np.asarray(sorted(frames)) + 1)
+    return mask & ~open_boxes(ink)
+
+
+def open_boxes(ink: InkMap) -> np.ndarray:
+    """The ink of boxes drawn round writing and left open (a side lost where it lay along a ruled
+    line, or too faint to keep). Such a box is a piece that holds two or more others side by side
+    within its bounding box, with a side left and right of them (`boxed`), most of its ink along
+    the edges of its convex hull, and a straight edge across it (`straight_across`): not an
+    outlined digit round its inner rings, nor an underline joined to a digit, nor a long stroke
+    of joined-up writing. Only the box's edges go; writing that touches it stays. Bool, the mask's
+    shape."""
+    found = np.zeros(ink.mask.shape, dtype=bool)
+    least = 0.3 * float(np.median(ink.areas))
+    for k, (rows, cols) in enumerate(ink.boxes):
+        held = [j for j, (r, c) in enumerate(ink.boxes) if j != k and ink.areas[j] >= least
+                and r.start >= rows.start and r.stop <= rows.stop and c.start >= cols.start and c.stop <= cols.stop]
+        spans = sorted((ink.boxes[j][1].start, ink.boxes[j][1].stop) for j in held)
+        if not any(b[0] >= a[1] for a, b in zip(spans, spans[1:])):
+            continue
+        piece = ink.labels[rows, cols] == k + 1
+        width = max(2.0, 1.5 * stroke_width(piece))
+        edges = hull_edges(piece, width)
+        if ((piece & edges).sum() < 0.8 * piece.sum() or not straight_across(piece, width)
+                or not boxed(ink, k, held, width)):
+            continue
+        # What is left of the piece is writing that touches the box, or slivers of the box.
+        rest, count = ndimage.label(piece & ~edges, structure=np.ones((3, 3)))
+        sizes = np.bincount(rest.ravel(), minlength=count + 1)
+        slivers = np.flatnonzero(sizes < 0.3 * np.median(ink.areas[held]))
+        found[rows, cols] |= piece & (edges | np.isin(rest, slivers[slivers > 0]))
+    return found
+
+
+def boxed(ink: InkMap, k: int, held: list[int], width: float) -> bool:
+    """Whether piece `k` stands left and right of the pieces it holds, over most of its height,
+    and well away from them: a box round writing. An outlined digit's outer ring hugs its inner
+    rings, a stroke's width away."""
+    rows, cols = ink.boxes[k]
+    piece = ink.labels[rows, cols] == k + 1
+    first = min(ink.boxes[j][1].start for j in held) - cols.start
+    last = max(ink.boxes[j][1].stop for j in held) - cols.start
+    for side in (piece[:, :max(first, 0)], piece[:, last:]):
+        ys = np.flatnonzero(side.any(axis=1))
+        if len(ys) == 0 or ys[-1] - ys[0] + 1 < 0.6 * piece.shape[0]:
+            return False
+    inside = np.isin(ink.labels[rows, cols], np.asarray(held) + 1)
+    return float(np.median(ndimage.distance_transform_edt(~piece)[inside])) >= 2 * width
+
+
+def straight_across(piece: np.ndarray, width: float) -> bool:
+    """Whether a piece has a straight edge across most of its width, level within `width` pixels
+    (a box's top or bottom, seen a few degrees askew), as round writing has not."""
+    band = ndimage.maximum_filter1d(piece.view(np.uint8), 2 * math.ceil(width) + 1, axis=0) > 0
+    return bool(long_runs(band, int(0.7 * piece.shape[1]), axis=1).any())
+
+
+def hull_edges(piece: np.ndarray, width: float) -> np.ndarray:
+    """The band `width` pixels deep inside the convex hull of a piece's pixels (bool, its shape)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    ys, xs = np.nonzero(piece)
+    try:
+        hull = ConvexHull(np.column_stack([xs, ys]))
+    except QhullError:  # a straight line: all of it is edge
+        return piece.copy()
+    canvas = Image.new("1", (piece.shape[1], piece.shape[0]), 0)
+    ImageDraw.Draw(canvas).polygon([(float(xs[i]), float(ys[i])) for i in hull.vertices], fill=1, outline=1)
+    inside = np.asarray(canvas, dtype=bool)
+    return inside & (ndimage.distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1] <= width)
 
 
 def roomy(ink: InkMap, outer: int, filled: np.ndarray) -> bool:

@@ -173,7 +173,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                 <= max(extent[j][3] for j in row) + 0.2 * typical]
         if near:
             near[0].append(i)
-    lines = []
+    lines, drawn_sides = [], set()
     # Top to bottom by rows, left to right within one: two numbers on a row (a table, a date and
     # an amount) are read in that order even where the right one sits a little higher.
     rows.sort(key=lambda row: statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row))
@@ -184,13 +184,41 @@ def find_lines(ink: InkMap) -> list[TextLine]:
             gap = extent[row[k]][0] - max(extent[j][1] for j in row[start:k]) if k < len(row) else None
             if gap is None or gap > 2.5 * typical:
                 members = row[start:k]
+                sides = frame_sides(members, extent)
+                drawn_sides |= sides
+                members = [j for j in members if j not in sides]
                 lines.append(TextLine(members, angle, min(extent[j][0] for j in members),
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
                 start = k
     # What each line's crop must leave out: the ink drawn round or under the writing, and the
     # other lines' digits.
-    drawn, placed = frames | under | dashes, {j for line in lines for j in line.components}
+    drawn, placed = frames | under | dashes | drawn_sides, {j for line in lines for j in line.components}
     for line in lines:
         line.foreign = tuple(sorted(drawn | (placed - set(line.components))))
     return lines
+
+
+def frame_sides(members: list[int], extent: dict[int, tuple[float, float, float, float]]) -> set[int]:
+    """The first and last of a line's pieces (`members`, left to right; `extent`: their u0, u1, v0,
+    v1), when they are the sides of a box drawn round the rest whose top and bottom the working
+    mask lost (a thin pen, faint): two thin upright strokes, each reaching past all the pieces
+    between them both above and below. Two 1s standing so round a number are rare; read as
+    writing, the sides are read as 1s."""
+    if len(members) < 3:
+        return set()
+    left, right = members[0], max(members, key=lambda j: extent[j][1])
+    inside = [j for j in members if j not in (left, right)]
+    if left == right or not inside:
+        return set()
+    u0, u1 = min(extent[j][0] for j in inside), max(extent[j][1] for j in inside)
+    v0, v1 = min(extent[j][2] for j in inside), max(extent[j][3] for j in inside)
+    reach = 0.08 * (v1 - v0)
+
+    def side(j: int) -> bool:
+        a0, a1, b0, b1 = extent[j]
+        return a1 - a0 <= 0.35 * (b1 - b0) and b0 <= v0 - reach and b1 >= v1 + reach
+
+    if side(left) and side(right) and extent[left][1] <= u0 + reach and extent[right][0] >= u1 - reach:
+        return {left, right}
+    return set()

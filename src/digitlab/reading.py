@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.decorations import detach_from_frames
+from digitlab.decorations import detach_from_frames, without_frames
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink, threshold_ink
@@ -33,6 +33,8 @@ LINE_MARGIN = 4    # blank columns each side
 MAX_LINE_WIDTH = 640
 READ_SIDE = 384    # lines are found at this working resolution, then read from the original pixels
 CROP_HEIGHT = 64   # a line is cut from the original at this height before its ink is thresholded
+MARGIN_ACROSS = 0.25  # the crop's margin above and below the line's ink, in line heights
+STRAY_WRITING = 0.2   # a crop's piece less of which is the line's own writing may be a frame (`without_stray_frames`)
 LEAST_SLANT = 0.1  # writing leaning less than this is only read as it is
 FAR_SLANT = 0.4    # the line reader learnt leans up to about this; past it a line is always read upright too
 # Leaning less, a line read this surely (its digits' geometric mean confidence) is not read upright
@@ -105,7 +107,7 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     `height` pixels across its ink band, with margins, and its writing stood upright by undoing
     its `slant` (`slant.writing_slant` of the crop without it): (bright-ink float image, affine
     coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes)."""
-    margin_v, margin_u = 0.25 * line.height, 0.6 * line.height
+    margin_v, margin_u = MARGIN_ACROSS * line.height, 0.6 * line.height
     u0, u1, v0, v1 = line.u0 - margin_u, line.u1 + margin_u, line.v0 - margin_v, line.v1 + margin_v
     k = height / (v1 - v0)  # crop pixels per working pixel
     lean = math.ceil(abs(slant) * height / 2)  # the columns a row's shift can add at either end
@@ -139,28 +141,75 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     where the two touch."""
     if not line.foreign and ink.ruling is None:  # most lines: a number alone on plain paper
         return np.zeros(shape, dtype=bool)
-    to_working = np.asarray(coefficients) * ink.scale
-    # Grown by a working pixel, and by as many as a crop's pixel spans: a crop of a large line is
-    # coarser than the working image, and its samples would miss a thin line between them.
-    grow = max(1, math.ceil(math.hypot(to_working[0], to_working[3])))
-    # Only the working image's window under the crop, with room to grow.
-    a, b, c, d, e, f = to_working
-    xs = [a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])]
-    ys = [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])]
-    x0, y0 = max(0, int(min(xs)) - grow - 1), max(0, int(min(ys)) - grow - 1)
-    x1, y1 = int(max(xs)) + grow + 2, int(max(ys)) + grow + 2
-    labels = ink.labels[y0:y1, x0:x1]
+    window, grow = _working_window(ink, coefficients, shape)
+    labels = ink.labels[window]
     own = np.isin(labels, np.asarray(line.components) + 1)
     other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
     if ink.ruling is not None:
-        other |= ink.ruling[y0:y1, x0:x1]
+        other |= ink.ruling[window]
     if not other.any():
         return np.zeros(shape, dtype=bool)
     other = ndimage.binary_dilation(other, iterations=grow) & ~ndimage.binary_dilation(own)
-    to_window = tuple(to_working - np.array([0, 0, x0, 0, 0, y0]))
-    placed = Image.fromarray(other.astype(np.uint8) * 255).transform(
+    return _in_crop(other, window, coefficients, ink.scale, shape)
+
+
+def own_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies the line's own
+    writing as the line finder found it at working resolution. Bool, the crop's shape."""
+    window, _ = _working_window(ink, coefficients, shape)
+    own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
+    return _in_crop(own, window, coefficients, ink.scale, shape)
+
+
+def _working_window(ink: InkMap, coefficients: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[slice, slice], int]:
+    """The working image's window under a crop, with room to grow its ink by as many working
+    pixels as a crop's pixel spans (at least one): a crop of a large line is coarser than the
+    working image, and its samples would miss a thin line between them."""
+    a, b, c, d, e, f = np.asarray(coefficients) * ink.scale
+    grow = max(1, math.ceil(math.hypot(a, d)))
+    xs = [a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])]
+    ys = [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])]
+    x0, y0 = max(0, int(min(xs)) - grow - 1), max(0, int(min(ys)) - grow - 1)
+    return (slice(y0, int(max(ys)) + grow + 2), slice(x0, int(max(xs)) + grow + 2)), grow
+
+
+def _in_crop(working: np.ndarray, window: tuple[slice, slice], coefficients: np.ndarray, scale: float,
+             shape: tuple[int, ...]) -> np.ndarray:
+    """A bool mask of the working image's `window` as the crop of `shape` sees it."""
+    to_window = tuple(np.asarray(coefficients) * scale - np.array([0, 0, window[1].start, 0, 0, window[0].start]))
+    placed = Image.fromarray(working.astype(np.uint8) * 255).transform(
         (shape[1], shape[0]), Image.Transform.AFFINE, to_window, Image.Resampling.NEAREST, fillcolor=0)
     return np.asarray(placed) > 127
+
+
+def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.ndarray:
+    """`mask` (a line crop's ink, `line_mask`) less the pieces that are mostly not the line's own
+    writing (`own()`, asked only when there are such pieces) and together, in the same columns,
+    reach past the line's ink both above and below: a box or an oval drawn round the number, or
+    its sides, too faint or thin for the working mask to hold them, so that the line finder could
+    not set them apart, and that would read as 1s. A frame touching the writing is one piece with
+    it, and stays."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    height = mask.shape[0]
+    # The line's ink lies between these rows, give or take a twentieth of the crop.
+    above = height * (MARGIN_ACROSS - 0.05) / (1 + 2 * MARGIN_ACROSS)
+    below = height * (1 + MARGIN_ACROSS + 0.05) / (1 + 2 * MARGIN_ACROSS)
+    boxes = ndimage.find_objects(labels)
+    outside = [k for k, (rows, _) in enumerate(boxes) if rows.start < above or rows.stop > below]
+    if not outside:
+        return mask
+    index = np.arange(1, count + 1)
+    share = ndimage.sum_labels(own(), labels, index) / ndimage.sum_labels(mask, labels, index)
+    not_writing = [k for k in outside if share[k] < STRAY_WRITING]
+    # A thin side broken in two is two pieces in about the same columns: their rows together count.
+    slack = 0.05 * height
+    stray = []
+    for k in not_writing:
+        same = [j for j in not_writing
+                if boxes[j][1].start < boxes[k][1].stop + slack and boxes[k][1].start < boxes[j][1].stop + slack]
+        if min(boxes[j][0].start for j in same) < above and max(boxes[j][0].stop for j in same) > below:
+            stray.append(k + 1)
+    return mask & ~np.isin(labels, stray) if stray else mask
 
 
 def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
@@ -240,15 +289,20 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
 
 
 def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """A line's ink, cut from the original pixels (`line_crop`, `line_mask`), and the affine
-    coefficients that map the cut's pixels to the original's. Hollow lettering is cut at twice the
-    height, and its ink is the inside of the outlines."""
+    """A line's ink, cut from the original pixels (`line_crop`, `line_mask`), less any frame drawn
+    round it that the line finder could not set apart (`without_stray_frames`, `without_frames`),
+    and the affine coefficients that map the cut's pixels to the original's. Hollow lettering is
+    cut at twice the height, and its ink is the inside of the outlines."""
+    def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+        mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape))
+        return without_frames(without_stray_frames(mask, lambda: own_ink(ink, line, coefficients, bright.shape)))
+
     bright, coefficients = line_crop(ink, line, flip, slant=slant)
-    mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape))
+    mask = ink_of(bright, coefficients)
     if might_be_outlines(mask):
         # Look at twice the height, where the inside of a thin face's outline is still one hole.
         fine_bright, fine_coefficients = line_crop(ink, line, flip, 2 * CROP_HEIGHT, slant)
-        fine = line_mask(fine_bright, foreign_ink(ink, line, fine_coefficients, fine_bright.shape))
+        fine = ink_of(fine_bright, fine_coefficients)
         inside = outline_inside(fine)
         if inside is not fine:
             return inside, fine_coefficients
