@@ -103,10 +103,20 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
     ink = InkMap(gray=mask.astype(np.float32), inverted=False, mask=mask, scale=1.0, labels=labels,
                  boxes=ndimage.find_objects(labels), areas=np.bincount(labels.ravel())[1:])
     _, frames = nested_pieces(ink, ink.significant())
+    # Round the writing: a loop of joined-up writing may hold a piece or two of it, not most.
+    frames = {k for k in frames if holds_most(ink, k, ndimage.binary_fill_holes(labels[ink.boxes[k]] == k + 1))}
     if frames:
         # The frames keep their labels; the writing cut from them gets new ones.
         return mask & ~np.isin(detach_from_frames(ink).labels, np.asarray(sorted(frames)) + 1)
     return mask & ~open_boxes(ink)
+
+
+def holds_most(ink: InkMap, k: int, inside: np.ndarray) -> bool:
+    """Whether `inside` (bool, piece `k`'s box: what it holds) holds most of the ink that is not
+    piece `k`."""
+    rows, cols = ink.boxes[k]
+    held = ((ink.labels[rows, cols] > 0) & (ink.labels[rows, cols] != k + 1) & inside).sum()
+    return bool(held >= 0.5 * (ink.mask.sum() - ink.areas[k]))
 
 
 def open_boxes(ink: InkMap) -> np.ndarray:
@@ -129,7 +139,7 @@ def open_boxes(ink: InkMap) -> np.ndarray:
         width = max(2.0, 1.5 * stroke_width(piece))
         edges = hull_edges(piece, width)
         if ((piece & edges).sum() < 0.8 * piece.sum() or not straight_across(piece, width)
-                or not boxed(ink, k, held, width)):
+                or not boxed(ink, k, held, width) or not holds_most(ink, k, np.ones_like(piece))):
             continue
         # What is left of the piece is writing that touches the box, or slivers of the box.
         rest, count = ndimage.label(piece & ~edges, structure=np.ones((3, 3)))

@@ -184,11 +184,11 @@ def _in_crop(working: np.ndarray, window: tuple[slice, slice], coefficients: np.
 
 def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.ndarray:
     """`mask` (a line crop's ink, `line_mask`) less the pieces that are mostly not the line's own
-    writing (`own()`, asked only when there are such pieces) and together, in the same columns,
-    reach past the line's ink both above and below: a box or an oval drawn round the number, or
-    its sides, too faint or thin for the working mask to hold them, so that the line finder could
-    not set them apart, and that would read as 1s. A frame touching the writing is one piece with
-    it, and stays."""
+    writing (`own()`, asked only when there are such pieces), lie at either end of it or round it,
+    and together, in the same columns, reach past the line's ink both above and below: a box or an
+    oval drawn round the number, or its sides, too faint or thin for the working mask to hold
+    them, so that the line finder could not set them apart, and that would read as 1s. A frame
+    touching the writing is one piece with it, and stays."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     height = mask.shape[0]
     # The line's ink lies between these rows, give or take a twentieth of the crop.
@@ -200,9 +200,17 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
         return mask
     index = np.arange(1, count + 1)
     share = ndimage.sum_labels(own(), labels, index) / ndimage.sum_labels(mask, labels, index)
-    not_writing = [k for k in outside if share[k] < STRAY_WRITING]
-    # A thin side broken in two is two pieces in about the same columns: their rows together count.
+    writing = [k for k in range(count) if share[k] >= STRAY_WRITING]
+    if not writing:
+        return mask
     slack = 0.05 * height
+    first = min(boxes[k][1].start for k in writing) + slack
+    last = max(boxes[k][1].stop for k in writing) - slack
+    # Round the writing: a frame, or a side at either end (a hairline of a digit, which the working
+    # mask lost, lies among the digits).
+    not_writing = [k for k in outside if share[k] < STRAY_WRITING
+                   and (boxes[k][1].start <= first or boxes[k][1].stop >= last)]
+    # A thin side broken in two is two pieces in about the same columns: their rows together count.
     stray = []
     for k in not_writing:
         same = [j for j in not_writing
