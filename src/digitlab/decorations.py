@@ -112,8 +112,8 @@ def without_frames(mask: np.ndarray) -> np.ndarray:
 
 
 def holds_most(ink: InkMap, k: int, inside: np.ndarray) -> bool:
-    """Whether `inside` (bool, piece `k`'s box: what it holds) holds most of the ink that is not
-    piece `k`."""
+    """Whether `inside` (bool over piece `k`'s bounding box: where it holds ink) holds most of the
+    ink that is not piece `k`: a frame goes round the writing."""
     rows, cols = ink.boxes[k]
     held = ((ink.labels[rows, cols] > 0) & (ink.labels[rows, cols] != k + 1) & inside).sum()
     return bool(held >= 0.5 * (ink.mask.sum() - ink.areas[k]))

@@ -191,7 +191,7 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
     touching the writing is one piece with it, and stays."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     height = mask.shape[0]
-    # The line's ink lies between these rows, give or take a twentieth of the crop.
+    # The line's ink lies between these rows, give or take a twentieth of its height.
     above = height * (MARGIN_ACROSS - 0.05) / (1 + 2 * MARGIN_ACROSS)
     below = height * (1 + MARGIN_ACROSS + 0.05) / (1 + 2 * MARGIN_ACROSS)
     boxes = ndimage.find_objects(labels)
