@@ -139,7 +139,7 @@ def open_boxes(ink: InkMap) -> np.ndarray:
         width = max(2.0, 1.5 * stroke_width(piece))
         edges = hull_edges(piece, width)
         if ((piece & edges).sum() < 0.8 * piece.sum() or not straight_across(piece, width)
-                or not boxed(ink, k, held, width) or not holds_most(ink, k, np.ones_like(piece))):
+                or not boxed(ink, k, piece, held, width) or not holds_most(ink, k, np.ones_like(piece))):
             continue
         # What is left of the piece is writing that touches the box, or slivers of the box.
         rest, count = ndimage.label(piece & ~edges, structure=np.ones((3, 3)))
@@ -149,12 +149,11 @@ def open_boxes(ink: InkMap) -> np.ndarray:
     return found
 
 
-def boxed(ink: InkMap, k: int, held: list[int], width: float) -> bool:
-    """Whether piece `k` stands left and right of the pieces it holds, over most of its height,
-    and well away from them: a box round writing. An outlined digit's outer ring hugs its inner
-    rings, a stroke's width away."""
+def boxed(ink: InkMap, k: int, piece: np.ndarray, held: list[int], width: float) -> bool:
+    """Whether piece `k` (`piece`: its ink in its bounding box) stands left and right of the
+    pieces it holds, over most of its height, and well away from them: a box round writing. An
+    outlined digit's outer ring hugs its inner rings, a stroke's width away."""
     rows, cols = ink.boxes[k]
-    piece = ink.labels[rows, cols] == k + 1
     first = min(ink.boxes[j][1].start for j in held) - cols.start
     last = max(ink.boxes[j][1].stop for j in held) - cols.start
     for side in (piece[:, :max(first, 0)], piece[:, last:]):
