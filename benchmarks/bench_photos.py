@@ -1,6 +1,7 @@
 """Phone-photo situations the scan benchmark's generator does not make: faint pencil, blue ink on
 a yellow sticky note, a hard shadow over most of the photo, a small digit in a 12 MP photo, a
-page on a dark desk (covering half, or a seventh, of the photo), a thick marker.
+page on a dark desk (covering half, or a seventh, of the photo), dim light (the paper grey), a
+notebook's red margin beside the digit, a thick marker.
 
     python benchmarks/bench_photos.py --model runs/demo [--per-case 40]
 
@@ -58,6 +59,13 @@ def on_desk(top: int, bottom: int, left: int, right: int) -> Callable[[np.ndarra
     return light
 
 
+def margin(rgb: np.ndarray) -> np.ndarray:
+    """A notebook's red margin ruled down the page, left of the digit."""
+    out = rgb.copy()
+    out[:, 180:184] = np.array([225, 90, 100]) / 255
+    return out
+
+
 def shadow(rgb: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
     return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
@@ -80,6 +88,10 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "page on a dark desk, 14% of the photo": lambda g, r: photo(place(g, (1000, 1000), 200, (500, 500)),
                                                                 (245, 245, 240), (20, 20, 30), r,
                                                                 on_desk(300, 700, 330, 670)),
+    "dim light: the paper grey": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (115, 110, 100),
+                                                    (15, 15, 25), r),
+    "beside a notebook's margin": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
+                                                     (20, 20, 30), r, margin),
     "thick marker": lambda g, r: photo(place(np.asarray(Image.fromarray((g * 255).astype(np.uint8)).filter(
         ImageFilter.MaxFilter(9)), np.float32) / 255, (800, 800), 300, (400, 400)), (245, 245, 240), (10, 10, 10), r),
 }

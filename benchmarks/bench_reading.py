@@ -12,14 +12,16 @@ page reader may be chosen. Rows: numbers with ordinary gaps, numbers joined up a
 writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 degrees (as a photo
 taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
 squared paper photographed a little askew, numbers in a box, in an oval or over a line, numbers
-in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, sheets
-with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets
-are options; each is printed as met / missed, and the script exits 1 when one is missed.
+in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, phone
+photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk), sheets with 2-5
+numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are
+options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import os
 import shutil
@@ -43,6 +45,7 @@ from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
+    askew_on_desk,
     decorated,
     draw_page,
     draw_scan,
@@ -54,6 +57,7 @@ from tests.scanmaker import (  # noqa: E402
     joined_glyphs,
     leaning,
     outline_glyph,
+    with_margin,
 )
 
 
@@ -86,9 +90,10 @@ def random_number(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
 
 
 def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None = None,
-                squared: bool | None = None) -> Image.Image:
+                squared: bool | None = None, dim: bool = False) -> Image.Image:
     """A number photographed on paper; with `squared` given, on ruled (False) or squared (True)
-    paper photographed a little askew, its lines at up to 4 degrees."""
+    paper photographed a little askew, its lines at up to 4 degrees; `dim`, in poor light, the
+    paper grey."""
     style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                       angle=float(rng.uniform(-6, 6) if angle is None else angle),
                       shear=float(rng.uniform(-0.15, 0.15)), ruled=bool(rng.random() < 0.25),
@@ -97,6 +102,9 @@ def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None
                       jpeg_quality=int(rng.integers(50, 95)), gradient=float(rng.uniform(0.0, 0.35)),
                       tint=tuple(int(v) for v in rng.integers(205, 256, 3)),
                       ink=tuple(int(v) for v in rng.integers(0, 80, 3)))
+    if dim:
+        style = dataclasses.replace(style, tint=tuple(int(v) for v in rng.integers(80, 180, 3)),
+                                    ink=tuple(int(v) for v in rng.integers(0, 40, 3)))
     return draw_scan(glyph, style, rng)
 
 
@@ -123,6 +131,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
         elif kind == "leaning":  # a hand leaning far, mostly to the right, past the scans' own shear
             lean = float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1))
             cases.append((number_scan(leaning(join_glyphs(glyphs, rng), lean), rng), text))
+        elif kind == "photo":  # as phones see notes: in dim light, beside a notebook's margin, a sheet askew
+            scan = number_scan(join_glyphs(glyphs, rng), rng, dim=i % 3 == 0)
+            cases.append(({0: scan, 1: with_margin(scan, rng), 2: askew_on_desk(scan, rng)}[i % 3], text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -256,6 +267,8 @@ def main() -> None:
                                  None),
                                 ("leaning", "numbers in a hand leaning 0.3-0.8 (17-39 degrees), mostly right", None),
                                 ("set", "numbers set whole by the face, as a font renderer sets them, the faces only",
+                                 None),
+                                ("photo", "phone photos: dim light, by a notebook's margin, a sheet askew on a desk",
                                  None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]

@@ -429,3 +429,71 @@ def lab_tiff(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.convert("LAB").save(buffer, "TIFF")
     return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- how phones photograph pages
+
+
+def with_margin(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A notebook page's margin: a red or pink line ruled down the page a little askew, left of
+    the writing (the photo widened on the left where the writing comes near its edge)."""
+    gray = np.asarray(scan.convert("L"), dtype=np.float32)
+    cols = np.flatnonzero((gray < np.median(gray) - 60).any(axis=0))
+    first = int(cols[0]) if len(cols) else scan.width // 2
+    gap = int(rng.uniform(0.03, 0.1) * scan.width)
+    if first < gap + 0.05 * scan.width:
+        added = int(gap + rng.uniform(0.05, 0.15) * scan.width) - first
+        scan, first = widened(scan, (0, 0, added, 0)), first + added
+    width, height = scan.size
+    drift = rng.uniform(-0.015, 0.015) * height  # the line's run across the photo's height
+    x = rng.uniform(0.02 * width + abs(drift), first - gap - abs(drift))
+    colour = (int(rng.integers(200, 245)), int(rng.integers(50, 150)), int(rng.integers(60, 160)))
+    out = scan.convert("RGB")
+    ImageDraw.Draw(out).line([(x - drift / 2, 0), (x + drift / 2, height)], fill=colour,
+                             width=max(1, int(width * rng.uniform(0.002, 0.005))))
+    return out
+
+
+def widened(scan: Image.Image, pad: tuple[int, int, int, int]) -> Image.Image:
+    """A photo of paper with more of the paper round it: `pad` pixels (top, bottom, left, right)
+    of the paper's colour as its edges show it, the light's gradient running on (a plane fitted
+    to the edges' colours) and its grain as noisy as theirs."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width]
+    edge = np.zeros((height, width), dtype=bool)
+    edge[[0, -1]], edge[:, [0, -1]] = True, True
+    design = np.stack([xs[edge], ys[edge], np.ones(edge.sum())], 1)
+    plane, *_ = np.linalg.lstsq(design, rgb[edge], rcond=None)
+    grain = float(np.median(np.abs(rgb[edge] - design @ plane))) * 1.4826
+    ys, xs = np.mgrid[-pad[0]:height + pad[1], -pad[2]:width + pad[3]]
+    out = np.stack([xs, ys, np.ones_like(xs)], -1) @ plane
+    out += np.random.default_rng(height * width).normal(0, grain, out.shape)
+    out[pad[0]:pad[0] + height, pad[2]:pad[2] + width] = rgb
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
+
+
+def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The photo of a sheet as a phone held not quite square to it sees it: the sheet a four-sided
+    shape (each corner pulled in by up to a sixth of the photo) on a dark desk. The sheet is the
+    photo `widened` by up to a tenth each way: writing keeps off a sheet's edge, whereas a photo
+    may be cropped close to it."""
+    scan = widened(scan, tuple(int(rng.uniform(0.05, 0.1) * side)
+                               for side in (scan.height, scan.height, scan.width, scan.width)))
+    width, height = scan.size
+    corners = [(0, 0), (width, 0), (width, height), (0, height)]
+    inward = [(1, 1), (-1, 1), (-1, -1), (1, -1)]
+    pulled = [(x + dx * rng.uniform(0.0, 1 / 6) * width, y + dy * rng.uniform(0.0, 1 / 6) * height)
+              for (x, y), (dx, dy) in zip(corners, inward)]
+    # Pillow maps each output pixel to an input one: solve for the map from the pulled corners
+    # (where the sheet's corners land) back to the photo's own.
+    rows = []
+    for (u, v), (x, y) in zip(pulled, corners):
+        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
+        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
+    coefficients = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel())
+    desk = tuple(int(v) for v in rng.integers(20, 90, 3))
+    seen = scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, tuple(coefficients),
+                                         Image.Resampling.BILINEAR, fillcolor=desk)
+    grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
+    return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")

@@ -223,6 +223,37 @@ def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
         assert kept.sum() == kept_part.sum()
 
 
+def test_a_lone_line_far_longer_than_the_writing_is_printed_but_a_digit_cropped_tight_is_writing():
+    from digitlab.edges import lines_across
+
+    page = np.zeros((200, 200), dtype=bool)
+    page[30:, 20:22] = True                        # a notebook's margin, faint at the top
+    page[80:120, 60:64] = page[80:120, 90:110] = True  # the writing beside it
+    assert lines_across(page, page).sum() == page[:, 20:22].sum()
+    one = np.zeros((200, 200), dtype=bool)
+    one[:, 90:110] = True                          # a 1 cropped tight ...
+    one[5:7, 5:7] = True                           # ... beside a speck of dust
+    ones = np.zeros((200, 200), dtype=bool)
+    ones[:, 40:55] = ones[:, 120:135] = True       # "11" cropped tight
+    bent = page.copy()
+    bent[100:, 20:22], bent[100:, 40:42] = False, True  # a long stroke, not straight
+    for mask in (one, ones, bent):
+        assert lines_across(mask, mask) is None
+
+
+@pytest.mark.parametrize("index, tint", [(0, (120, 110, 100)), (7, (95, 100, 90)), (21, (140, 135, 150))])
+def test_a_digit_photographed_in_dim_light_is_dark_ink_on_grey_paper(mnist5k, index, tint):
+    # Paper photographed darker than half-grey was taken for a dark board, and the paper round the
+    # strokes for light ink. A board's light chalk stays light ink.
+    from digitlab.ink import find_ink
+
+    image, label = mnist5k.test.images[index].numpy(), int(mnist5k.test.labels[index])
+    dim = clean_scan(glyph_from_mnist(image), fill=0.3, tint=tint, ink=(15, 20, 25), noise=0.02, gradient=0.3)
+    assert find_ink(dim).inverted
+    assert Predictor.load().predict([dim])[0].digit == label
+    assert not find_ink(clean_scan(glyph_from_mnist(image), fill=0.3, light_on_dark=True, noise=0.02)).inverted
+
+
 @pytest.mark.parametrize("index, seed, fill, angle", [(625, 25, 0.4, 0.0), (821, 21, 0.4, 0.0), (927, 27, 0.4, 0.0),
                                                       (27, 27, 0.45, 4.0), (115, 15, 0.45, 4.0)])
 def test_a_bold_digit_cropped_tight_is_found_whole(mnist5k, index, seed, fill, angle):

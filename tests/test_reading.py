@@ -13,6 +13,7 @@ from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
 from tests.scanmaker import (
     ScanStyle,
+    askew_on_desk,
     decorated,
     draw_page,
     draw_scan,
@@ -21,6 +22,7 @@ from tests.scanmaker import (
     join_glyphs,
     leaning,
     outline_glyph,
+    with_margin,
 )
 
 NUMBERS = ["2026", "31415", "870", "55012"]
@@ -304,6 +306,43 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
     draw.line([(798, 520), (798, 610)], fill=(110, 115, 125), width=3)
     draw.line([(1, 100), (1, 190)], fill=(110, 115, 125), width=3)
     assert reader.read(scan).text == text
+
+
+def phone_photo(kind: str, text: str, face: int, seed: int):
+    """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
+    notebook's margin, or on a sheet seen askew on a desk."""
+    rng = np.random.default_rng(seed)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
+    if kind == "dim":
+        grey = tuple(int(v) for v in rng.integers(80, 150, 3))
+        return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=2.0, tint=grey, ink=(20, 25, 30), gradient=0.3),
+                         rng)
+    style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
+    scan = draw_scan(glyph, style, rng)
+    return with_margin(scan, rng) if kind == "margin" else askew_on_desk(scan, rng)
+
+
+@pytest.mark.parametrize("text, face, seed", [("5790", 4, 822), ("50087", 23, 538), ("34", 25, 203)])
+def test_a_number_photographed_in_dim_light_is_read_as_dark_ink(reader, text, face, seed):
+    # Grey paper darker than half was taken for a dark board: "no digit found".
+    scan = phone_photo("dim", text, face, seed)
+    assert find_ink(scan, work_side=READ_SIDE).inverted
+    assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("506", 7, 554), ("49", 24, 139)])
+def test_a_notebooks_margin_beside_the_number_is_printed_not_a_digit(reader, text, face, seed):
+    # The margin's line, ruled down the page, was read as a 1 ("1506") or swallowed the number.
+    scan = phone_photo("margin", text, face, seed)
+    assert find_ink(scan, work_side=READ_SIDE).ruling is not None
+    assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("407584", 10, 62), ("25784", 20, 209), ("116419", 6, 172)])
+def test_the_desk_round_a_sheet_seen_askew_is_no_digit(reader, text, face, seed):
+    # A line's crop reached past the sheet's slanting edge, and the desk there read as a 1
+    # ("4075847", "716419").
+    assert reader.read(phone_photo("askew", text, face, seed)).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

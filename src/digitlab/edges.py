@@ -1,6 +1,7 @@
 """What lies round the writing on a photographed page and is not ink: the desk seen round the
 sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
-stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`).
+stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`),
+a lone line printed across the page, a notebook's margin (`lines_across`).
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -9,6 +10,10 @@ import numpy as np
 from scipy import ndimage
 
 from digitlab.strokes import stroke_width
+
+LINE_SPAN = 0.6            # a printed line across the picture shows whole over this share of it at least,
+LINE_LEAN = 0.15           # ... photographed askew by 8 degrees at most,
+LONGER_THAN_WRITING = 2.0  # ... and this many times as long as anything else on it
 
 
 def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
@@ -97,6 +102,55 @@ def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int
         if np.count_nonzero(own) < 0.25 * area and stroke_width(own) < 0.5 * thick:
             stubs.append(i + 1)
     return stubs
+
+
+def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The lone straight lines of the `faint` ink that run from the picture's edge across most of
+    it, far longer than anything else on it: a notebook's margin, ruled down the page beside the
+    writing (found for a ruled line only among squared paper's many columns, and otherwise read
+    as a 1 as long as the page; faint, it shows whole only in part). A digit cropped tight runs
+    across the picture too, but is no longer than the digits beside it, and is most of the clear
+    ink (`mask`) where it stands alone; a number's strokes are not straight for so long. Bool,
+    the masks' shape; None when there are none."""
+    labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
+    boxes = ndimage.find_objects(labels)
+    height, width = labels.shape
+    found = []
+    for i, (rows, cols) in enumerate(boxes):
+        tall, wide = rows.stop - rows.start, cols.stop - cols.start
+        down = _from_an_edge(rows, height) and wide <= LINE_LEAN * tall
+        across = _from_an_edge(cols, width) and tall <= LINE_LEAN * wide
+        if not (down or across):
+            continue
+        axis = 0 if down else 1
+        longest = max((box[axis].stop - box[axis].start for j, box in enumerate(boxes) if j != i), default=0)
+        if longest and (tall if down else wide) >= LONGER_THAN_WRITING * longest and _straight(
+                labels[rows, cols] == i + 1, axis):
+            found.append(i + 1)
+    if not found:
+        return None
+    lines = np.isin(labels, found)
+    # Writing beside the lines: the clear ink is not mostly theirs.
+    return lines if np.count_nonzero(mask & ~lines) >= np.count_nonzero(mask & lines) else None
+
+
+def _from_an_edge(span: slice, size: int) -> bool:
+    """Whether a piece's rows (or columns) start or end at the picture's edge, give or take 3%,
+    and run across most of it."""
+    return (span.start <= 0.03 * size or span.stop >= 0.97 * size) and span.stop - span.start >= LINE_SPAN * size
+
+
+def _straight(own: np.ndarray, axis: int) -> bool:
+    """Whether a piece (its mask within its box) is a straight line along `axis` (0: down the
+    picture): its middle, row by row (or column by column), within a couple of pixels of a
+    straight line fitted to it."""
+    along = own if axis == 0 else own.T
+    filled = np.flatnonzero(along.any(axis=1))
+    if filled.size < 0.8 * along.shape[0]:
+        return False
+    middles = np.array([np.flatnonzero(along[r]).mean() for r in filled])
+    fit = np.polyval(np.polyfit(filled, middles, 1), filled)
+    return bool(np.abs(middles - fit).max() <= max(2.0, 0.01 * along.shape[0]))
 
 
 def _round_a_corner(labels: np.ndarray, label: int, rows: slice, cols: slice) -> bool:

@@ -2,16 +2,17 @@
 digits (`preprocessing`) and lines of digits (`reading`).
 
 1. grayscale, small pictures enlarged and large ones shrunk to at most `WORK_SIDE` pixels;
-2. polarity: the paper is the majority of the pixels, so a light median means dark ink; a sheet
-   photographed on a desk is found first (`sheet_on_desk`), and doubtful cases are said so
-   (`polarity_doubtful`) for the caller to read both ways;
+2. polarity: the paper is the majority of the pixels, so a light median means dark ink, and so
+   do a few pixels far darker than a grey median (paper in dim light); a sheet photographed on a
+   desk is found first (`sheet_on_desk`), and doubtful cases are said so (`polarity_doubtful`)
+   for the caller to read both ways;
 3. uneven light and paper texture removed by subtracting a large grey opening (white top-hat),
    wider where the strokes are bold (a digit cropped tight, a small picture's bold bar);
 4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
    strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
-   them or lying along them kept; the desk, the page's edges and stubs of a grid's lines at the
-   picture's edge dropped (`edges`);
+   them or lying along them kept, and a lone line printed across the page (a notebook's margin);
+   the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`);
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
 """
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.edges import border_strips, desk_pieces, fine_stubs
+from digitlab.edges import border_strips, desk_pieces, fine_stubs, lines_across
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
@@ -33,6 +34,8 @@ from digitlab.strokes import typical_stroke
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
 DOUBTFUL_MEDIAN = (0.38, 0.62)  # a picture whose median lies between is about as dark as it is light
+DIM_CONTRAST = 0.15    # dark strokes on dim paper lie at least this far below it (of the full range)...
+DARK_OVER_LIGHT = 3.0  # ... and this many times as far as anything light on it lies above
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class InkMap:
     areas: np.ndarray
     zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
     ruling: np.ndarray | None = None  # the ruled lines taken out of `mask`, if any
+    sheet: np.ndarray | None = None   # bool: the sheet photographed on a desk, if one was found
 
     def significant(self) -> list[int]:
         """The pieces that may be writing, or drawn round it: specks and dust left aside."""
@@ -236,13 +240,28 @@ def dark_ink(work: np.ndarray) -> bool:
     tight, a hard shadow), the paper is what shows along its edges: dark ink when they are clearly
     lighter than the picture as a whole, light ink when clearly darker. (A page photographed on a
     desk is found first, by `sheet_on_desk`; where the polarity stays in doubt,
-    `polarity_doubtful`, the caller reads it both ways.)"""
+    `polarity_doubtful`, the caller reads it both ways.)
+
+    A photo taken in dim light shows its paper grey, often darker than half: there the ink is
+    what stands out of the paper's level, and it stands out darker (`stands_out_dark`)."""
     whole = float(np.median(sample(work)))
+    if whole <= DOUBTFUL_MEDIAN[1] and stands_out_dark(work):
+        return True
     if DOUBTFUL_MEDIAN[0] < whole < DOUBTFUL_MEDIAN[1]:
         edges = float(np.median(frame_of(work)))
         if abs(edges - whole) > 0.1:  # else the edges are the same dim paper as the rest
             return edges > whole
     return whole > 0.5
+
+
+def stands_out_dark(work: np.ndarray) -> bool:
+    """Whether the picture's darkest pixels lie far below its median and its lightest close
+    above it: a few dark strokes on grey paper. (Light strokes on a dark board lie far above it;
+    a bold digit cropped tight is half the picture, and is left to the other rules.)"""
+    few = sample(work)
+    darkest, middle, lightest = np.percentile(few, [0.2, 50.0, 99.8])
+    below, above = middle - darkest, lightest - middle
+    return bool(below > DIM_CONTRAST and below > DARK_OVER_LIGHT * above)
 
 
 def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
@@ -357,6 +376,10 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     # Ruled lines are looked for in the faint ink: a line fainter than the writing is in the mask
     # only where it touches a digit, too short there to be seen for a line.
     unruled, ruling = remove_ruled_lines(mask, faint, strength)
+    margin = lines_across(faint if ruling is None else faint & ~ruling, unruled)
+    if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`reading.foreign_ink`)
+        unruled = unruled & ~margin
+        ruling = margin if ruling is None else ruling | margin
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -373,4 +396,5 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
-    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling)
+    return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling,
+                  sheet if inverted else None)

@@ -130,7 +130,17 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     crop = image.transform(size, Image.Transform.AFFINE, tuple(coefficients / shrunk), Image.Resampling.BILINEAR,
                            fillcolor=int(np.median(gray[::7, ::7])))
     bright = np.asarray(crop, dtype=np.float32) / 255
-    return (1.0 - bright if ink.inverted else bright), coefficients
+    bright = 1.0 - bright if ink.inverted else bright
+    if ink.sheet is not None:
+        # The desk round a photographed sheet is darker than any ink: where the crop reaches past
+        # the sheet's edge (a line near it, a crop's margins), it would read as a 1. The line's
+        # own writing stays, however near the edge (the sheet's outline is coarse).
+        window, grow = _working_window(ink, coefficients, bright.shape)
+        own = ndimage.binary_dilation(np.isin(ink.labels[window], np.asarray(line.components) + 1), iterations=grow)
+        off = _in_crop(~ink.sheet[window] & ~own, window, coefficients, ink.scale, bright.shape)
+        if off.any() and not off.all():
+            bright = np.where(off, np.median(bright[~off]), bright).astype(np.float32)
+    return bright, coefficients
 
 
 def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
