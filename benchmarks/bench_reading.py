@@ -13,9 +13,10 @@ writing, lines written at 15-45 degrees, the whole numbers turned by 180 or 90 d
 taken the wrong way up, or on its side, comes), hollow (outline) numbers, numbers on ruled or
 squared paper photographed a little askew, numbers in a box, in an oval or over a line, numbers
 in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, phone
-photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk), sheets with 2-5
-numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are
-options; each is printed as met / missed, and the script exits 1 when one is missed.
+photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, a soft shadow
+over the writing), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
+180), and speed. Targets are options; each is printed as met / missed, and the script exits 1
+when one is missed.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from tests.scanmaker import (  # noqa: E402
     glyph_from_font,
     glyph_from_mnist,
     handwriting_fonts,
+    in_shadow,
     in_turn,
     join_glyphs,
     joined_glyphs,
@@ -131,9 +133,10 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
         elif kind == "leaning":  # a hand leaning far, mostly to the right, past the scans' own shear
             lean = float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1))
             cases.append((number_scan(leaning(join_glyphs(glyphs, rng), lean), rng), text))
-        elif kind == "photo":  # as phones see notes: in dim light, beside a notebook's margin, a sheet askew
-            scan = number_scan(join_glyphs(glyphs, rng), rng, dim=i % 3 == 0)
-            cases.append(({0: scan, 1: with_margin(scan, rng), 2: askew_on_desk(scan, rng)}[i % 3], text))
+        elif kind == "photo":  # as phones see notes: in dim light, by a notebook's margin, a sheet askew, a shadow
+            scan = number_scan(join_glyphs(glyphs, rng), rng, dim=i % 4 == 0)
+            situation = {0: None, 1: with_margin, 2: askew_on_desk, 3: in_shadow}[i % 4]
+            cases.append((scan if situation is None else situation(scan, rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -268,7 +271,7 @@ def main() -> None:
                                 ("leaning", "numbers in a hand leaning 0.3-0.8 (17-39 degrees), mostly right", None),
                                 ("set", "numbers set whole by the face, as a font renderer sets them, the faces only",
                                  None),
-                                ("photo", "phone photos: dim light, by a notebook's margin, a sheet askew on a desk",
+                                ("photo", "phone photos: dim light, a notebook's margin, a sheet askew, a soft shadow",
                                  None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]

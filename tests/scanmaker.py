@@ -497,3 +497,20 @@ def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
                                          Image.Resampling.BILINEAR, fillcolor=desk)
     grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
     return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
+
+
+def in_shadow(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A soft round shadow (the phone's, or the hand's holding it) over part of the writing: its
+    edge, blurred over up to a twentieth of the photo, runs through the writing."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    gray = rgb.mean(axis=2)
+    ys, xs = np.nonzero(gray < np.median(gray) - 60)
+    k = int(rng.integers(len(ys))) if len(ys) else 0
+    through = (ys[k], xs[k]) if len(ys) else (height / 2, width / 2)
+    radius, turn = rng.uniform(0.3, 0.6) * width, rng.uniform(0, 2 * np.pi)
+    centre = through[0] + radius * np.sin(turn), through[1] + radius * np.cos(turn)
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = 1 / (1 + np.exp((np.hypot(yy - centre[0], xx - centre[1]) - radius) / (rng.uniform(0.005, 0.05) * width)))
+    shade = 1 - rng.uniform(0.3, 0.55) * inside
+    return Image.fromarray(np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8), "RGB")

@@ -19,6 +19,7 @@ from tests.scanmaker import (
     draw_scan,
     glyph_from_font,
     handwriting_fonts,
+    in_shadow,
     join_glyphs,
     leaning,
     outline_glyph,
@@ -310,7 +311,7 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
 
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
-    notebook's margin, or on a sheet seen askew on a desk."""
+    notebook's margin, on a sheet seen askew on a desk, or with a soft shadow over it."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -319,7 +320,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
     scan = draw_scan(glyph, style, rng)
-    return with_margin(scan, rng) if kind == "margin" else askew_on_desk(scan, rng)
+    return {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow}[kind](scan, rng)
 
 
 @pytest.mark.parametrize("text, face, seed", [("5790", 4, 822), ("50087", 23, 538), ("34", 25, 203)])
@@ -343,6 +344,14 @@ def test_the_desk_round_a_sheet_seen_askew_is_no_digit(reader, text, face, seed)
     # A line's crop reached past the sheet's slanting edge, and the desk there read as a 1
     # ("4075847", "716419").
     assert reader.read(phone_photo("askew", text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("212484", 2, 334), ("263", 15, 260), ("6887", 27, 318),
+                                              ("924567", 3, 476)])
+def test_a_soft_shadow_across_the_number_is_no_ink_and_hides_none(reader, text, face, seed):
+    # A line's crop was thresholded against one paper level: the shadowed paper passed for ink, or
+    # the digits in the shadow were lost ("no digit found", "263" read "13", "924567" "920").
+    assert reader.read(phone_photo("shadow", text, face, seed)).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

@@ -152,13 +152,17 @@ def background_window(gray: np.ndarray) -> int:
 
 
 def ink_strength(gray: np.ndarray, window: int | None = None) -> np.ndarray:
-    """Bright ink (already made bright) on a flat black background: lighting and texture removed.
+    """Bright ink (already made bright) on a flat black background: lighting and texture removed
+    (less the `paper_level`)."""
+    return np.clip(gray - paper_level(gray, window), 0.0, None)
 
-    The background is a grey opening (a minimum then maximum filter `window` pixels wide, wider
-    than any stroke), computed at a quarter of the resolution since lighting varies slowly. Before
-    it is scaled back up it is widened by one pixel (a maximum filter): resampling softens a sharp
-    edge, such as a page's against the desk, and a softened edge would stand out as a long
-    "stroke"."""
+
+def paper_level(gray: np.ndarray, window: int | None = None) -> np.ndarray:
+    """The paper under bright ink (already made bright), lighting and texture included: a grey
+    opening (a minimum then maximum filter `window` pixels wide, wider than any stroke),
+    computed at a quarter of the resolution since lighting varies slowly. Before it is scaled
+    back up it is widened by one pixel (a maximum filter): resampling softens a sharp edge, such
+    as a page's against the desk, and a softened edge would stand out as a long "stroke"."""
     side = max(gray.shape)
     factor = 4 if side >= 128 else 1
     small = gray if factor == 1 else np.asarray(
@@ -169,7 +173,7 @@ def ink_strength(gray: np.ndarray, window: int | None = None) -> np.ndarray:
         background = ndimage.maximum_filter(background, size=3)
         background = np.asarray(Image.fromarray(background, mode="F").resize(
             (gray.shape[1], gray.shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
-    return np.clip(gray - background, 0.0, None)
+    return background
 
 
 def binomial_blur(image: np.ndarray) -> np.ndarray:
@@ -377,7 +381,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     # only where it touches a digit, too short there to be seen for a line.
     unruled, ruling = remove_ruled_lines(mask, faint, strength)
     margin = lines_across(faint if ruling is None else faint & ~ruling, unruled)
-    if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`reading.foreign_ink`)
+    if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`linecrop.foreign_ink`)
         unruled = unruled & ~margin
         ruling = margin if ruling is None else ruling | margin
     if labels is None or unruled is not mask:

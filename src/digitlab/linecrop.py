@@ -1,0 +1,181 @@
+"""A text line cut out of the photo for the line reader: turned upright at a fixed height from the
+original pixels (`line_crop`), its ink thresholded against its own paper (`line_mask`), less the
+ink that the line finder set apart from it (`foreign_ink`) and a frame round it that it could not
+(`without_stray_frames`). Part of reading numbers (`reading`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from digitlab.ink import InkMap, paper_level, threshold_ink
+from digitlab.linefinding import TextLine
+from digitlab.ruling import long_runs
+
+CROP_HEIGHT = 64   # a line is cut from the original at this height before its ink is thresholded
+MARGIN_ACROSS = 0.25  # the crop's margin above and below the line's ink, in line heights
+STRAY_WRITING = 0.2   # a crop's piece less of which is the line's own writing may be a frame (`without_stray_frames`)
+UNEVEN_PAPER = 0.15   # a crop whose paper spans more than this (5th to 95th percentile) lies in a shadow's edge
+
+
+def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CROP_HEIGHT,
+              slant: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The line cut from the original pixels, turned upright (and by 180 degrees with `flip`),
+    `height` pixels across its ink band, with margins, and its writing stood upright by undoing
+    its `slant` (`slant.writing_slant` of the crop without it): (bright-ink float image, affine
+    coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes)."""
+    margin_v, margin_u = MARGIN_ACROSS * line.height, 0.6 * line.height
+    u0, u1, v0, v1 = line.u0 - margin_u, line.u1 + margin_u, line.v0 - margin_v, line.v1 + margin_v
+    k = height / (v1 - v0)  # crop pixels per working pixel
+    lean = math.ceil(abs(slant) * height / 2)  # the columns a row's shift can add at either end
+    size = (max(1, int(round((u1 - u0) * k)) + 2 * lean), height)
+    angle = line.angle + (math.pi if flip else 0.0)
+    cos, sin = math.cos(angle), math.sin(angle)
+    if flip:
+        u0, u1, v0, v1 = -u1, -u0, -v1, -v0
+    # Crop pixel (x, y) lies on the line at u = u0 + (x - lean - slant * (y - height / 2)) / k, v = v0 + y / k.
+    u0 -= (lean - slant * height / 2) / k
+    to_gray = 1.0 / ink.scale
+    coefficients = np.array([cos / k, -(sin + cos * slant) / k, cos * u0 - sin * v0,
+                             sin / k, (cos - sin * slant) / k, sin * u0 + cos * v0]) * to_gray
+    gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
+    image, shrunk = Image.fromarray(gray), 1
+    step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
+    if step >= 3:  # shrink first: an affine resampling does not average, and would alias
+        shrunk = int(step // 1.5)
+        image = image.reduce(shrunk)
+    crop = image.transform(size, Image.Transform.AFFINE, tuple(coefficients / shrunk), Image.Resampling.BILINEAR,
+                           fillcolor=int(np.median(gray[::7, ::7])))
+    bright = np.asarray(crop, dtype=np.float32) / 255
+    bright = 1.0 - bright if ink.inverted else bright
+    if ink.sheet is not None:
+        # The desk round a photographed sheet is darker than any ink: where the crop reaches past
+        # the sheet's edge (a line near it, a crop's margins), it would read as a 1. The line's
+        # own writing stays, however near the edge (the sheet's outline is coarse).
+        window, grow = _working_window(ink, coefficients, bright.shape)
+        own = ndimage.binary_dilation(np.isin(ink.labels[window], np.asarray(line.components) + 1), iterations=grow)
+        off = _in_crop(~ink.sheet[window] & ~own, window, coefficients, ink.scale, bright.shape)
+        if off.any() and not off.all():
+            bright = np.where(off, np.median(bright[~off]), bright).astype(np.float32)
+    return bright, coefficients
+
+
+def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies ink that the
+    line finder set apart from the line's writing (`TextLine.foreign`: a box or an oval round it,
+    a line under it, the digits of the lines next to it), or took for ruled lines under it (at
+    whatever slope). Bool, the crop's shape. The line's own ink, grown by a working pixel, stays
+    where the two touch."""
+    if not line.foreign and ink.ruling is None:  # most lines: a number alone on plain paper
+        return np.zeros(shape, dtype=bool)
+    window, grow = _working_window(ink, coefficients, shape)
+    labels = ink.labels[window]
+    own = np.isin(labels, np.asarray(line.components) + 1)
+    other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
+    if ink.ruling is not None:
+        other |= ink.ruling[window]
+    if not other.any():
+        return np.zeros(shape, dtype=bool)
+    other = ndimage.binary_dilation(other, iterations=grow) & ~ndimage.binary_dilation(own)
+    return _in_crop(other, window, coefficients, ink.scale, shape)
+
+
+def own_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies the line's own
+    writing as the line finder found it at working resolution. Bool, the crop's shape."""
+    window, _ = _working_window(ink, coefficients, shape)
+    own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
+    return _in_crop(own, window, coefficients, ink.scale, shape)
+
+
+def _working_window(ink: InkMap, coefficients: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[slice, slice], int]:
+    """The working image's window under a crop, with room to grow its ink by as many working
+    pixels as a crop's pixel spans (at least one): a crop of a large line is coarser than the
+    working image, and its samples would miss a thin line between them."""
+    a, b, c, d, e, f = np.asarray(coefficients) * ink.scale
+    grow = max(1, math.ceil(math.hypot(a, d)))
+    xs = [a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])]
+    ys = [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])]
+    x0, y0 = max(0, int(min(xs)) - grow - 1), max(0, int(min(ys)) - grow - 1)
+    return (slice(y0, int(max(ys)) + grow + 2), slice(x0, int(max(xs)) + grow + 2)), grow
+
+
+def _in_crop(working: np.ndarray, window: tuple[slice, slice], coefficients: np.ndarray, scale: float,
+             shape: tuple[int, ...]) -> np.ndarray:
+    """A bool mask of the working image's `window` as the crop of `shape` sees it."""
+    to_window = tuple(np.asarray(coefficients) * scale - np.array([0, 0, window[1].start, 0, 0, window[0].start]))
+    placed = Image.fromarray(working.astype(np.uint8) * 255).transform(
+        (shape[1], shape[0]), Image.Transform.AFFINE, to_window, Image.Resampling.NEAREST, fillcolor=0)
+    return np.asarray(placed) > 127
+
+
+def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.ndarray:
+    """`mask` (a line crop's ink, `line_mask`) less the pieces that are mostly not the line's own
+    writing (`own()`, asked only when there are such pieces), lie at either end of it or round it,
+    and together, in the same columns, reach past the line's ink both above and below: a box or an
+    oval drawn round the number, or its sides, too faint or thin for the working mask to hold
+    them, so that the line finder could not set them apart, and that would read as 1s. A frame
+    touching the writing is one piece with it, and stays."""
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    height = mask.shape[0]
+    # The line's ink lies between these rows, give or take a twentieth of its height.
+    above = height * (MARGIN_ACROSS - 0.05) / (1 + 2 * MARGIN_ACROSS)
+    below = height * (1 + MARGIN_ACROSS + 0.05) / (1 + 2 * MARGIN_ACROSS)
+    boxes = ndimage.find_objects(labels)
+    outside = [k for k, (rows, _) in enumerate(boxes) if rows.start < above or rows.stop > below]
+    if not outside:
+        return mask
+    index = np.arange(1, count + 1)
+    share = ndimage.sum_labels(own(), labels, index) / ndimage.sum_labels(mask, labels, index)
+    writing = [k for k in range(count) if share[k] >= STRAY_WRITING]
+    if not writing:
+        return mask
+    slack = 0.05 * height
+    first = min(boxes[k][1].start for k in writing) + slack
+    last = max(boxes[k][1].stop for k in writing) - slack
+    # Round the writing: a frame, or a side at either end (a hairline of a digit, which the working
+    # mask lost, lies among the digits).
+    not_writing = [k for k in outside if share[k] < STRAY_WRITING
+                   and (boxes[k][1].start <= first or boxes[k][1].stop >= last)]
+    # A thin side broken in two is two pieces in about the same columns: their rows together count.
+    stray = []
+    for k in not_writing:
+        same = [j for j in not_writing
+                if boxes[j][1].start < boxes[k][1].stop + slack and boxes[k][1].start < boxes[j][1].stop + slack]
+        if min(boxes[j][0].start for j in same) < above and max(boxes[j][0].stop for j in same) > below:
+            stray.append(k + 1)
+    return mask & ~np.isin(labels, stray) if stray else mask
+
+
+def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
+    """The ink of a line crop, thresholded against the crop's own paper (its light is even over
+    so small a piece, but where a shadow's edge crosses it), less the `foreign` ink, and kept to
+    the components that reach the line's middle band, so the edges of the lines above and below
+    stay out."""
+    # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
+    paper = paper_level(bright, bright.shape[0] // 2)
+    low, high = np.percentile(paper, [5, 95])
+    if high - low > UNEVEN_PAPER:
+        # A shadow's soft edge across the line: its paper is darker at one end, and would pass for
+        # ink there, or hide the ink. The paper is taken round the strokes instead.
+        mask = threshold_ink(np.clip(bright - paper, 0.0, None))
+    else:
+        border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+        mask = threshold_ink(np.clip(bright - np.median(border), 0.0, None))
+    if mask is None:
+        return np.zeros(bright.shape, dtype=bool)
+    if foreign is not None:
+        mask &= ~foreign
+    # A straight run of ink across most of the crop is no digit (the crop has a margin round the
+    # line's ink): a frame's side, the lines of squared paper. Digits touching them keep their ink.
+    height, width = mask.shape
+    for axis, length in ((0, int(0.8 * height)), (1, int(0.8 * width))):
+        if length >= 8:
+            mask = mask & ~long_runs(mask, length, axis)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    band = labels[int(0.3 * height):int(0.7 * height)]
+    return np.isin(labels, np.setdiff1d(np.unique(band), [0]))
