@@ -2,9 +2,10 @@
 
 A line is read whole by a CTC line reader (`models.LineReader`), without cutting it into digits
 first, so joined, touching and slanted writing reads as well as neat digits. This module takes the
-lines that `linefinding` finds (any angle, pages turned by 90 or 180 degrees), normalises each one
-(`line_image`, also how every training line is made), decodes the reader's output into digits with
-boxes and confidences, and reads a page turned by 180 degrees the right way up.
+lines that `linefinding` finds (any angle, pages turned by 90 or 180 degrees), has `linecrop` cut
+each from the photo, normalises it (`line_image`, also how every training line is made), decodes
+the reader's output into digits with boxes and confidences, and reads a page turned by 180
+degrees the right way up.
 """
 
 from __future__ import annotations
