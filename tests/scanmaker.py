@@ -267,13 +267,18 @@ def mnist_form(glyph: np.ndarray, side: int = 28, dark_on_light: bool = False) -
 
 def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
     """A photo cropped to the digit: its ink touches the picture's edges."""
-    gray = np.asarray(scan.convert("L"), dtype=np.float32)
-    paper = np.median(gray)
-    rows, cols = np.nonzero(np.abs(gray - paper) > 60)
+    rows, cols = writing_pixels(scan)
     if len(rows) == 0:
         return scan
     return scan.crop((max(0, cols.min() - margin), max(0, rows.min() - margin),
                       min(scan.width, cols.max() + 1 + margin), min(scan.height, rows.max() + 1 + margin)))
+
+
+def writing_pixels(scan: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns of a photo's writing: its pixels far from the paper's (the median's)
+    grey."""
+    gray = np.asarray(scan.convert("L"), dtype=np.float32)
+    return np.nonzero(np.abs(gray - np.median(gray)) > 60)
 
 
 def leaning(glyph: np.ndarray, lean: float) -> np.ndarray:
@@ -437,9 +442,8 @@ def lab_tiff(image: Image.Image) -> bytes:
 def with_margin(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A notebook page's margin: a red or pink line ruled down the page a little askew, left of
     the writing (the photo widened on the left where the writing comes near its edge)."""
-    gray = np.asarray(scan.convert("L"), dtype=np.float32)
-    cols = np.flatnonzero((gray < np.median(gray) - 60).any(axis=0))
-    first = int(cols[0]) if len(cols) else scan.width // 2
+    _, cols = writing_pixels(scan)
+    first = int(cols.min()) if len(cols) else scan.width // 2
     gap = int(rng.uniform(0.03, 0.1) * scan.width)
     if first < gap + 0.05 * scan.width:
         added = int(gap + rng.uniform(0.05, 0.15) * scan.width) - first

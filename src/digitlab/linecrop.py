@@ -159,13 +159,11 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarr
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
     paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
-    if high - low > UNEVEN_PAPER:
-        # A shadow's soft edge across the line: its paper is darker at one end, and would pass for
-        # ink there, or hide the ink. The paper is taken round the strokes instead.
-        mask = threshold_ink(np.clip(bright - paper, 0.0, None))
-    else:
-        border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
-        mask = threshold_ink(np.clip(bright - np.median(border), 0.0, None))
+    if high - low <= UNEVEN_PAPER:
+        # Otherwise a shadow's soft edge crosses the line: its paper is darker at one end, and one
+        # level would take it for ink there, or hide the ink; the paper round the strokes stays.
+        paper = np.median(np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]]))
+    mask = threshold_ink(np.clip(bright - paper, 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
     if foreign is not None:
