@@ -14,7 +14,8 @@ taken the wrong way up, or on its side, comes), hollow (outline) numbers, number
 squared paper photographed a little askew, numbers in a box, in an oval or over a line, numbers
 in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, phone
 photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, a soft shadow
-over the writing), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
+over the writing; a finger holding the sheet, a table's rules round the number, the lens's dark
+corners; drawn by tests/photomaker.py), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
 180), and speed. Targets are options; each is printed as met / missed, and the script exits 1
 when one is missed.
 """
@@ -43,23 +44,21 @@ from digitlab.datasets import VALIDATION_FACES, is_validation, load_dataset  # n
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
+from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
-    askew_on_desk,
     decorated,
     draw_page,
     draw_scan,
     glyph_from_font,
     glyph_from_mnist,
     handwriting_fonts,
-    in_shadow,
     in_turn,
     join_glyphs,
     joined_glyphs,
     leaning,
     outline_glyph,
-    with_margin,
 )
 
 
@@ -137,6 +136,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             scan = number_scan(join_glyphs(glyphs, rng), rng, dim=i % 4 == 0)
             situation = {0: None, 1: with_margin, 2: askew_on_desk, 3: in_shadow}[i % 4]
             cases.append((scan if situation is None else situation(scan, rng), text))
+        elif kind == "framed":  # in turn: a finger holding the sheet, a table's rules, the lens's dark corners
+            scan = number_scan(join_glyphs(glyphs, rng), rng)
+            cases.append(({0: with_finger, 1: in_table, 2: vignetted}[i % 3](scan, rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -272,7 +274,8 @@ def main() -> None:
                                 ("set", "numbers set whole by the face, as a font renderer sets them, the faces only",
                                  None),
                                 ("photo", "phone photos: dim light, a notebook's margin, a sheet askew, a soft shadow",
-                                 None)):
+                                 None),
+                                ("framed", "phone photos: a finger at the edge, a table's rules, dark corners", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

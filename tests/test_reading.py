@@ -11,19 +11,17 @@ from digitlab.ink import find_ink
 from digitlab.linefinding import find_lines, frame_sides
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
+from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin
 from tests.scanmaker import (
     ScanStyle,
-    askew_on_desk,
     decorated,
     draw_page,
     draw_scan,
     glyph_from_font,
     handwriting_fonts,
-    in_shadow,
     join_glyphs,
     leaning,
     outline_glyph,
-    with_margin,
 )
 
 NUMBERS = ["2026", "31415", "870", "55012"]
@@ -311,7 +309,8 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
 
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
-    notebook's margin, on a sheet seen askew on a desk, or with a soft shadow over it."""
+    notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger
+    holding the sheet, in a table's cell, or with the lens's dark corners."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -319,8 +318,17 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
         return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=2.0, tint=grey, ink=(20, 25, 30), gradient=0.3),
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
+    if kind in ("finger", "table", "vignette"):  # on paper of any light tint, lit unevenly, as the benchmark's
+        style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
+                          angle=float(rng.uniform(-6, 6)), shear=float(rng.uniform(-0.15, 0.15)),
+                          ruled=bool(rng.random() < 0.25), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
+                          noise=float(rng.uniform(0.0, 0.04)), jpeg_quality=int(rng.integers(50, 95)),
+                          gradient=float(rng.uniform(0.0, 0.35)), tint=tuple(int(v) for v in rng.integers(205, 256, 3)),
+                          ink=tuple(int(v) for v in rng.integers(0, 80, 3)))
     scan = draw_scan(glyph, style, rng)
-    return {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow}[kind](scan, rng)
+    situations = {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow, "finger": with_finger,
+                  "table": in_table, "vignette": vignetted}
+    return situations[kind](scan, rng)
 
 
 @pytest.mark.parametrize("text, face, seed", [("5790", 4, 822), ("50087", 23, 538), ("34", 25, 203)])
@@ -352,6 +360,37 @@ def test_a_soft_shadow_across_the_number_is_no_ink_and_hides_none(reader, text, 
     # A line's crop was thresholded against one paper level: the shadowed paper passed for ink, or
     # the digits in the shadow were lost ("no digit found", "263" read "13", "924567" "920").
     assert reader.read(phone_photo("shadow", text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("5790", 4, 822), ("34", 25, 203), ("2070", 7, 498),
+                                              ("6782", 16, 804)])
+def test_a_finger_holding_the_sheet_is_no_digit(reader, text, face, seed):
+    # The fingertip reaching in from the photo's edge was read as a line of its own ("5790" read
+    # "5790\n0"), or its rim (the ink filter keeps only the rim of something so broad) as digits
+    # beside the number ("34" read "20\n7"): 51 of 60 such photos misread.
+    scan = phone_photo("finger", text, face, seed)
+    assert len(find_ink(scan, work_side=READ_SIDE).boxes) == len(text)
+    assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("74", 19, 669), ("4283", 23, 443), ("2515", 0, 22),
+                                              ("04592", 20, 437)])
+def test_a_tables_rules_round_the_number_are_printed_not_digits(reader, text, face, seed):
+    # The rules across the photo, crossing, are one piece: no lone line, no ruled page. They were
+    # read as 1s, or taken for the line of writing and the number lost ("4283" read "1").
+    scan = phone_photo("table", text, face, seed)
+    assert find_ink(scan, work_side=READ_SIDE).ruling is not None
+    assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("577090", 23, 832), ("351940", 9, 340)])
+def test_a_number_in_the_lens_dark_corners_is_dark_ink_and_read(reader, text, face, seed):
+    # Against the picture's median, the bright middle stood out as far as the ink: light ink on
+    # dark paper ("351940" read "63710"). A number by a dark corner had the crop's margin past the
+    # picture's edge filled with the median's paper, a step that read as a digit ("5770979").
+    scan = phone_photo("vignette", text, face, seed)
+    assert find_ink(scan, work_side=READ_SIDE).inverted
+    assert reader.read(scan).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

@@ -1,7 +1,8 @@
 """What lies round the writing on a photographed page and is not ink: the desk seen round the
 sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
 stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`),
-a lone line printed across the page, a notebook's margin (`lines_across`).
+a lone line printed across the page, a notebook's margin (`lines_across`), a finger or a pen
+reaching in from the edge (`blobs_at_edge`).
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -9,11 +10,19 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from digitlab.strokes import stroke_width
+from digitlab.ruling import long_runs
+from digitlab.strokes import solidity, stroke_width
 
 LINE_SPAN = 0.6            # a printed line across the picture shows whole over this share of it at least,
 LINE_LEAN = 0.15           # ... photographed askew by 8 degrees at most,
 LONGER_THAN_WRITING = 2.0  # ... and this many times as long as anything else on it
+WRITING_BESIDE = 0.02      # ... with writing beside them: a piece of at least this share of their clear ink
+LINE_WIDTH = 0.025         # ... all of them fine: at most this share of the picture's side wide
+GRID_SHARE = 0.9           # a table's rules: so much of the piece in straight runs across a third of the picture
+BROADER_THAN_WRITING = 3.0  # a piece at the edge this many times as thick as the writing's strokes may be no ink,
+BROADER_AND_LIGHTER = 1.5   # ... or this many times, and ...
+LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this share as far as the writing...
+SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
 
 
 def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
@@ -83,6 +92,55 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
     return slivers
 
 
+def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: np.ndarray) -> list[int]:
+    """Labels (1-based) of the things that reach into a photo from its edge over the paper: the
+    finger or thumb holding the sheet, the end of a pen lying on it. Pieces at the picture's
+    edge, solid (about as much as their convex hull: no digit's shape is), and at their thickest
+    three times as broad as the strokes written inside the picture, or half as broad again and
+    clearly lighter than them (skin is; a blot or a bold digit cut by the edge is as thick and as
+    dark as the pen that wrote the others); or the rim of such a thing, broader than the filter
+    that finds ink (`ink.ink_strength` keeps only its rim), round a part as dark as the rim (a 0
+    cut by the edge holds paper). `bright`: the picture, ink made bright."""
+    edge = [i for i, box in enumerate(boxes) if at_edge(box, labels.shape)]
+    inside = [i for i, box in enumerate(boxes) if not at_edge(box, labels.shape)]
+    if not edge or not inside:
+        return []
+    paper = float(np.median(bright[::3, ::3]))
+    own = {i: labels[boxes[i]] == i + 1 for i in edge + inside}
+    area = {i: np.count_nonzero(own[i]) for i in own}
+    width = {i: stroke_width(own[i]) for i in inside}
+    contrast = {i: float(np.median(bright[boxes[i]][own[i]])) - paper for i in own}
+    blobs = []
+    for i in edge:
+        # The writing: what lies inside, but specks of dust (a 1 cropped tight is no finger).
+        writing = [j for j in inside if area[j] >= 0.1 * area[i]]
+        if not writing:
+            continue
+        broad = 2 * ndimage.distance_transform_edt(np.pad(own[i], 1)).max() / np.median([width[j] for j in writing])
+        lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
+        if (broad >= BROADER_THAN_WRITING or broad >= BROADER_AND_LIGHTER and lighter) and solidity(own[i]) >= SOLID:
+            blobs.append(i + 1)
+        elif _round_something_dark(own[i], boxes[i], labels.shape, bright, paper, contrast[i]):
+            blobs.append(i + 1)
+    return blobs
+
+
+def _round_something_dark(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...], bright: np.ndarray,
+                          paper: float, contrast: float) -> bool:
+    """Whether a piece at the picture's edge (`own`, its mask in its `box`) is the rim of
+    something broad and dark: closed by the edge, it holds more than itself, and that is over half
+    as dark as it is (`contrast`: its ink over the `paper`)."""
+    rows, cols = box
+    closed = np.pad(own, 1)  # the picture's edges it touches drawn in
+    closed[0, :] |= rows.start == 0
+    closed[-1, :] |= rows.stop == shape[0]
+    closed[:, 0] |= cols.start == 0
+    closed[:, -1] |= cols.stop == shape[1]
+    held = (ndimage.binary_fill_holes(closed) & ~closed)[1:-1, 1:-1]
+    return bool(np.count_nonzero(held) > np.count_nonzero(own)
+                and float(np.median(bright[rows, cols][held])) - paper > 0.5 * contrast)
+
+
 def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
     """Labels (1-based) of the stubs of fine print cut off by the picture's edge: on ruled or
     squared paper, a line that leaves the picture after a cell or two does not cross it and is
@@ -105,9 +163,9 @@ def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int
 
 
 def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The lone straight lines of the `faint` ink that run from the picture's edge across most of
-    it, far longer than anything else on it: a notebook's margin, ruled down the page beside the
-    writing (found for a ruled line only among squared paper's many columns, and otherwise read
+    """The straight lines of the `faint` ink that run from the picture's edge across most of it,
+    far longer than anything else on it: a notebook's margin, ruled down the page beside the
+    writing, or a table's columns (found for a ruled line only among squared paper's many columns, and otherwise read
     as a 1 as long as the page; faint, it shows whole only in part). A digit cropped tight runs
     across the picture too, but is no longer than the digits beside it, and is most of the clear
     ink (`mask`) where it stands alone; a number's strokes are not straight for so long. Bool,
@@ -115,23 +173,40 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     height, width = labels.shape
-    found = []
+    straight = {}  # the straight lines from an edge, by the axis they run along
+    runs = None
     for i, (rows, cols) in enumerate(boxes):
         tall, wide = rows.stop - rows.start, cols.stop - cols.start
+        if not (_from_an_edge(rows, height) or _from_an_edge(cols, width)):
+            continue
+        own = labels[rows, cols] == i + 1
+        if stroke_width(own) > LINE_WIDTH * max(height, width):  # print is fine (an 8x8 digit enlarged is blocky)
+            continue
         down = _from_an_edge(rows, height) and wide <= LINE_LEAN * tall
         across = _from_an_edge(cols, width) and tall <= LINE_LEAN * wide
-        if not (down or across):
+        if (down or across) and _straight(own, 0 if down else 1):
+            straight[i] = 0 if down else 1
             continue
-        axis = 0 if down else 1
-        longest = max((box[axis].stop - box[axis].start for j, box in enumerate(boxes) if j != i), default=0)
-        if longest and (tall if down else wide) >= LONGER_THAN_WRITING * longest and _straight(
-                labels[rows, cols] == i + 1, axis):
+        # A table's rules, crossing: one piece, all in long straight runs.
+        if runs is None:
+            runs = long_runs(faint, int(0.3 * width), 1) | long_runs(faint, int(0.3 * height), 0)
+        if np.count_nonzero(own & runs[rows, cols]) >= GRID_SHARE * np.count_nonzero(own):
+            straight[i] = 0 if tall / height >= wide / width else 1
+    found = []
+    for i, axis in straight.items():
+        # Longer than anything but the other such lines: a table's columns, a double margin.
+        longest = max((box[axis].stop - box[axis].start for j, box in enumerate(boxes) if j not in straight),
+                      default=0)
+        if longest and boxes[i][axis].stop - boxes[i][axis].start >= LONGER_THAN_WRITING * longest:
             found.append(i + 1)
     if not found:
         return None
     lines = np.isin(labels, found)
-    # Writing beside the lines: the clear ink is not mostly theirs.
-    return lines if np.count_nonzero(mask & ~lines) >= np.count_nonzero(mask & lines) else None
+    # Writing beside the lines: a piece of the clear ink no speck beside theirs (a 1 cropped tight
+    # beside specks of dust is nearly all the ink; a table's rules may outweigh a small number).
+    beside, count = ndimage.label(mask & ~lines, structure=np.ones((3, 3)))
+    largest = np.bincount(beside.ravel())[1:].max() if count else 0
+    return lines if largest >= WRITING_BESIDE * np.count_nonzero(mask & lines) else None
 
 
 def _from_an_edge(span: slice, size: int) -> bool:

@@ -25,11 +25,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.edges import border_strips, desk_pieces, fine_stubs, lines_across
+from digitlab.edges import blobs_at_edge, border_strips, desk_pieces, fine_stubs, lines_across
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
-from digitlab.strokes import typical_stroke
+from digitlab.strokes import solidity, typical_stroke
 
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
@@ -259,13 +259,26 @@ def dark_ink(work: np.ndarray) -> bool:
 
 
 def stands_out_dark(work: np.ndarray) -> bool:
-    """Whether the picture's darkest pixels lie far below its median and its lightest close
-    above it: a few dark strokes on grey paper. (Light strokes on a dark board lie far above it;
-    a bold digit cropped tight is half the picture, and is left to the other rules.)"""
+    """Whether the picture's darkest pixels lie far below their surroundings and its lightest
+    close above theirs: a few dark strokes on grey paper. (Light strokes on a dark board lie far
+    above; a bold digit cropped tight is half the picture, and is left to the other rules.) The
+    surroundings are the median over a third of the picture, not the picture's: a phone's lens
+    darkens the corners (vignetting), and against one median the bright middle stood out as far
+    as the ink. (Over less, or a mean, the paper between a bold digit's strokes stood out light.)
+    Lighting varies slowly: the median is taken at about 32 pixels across. The darkest lie far
+    below the picture's median too: where that is the dark ground of light strokes (a drawing
+    app's 8x8 digit, its strokes most of the picture), the ground stands out below the strokes."""
     few = sample(work)
-    darkest, middle, lightest = np.percentile(few, [0.2, 50.0, 99.8])
-    below, above = middle - darkest, lightest - middle
-    return bool(below > DIM_CONTRAST and below > DARK_OVER_LIGHT * above)
+    if float(np.median(few)) - float(np.percentile(few, 0.2)) <= DIM_CONTRAST:
+        return False
+    factor = max(1, max(work.shape) // 32)
+    small = work if factor == 1 else np.asarray(Image.fromarray(work, mode="F").reduce(factor), dtype=np.float32)
+    around = ndimage.median_filter(small, size=max(3, 2 * background_window(work) // factor) | 1, mode="nearest")
+    if factor > 1:
+        around = np.asarray(Image.fromarray(around, mode="F").resize((work.shape[1], work.shape[0]),
+                                                                     Image.Resampling.BILINEAR))
+    darkest, lightest = np.percentile(sample(work - around), [0.2, 99.8])
+    return bool(-darkest > DIM_CONTRAST and -darkest > DARK_OVER_LIGHT * lightest)
 
 
 def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
@@ -298,27 +311,6 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     inner = ndimage.binary_erosion(sheet, iterations=1)
     return np.asarray(Image.fromarray(inner.astype(np.uint8) * 255).resize(
         (work.shape[1], work.shape[0]), Image.Resampling.NEAREST)) > 0
-
-
-def solidity(region: np.ndarray) -> float:
-    """A region's area over its convex hull's: 1 for a sheet of paper seen at any angle, far less
-    for the shape of a digit."""
-    from scipy.spatial import ConvexHull, QhullError
-
-    # The hull of the pixels' squares is that of each row's outer corners: a few hundred points
-    # for Qhull instead of four per pixel (50 ms for a sheet that fills the picture).
-    rows = np.flatnonzero(region.any(axis=1))
-    if rows.size == 0:
-        return 0.0
-    filled = region[rows]
-    left = filled.argmax(axis=1)
-    right = region.shape[1] - filled[:, ::-1].argmax(axis=1)
-    points = np.stack([np.concatenate([left, left, right, right]),
-                       np.concatenate([rows, rows + 1, rows, rows + 1])], 1)
-    try:
-        return float(np.count_nonzero(region) / ConvexHull(points).volume)
-    except QhullError:
-        return 0.0
 
 
 def polarity_doubtful(work: np.ndarray) -> bool:
@@ -390,6 +382,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     boxes = ndimage.find_objects(labels)
     strips = border_strips(labels, boxes)
     strips += [label for label in fine_stubs(labels, boxes) if label not in strips]
+    strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
     if strips:  # rare: label again without them, so component numbers stay contiguous

@@ -20,6 +20,7 @@ CROP_HEIGHT = 64   # a line is cut from the original at this height before its i
 MARGIN_ACROSS = 0.25  # the crop's margin above and below the line's ink, in line heights
 STRAY_WRITING = 0.2   # a crop's piece less of which is the line's own writing may be a frame (`without_stray_frames`)
 UNEVEN_PAPER = 0.15   # a crop whose paper spans more than this (5th to 95th percentile) lies in a shadow's edge
+EDGE_STEP = 0.1       # paper at the picture's edge this far from the picture's median is run on past it
 
 
 def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CROP_HEIGHT,
@@ -48,11 +49,16 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     if step >= 3:  # shrink first: an affine resampling does not average, and would alias
         shrunk = int(step // 1.5)
         image = image.reduce(shrunk)
+    fill = int(np.median(gray[::7, ::7]))
     crop = image.transform(size, Image.Transform.AFFINE, tuple(coefficients / shrunk), Image.Resampling.BILINEAR,
-                           fillcolor=int(np.median(gray[::7, ::7])))
+                           fillcolor=fill)
     bright = np.asarray(crop, dtype=np.float32) / 255
     bright = 1.0 - bright if ink.inverted else bright
-    if ink.sheet is not None:
+    if ink.sheet is None:  # (past a sheet's edge lies the desk, dealt with below)
+        fill_level = 1.0 - fill / 255 if ink.inverted else fill / 255
+        bright = _edge_paper_past_edge(bright, _off_picture(coefficients, gray.shape, bright.shape), fill_level,
+                                       height)
+    else:
         # The desk round a photographed sheet is darker than any ink: where the crop reaches past
         # the sheet's edge (a line near it, a crop's margins), it would read as a 1. The line's
         # own writing stays, however near the edge (the sheet's outline is coarse).
@@ -62,6 +68,31 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
         if off.any() and not off.all():
             bright = np.where(off, np.median(bright[~off]), bright).astype(np.float32)
     return bright, coefficients
+
+
+def _edge_paper_past_edge(bright: np.ndarray, off: np.ndarray, fill: float, height: int) -> np.ndarray:
+    """A crop (`line_crop`) whose margin runs past the picture's edge (`off`), where it was filled
+    with the picture's median (`fill`): filled instead with the paper at the picture's edge, run
+    on, where that is another level (the light falls off towards a corner: vignetting), whose step
+    would be thresholded as ink. The paper only: strokes cut by the edge are not drawn on past it."""
+    if not off.any() or off.all():
+        return bright
+    nearest = ndimage.distance_transform_edt(off, return_distances=False, return_indices=True)
+    paper = paper_level(bright[nearest[0], nearest[1]], height // 2)
+    # The opening runs along the grain's lows: lifted to the paper's middle.
+    paper = paper + float(np.median((bright - paper)[~off]))
+    if np.abs(paper[off] - fill).max() <= EDGE_STEP:
+        return bright
+    return np.where(off, paper, bright)
+
+
+def _off_picture(coefficients: np.ndarray, picture: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
+    """Where a crop of `shape` cut with `coefficients` (`line_crop`) lies past the picture's edges,
+    or within a pixel of them (bilinear sampling blends the fill in there)."""
+    a, b, c, d, e, f = coefficients
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]] + 0.5
+    x, y = a * xs + b * ys + c, d * xs + e * ys + f
+    return (x < 1) | (y < 1) | (x > picture[1] - 1) | (y > picture[0] - 1)
 
 
 def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

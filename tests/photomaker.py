@@ -1,0 +1,160 @@
+"""Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
+notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
+the sheet, a table's rules round the number, the lens's dark corners.
+
+Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from tests.scanmaker import writing_pixels
+
+
+def with_margin(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A notebook page's margin: a red or pink line ruled down the page a little askew, left of
+    the writing (the photo widened on the left where the writing comes near its edge)."""
+    _, cols = writing_pixels(scan)
+    first = int(cols.min()) if len(cols) else scan.width // 2
+    gap = int(rng.uniform(0.03, 0.1) * scan.width)
+    if first < gap + 0.05 * scan.width:
+        added = int(gap + rng.uniform(0.05, 0.15) * scan.width) - first
+        scan, first = widened(scan, (0, 0, added, 0)), first + added
+    width, height = scan.size
+    drift = rng.uniform(-0.015, 0.015) * height  # the line's run across the photo's height
+    x = rng.uniform(0.02 * width + abs(drift), first - gap - abs(drift))
+    colour = (int(rng.integers(200, 245)), int(rng.integers(50, 150)), int(rng.integers(60, 160)))
+    out = scan.convert("RGB")
+    ImageDraw.Draw(out).line([(x - drift / 2, 0), (x + drift / 2, height)], fill=colour,
+                             width=max(1, int(width * rng.uniform(0.002, 0.005))))
+    return out
+
+
+def widened(scan: Image.Image, pad: tuple[int, int, int, int]) -> Image.Image:
+    """A photo of paper with more of the paper round it: `pad` pixels (top, bottom, left, right)
+    of the paper's colour as its edges show it, the light's gradient running on (a plane fitted
+    to the edges' colours) and its grain as noisy as theirs."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width]
+    edge = np.zeros((height, width), dtype=bool)
+    edge[[0, -1]], edge[:, [0, -1]] = True, True
+    design = np.stack([xs[edge], ys[edge], np.ones(edge.sum())], 1)
+    plane, *_ = np.linalg.lstsq(design, rgb[edge], rcond=None)
+    grain = float(np.median(np.abs(rgb[edge] - design @ plane))) * 1.4826
+    ys, xs = np.mgrid[-pad[0]:height + pad[1], -pad[2]:width + pad[3]]
+    out = np.stack([xs, ys, np.ones_like(xs)], -1) @ plane
+    out += np.random.default_rng(height * width).normal(0, grain, out.shape)
+    out[pad[0]:pad[0] + height, pad[2]:pad[2] + width] = rgb
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
+
+
+def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The photo of a sheet as a phone held not quite square to it sees it: the sheet a four-sided
+    shape (each corner pulled in by up to a sixth of the photo) on a dark desk. The sheet is the
+    photo `widened` by up to a tenth each way: writing keeps off a sheet's edge, whereas a photo
+    may be cropped close to it."""
+    scan = widened(scan, tuple(int(rng.uniform(0.05, 0.1) * side)
+                               for side in (scan.height, scan.height, scan.width, scan.width)))
+    width, height = scan.size
+    corners = [(0, 0), (width, 0), (width, height), (0, height)]
+    inward = [(1, 1), (-1, 1), (-1, -1), (1, -1)]
+    pulled = [(x + dx * rng.uniform(0.0, 1 / 6) * width, y + dy * rng.uniform(0.0, 1 / 6) * height)
+              for (x, y), (dx, dy) in zip(corners, inward)]
+    # Pillow maps each output pixel to an input one: solve for the map from the pulled corners
+    # (where the sheet's corners land) back to the photo's own.
+    rows = []
+    for (u, v), (x, y) in zip(pulled, corners):
+        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
+        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
+    coefficients = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel())
+    desk = tuple(int(v) for v in rng.integers(20, 90, 3))
+    seen = scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, tuple(coefficients),
+                                         Image.Resampling.BILINEAR, fillcolor=desk)
+    grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
+    return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
+
+
+def in_shadow(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A soft round shadow (the phone's, or the hand's holding it) over part of the writing: its
+    edge, blurred over up to a twentieth of the photo, runs through the writing."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    gray = rgb.mean(axis=2)
+    ys, xs = np.nonzero(gray < np.median(gray) - 60)
+    k = int(rng.integers(len(ys))) if len(ys) else 0
+    through = (ys[k], xs[k]) if len(ys) else (height / 2, width / 2)
+    radius, turn = rng.uniform(0.3, 0.6) * width, rng.uniform(0, 2 * np.pi)
+    centre = through[0] + radius * np.sin(turn), through[1] + radius * np.cos(turn)
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = 1 / (1 + np.exp((np.hypot(yy - centre[0], xx - centre[1]) - radius) / (rng.uniform(0.005, 0.05) * width)))
+    shade = 1 - rng.uniform(0.3, 0.55) * inside
+    return Image.fromarray(np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8), "RGB")
+
+
+def with_finger(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A fingertip (or a thumb) holding the sheet: a rounded, shaded bar in a skin tone reaching in
+    from one edge of the photo, clear of the writing (the photo widened on that side where the
+    writing comes near it)."""
+    rows, cols = writing_pixels(scan)
+    side = int(rng.integers(4))  # top, bottom, left, right
+    across = scan.height if side < 2 else scan.width  # the photo's size across that edge
+    along = scan.width if side < 2 else scan.height
+    radius = rng.uniform(0.05, 0.11) * min(scan.size)
+    reach = rng.uniform(0.08, 0.2) * across
+    if len(rows):
+        room = {0: rows.min(), 1: scan.height - 1 - rows.max(), 2: cols.min(), 3: scan.width - 1 - cols.max()}[side]
+        short = int(reach + radius * 1.5 - room)
+        if short > 0:
+            scan = widened(scan, tuple(short if k == side else 0 for k in range(4)))
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    across, along = (height, width) if side < 2 else (width, height)
+    at, lean = rng.uniform(0.2, 0.8) * along, rng.uniform(-0.4, 0.4)
+    depth = {0: reach, 1: height - reach, 2: reach, 3: width - reach}[side]
+    base = {0: -across, 1: 2 * across, 2: -across, 3: 2 * across}[side]
+    tip, root = (depth, at), (base, at + lean * abs(base - depth))
+    if side >= 2:
+        tip, root = (at, depth), (at + lean * abs(base - depth), base)
+    yy, xx = np.mgrid[0:height, 0:width]
+    p, d = np.array(tip), np.array(root) - np.array(tip)
+    t = np.clip(((yy - p[0]) * d[0] + (xx - p[1]) * d[1]) / (d @ d), 0, 1)
+    distance = np.hypot(yy - p[0] - t * d[0], xx - p[1] - t * d[1])
+    cover = 0.5 * (1 - np.tanh((distance - radius) / max(2.0, 0.06 * radius)))[..., None]  # a soft edge
+    skin = np.array([rng.uniform(150, 235), rng.uniform(105, 175), rng.uniform(80, 145)])
+    shaded = skin * (1 - 0.35 * np.clip(distance / radius, 0, 1) ** 2)[..., None]
+    return Image.fromarray(np.clip(rgb * (1 - cover) + shaded * cover, 0, 255).astype(np.uint8), "RGB")
+
+
+def in_table(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The number in a cell of a ruled table (a form, a score sheet): printed rules clear of the
+    writing, the cell's and its neighbours', right across the photo both ways."""
+    rows, cols = writing_pixels(scan)
+    if not len(rows):
+        return scan
+    out = scan.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    colour = tuple(int(v) for v in rng.integers(30, 130, 3))
+    pen = max(1, int(scan.width * rng.uniform(0.002, 0.004)))
+    pad = rng.uniform(0.05, 0.15) * scan.height
+    top, bottom = rows.min() - pad, rows.max() + pad
+    left, right = cols.min() - pad, cols.max() + pad
+    cell = rng.uniform(0.6, 1.0) * (right - left)
+    for k in range(-3, 5):
+        y = top + k * (bottom - top)
+        draw.line([(0, y), (scan.width, y)], fill=colour, width=pen)
+    for x in (left - cell, left, right, right + cell):
+        draw.line([(x, 0), (x, scan.height)], fill=colour, width=pen)
+    return out
+
+
+def vignetted(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The lens's dark corners: the light falling off from the photo's middle, to between a third
+    and two thirds darker in its corners (a phone in poor light, a cheap webcam)."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    yy, xx = np.mgrid[0:height, 0:width]
+    reach = np.hypot((yy - height / 2) / (height / 2), (xx - width / 2) / (width / 2)) / np.sqrt(2)
+    shade = 1 - rng.uniform(0.3, 0.65) * reach ** 2
+    return Image.fromarray(np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8), "RGB")
