@@ -163,13 +163,13 @@ def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int
 
 
 def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
-    """The straight lines of the `faint` ink that run from the picture's edge across most of it,
-    far longer than anything else on it: a notebook's margin, ruled down the page beside the
-    writing, or a table's columns (found for a ruled line only among squared paper's many columns, and otherwise read
-    as a 1 as long as the page; faint, it shows whole only in part). A digit cropped tight runs
-    across the picture too, but is no longer than the digits beside it, and is most of the clear
-    ink (`mask`) where it stands alone; a number's strokes are not straight for so long. Bool,
-    the masks' shape; None when there are none."""
+    """The straight, fine lines of the `faint` ink that run from the picture's edge across most
+    of it, far longer than anything else on it: a notebook's margin ruled down the page beside the
+    writing (found for a ruled line only among squared paper's many columns, and otherwise read
+    as a 1 as long as the page; faint, it shows whole only in part), or a table's rules, which
+    cross and are one piece. A digit cropped tight runs across the picture too, but is no longer
+    than the digits beside it, and alone (but for specks) it is all the writing; a number's
+    strokes are not straight for so long. Bool, the masks' shape; None when there are none."""
     labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     height, width = labels.shape
