@@ -100,7 +100,6 @@ def with_finger(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     rows, cols = writing_pixels(scan)
     side = int(rng.integers(4))  # top, bottom, left, right
     across = scan.height if side < 2 else scan.width  # the photo's size across that edge
-    along = scan.width if side < 2 else scan.height
     radius = rng.uniform(0.05, 0.11) * min(scan.size)
     reach = rng.uniform(0.08, 0.2) * across
     if len(rows):

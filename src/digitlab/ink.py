@@ -249,7 +249,7 @@ def dark_ink(work: np.ndarray) -> bool:
     A photo taken in dim light shows its paper grey, often darker than half: there the ink is
     what stands out of the paper's level, and it stands out darker (`stands_out_dark`)."""
     whole = float(np.median(sample(work)))
-    if whole <= DOUBTFUL_MEDIAN[1] and stands_out_dark(work):
+    if whole <= DOUBTFUL_MEDIAN[1] and stands_out_dark(work, whole):
         return True
     if DOUBTFUL_MEDIAN[0] < whole < DOUBTFUL_MEDIAN[1]:
         edges = float(np.median(frame_of(work)))
@@ -258,7 +258,7 @@ def dark_ink(work: np.ndarray) -> bool:
     return whole > 0.5
 
 
-def stands_out_dark(work: np.ndarray) -> bool:
+def stands_out_dark(work: np.ndarray, whole: float) -> bool:
     """Whether the picture's darkest pixels lie far below their surroundings and its lightest
     close above theirs: a few dark strokes on grey paper. (Light strokes on a dark board lie far
     above; a bold digit cropped tight is half the picture, and is left to the other rules.) The
@@ -267,9 +267,9 @@ def stands_out_dark(work: np.ndarray) -> bool:
     as the ink. (Over less, or a mean, the paper between a bold digit's strokes stood out light.)
     Lighting varies slowly: the median is taken at about 32 pixels across. The darkest lie far
     below the picture's median too: where that is the dark ground of light strokes (a drawing
-    app's 8x8 digit, its strokes most of the picture), the ground stands out below the strokes."""
-    few = sample(work)
-    if float(np.median(few)) - float(np.percentile(few, 0.2)) <= DIM_CONTRAST:
+    app's 8x8 digit, its strokes most of the picture), the ground stands out below the strokes.
+    `whole`: the picture's median (of its `sample`)."""
+    if whole - float(np.percentile(sample(work), 0.2)) <= DIM_CONTRAST:
         return False
     factor = max(1, max(work.shape) // 32)
     small = work if factor == 1 else np.asarray(Image.fromarray(work, mode="F").reduce(factor), dtype=np.float32)
