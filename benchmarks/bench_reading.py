@@ -44,7 +44,15 @@ from digitlab.datasets import VALIDATION_FACES, is_validation, load_dataset  # n
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
-from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin  # noqa: E402
+from tests.photomaker import (  # noqa: E402
+    askew_on_desk,
+    in_shadow,
+    in_table,
+    vignetted,
+    with_finger,
+    with_margin,
+    with_pen,
+)
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
@@ -139,6 +147,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
         elif kind == "framed":  # in turn: a finger holding the sheet, a table's rules, the lens's dark corners
             scan = number_scan(join_glyphs(glyphs, rng), rng)
             cases.append(({0: with_finger, 1: in_table, 2: vignetted}[i % 3](scan, rng), text))
+        elif kind == "pen":  # a pen or pencil lying on the paper, clear of the writing
+            cases.append((with_pen(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -275,7 +285,9 @@ def main() -> None:
                                  None),
                                 ("photo", "phone photos: dim light, a notebook's margin, a sheet askew, a soft shadow",
                                  None),
-                                ("framed", "phone photos: a finger at the edge, a table's rules, dark corners", None)):
+                                ("framed", "phone photos: a finger at the edge, a table's rules, dark corners", None),
+                                ("pen", "phone photos: a pen or pencil lying on the paper, clear of the writing",
+                                 None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

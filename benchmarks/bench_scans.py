@@ -29,6 +29,7 @@ from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
+    broad_brush,
     decorated,
     draw_scan,
     glyph_from_font,
@@ -212,6 +213,10 @@ def main() -> None:
             return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
         return make
 
+    def brushed(rng):
+        glyphs = font_and_mnist_glyphs(fonts, per, rng)
+        return [broad_brush(g, rng) for g, _ in glyphs], [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
+
     def styled(digit: int, draw: Callable):
         def make(rng):
             chosen = [fonts[i % len(fonts)] for i in range(per)]
@@ -250,6 +255,7 @@ def main() -> None:
     for side, dark, label in ((28, False, "28x28 white on black"), (28, True, "28x28 black on white"),
                               (16, False, "16x16 white on black"), (8, False, "8x8, either polarity")):
         bench.pair(f"already MNIST-form: {label}", mnist_input(side, dark), args.max_gap, seed + 2 + side + dark)
+    bench.pair("drawn in an app with a broad brush, light on a dark canvas", brushed, args.max_gap, seed + 47)
     bench.pair("1 with a flag and a foot", styled(1, one_with_flag_and_foot), args.max_gap, seed + 40)
     bench.pair("7 with a crossbar", styled(7, seven_with_crossbar), args.max_gap, seed + 41)
     cases, controls, fours, control_digits = closed_four(np.random.default_rng(seed + 42))

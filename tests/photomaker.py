@@ -1,6 +1,6 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
 notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
-the sheet, a table's rules round the number, the lens's dark corners.
+the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
@@ -157,3 +157,40 @@ def vignetted(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     reach = np.hypot((yy - height / 2) / (height / 2), (xx - width / 2) / (width / 2)) / np.sqrt(2)
     shade = 1 - rng.uniform(0.3, 0.65) * reach ** 2
     return Image.fromarray(np.clip(rgb * shade[..., None], 0, 255).astype(np.uint8), "RGB")
+
+
+def with_pen(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A pen or pencil lying on the paper, clear of the writing: a straight, round-ended bar a
+    third to two thirds of the photo long, at any angle, in a pen's colour with a highlight along
+    it (the photo widened below the writing when no place is clear)."""
+    rows, cols = writing_pixels(scan)
+    for attempt in range(60):
+        if attempt == 30 and len(rows):  # no room: lay it on paper added below the writing
+            scan = widened(scan, (0, int(0.45 * scan.height), 0, 0))
+        width, height = scan.size
+        length = rng.uniform(0.35, 0.7) * width
+        thick = max(2.0, rng.uniform(0.008, 0.035) * width)
+        turn = rng.uniform(0, np.pi)
+        half = np.array([np.cos(turn), np.sin(turn)]) * length / 2
+        low = min(rows.max() + 2 * thick, 0.85 * height) if attempt >= 30 and len(rows) else 0
+        centre = np.array([rng.uniform(0.2, 0.8) * width, rng.uniform(max(low, 0.1 * height), 0.9 * height)])
+        start, end = centre - half, centre + half
+        if len(rows):
+            along = np.clip(((cols - start[0]) * (end - start)[0] + (rows - start[1]) * (end - start)[1])
+                            / (length ** 2), 0, 1)
+            gap = np.hypot(cols - start[0] - along * (end - start)[0], rows - start[1] - along * (end - start)[1])
+            if gap.min() < thick + 0.03 * width:
+                continue
+        out = scan.convert("RGB")
+        draw = ImageDraw.Draw(out)
+        colour = np.array(rng.choice([[25, 35, 120], [15, 15, 15], [190, 30, 30], [30, 120, 45], [225, 190, 40],
+                                      [170, 170, 175]]))
+        draw.line([tuple(start), tuple(end)], fill=tuple(int(v) for v in colour), width=int(thick), joint="curve")
+        for tip in (start, end):
+            draw.ellipse([tip[0] - thick / 2, tip[1] - thick / 2, tip[0] + thick / 2, tip[1] + thick / 2],
+                         fill=tuple(int(v) for v in colour))
+        shine = tuple(int(v) for v in np.minimum(colour + 90, 255))
+        offset = np.array([-np.sin(turn), np.cos(turn)]) * thick * 0.2
+        draw.line([tuple(start + offset), tuple(end + offset)], fill=shine, width=max(1, int(thick / 5)))
+        return out
+    return scan

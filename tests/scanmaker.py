@@ -265,6 +265,28 @@ def mnist_form(glyph: np.ndarray, side: int = 28, dark_on_light: bool = False) -
     return Image.fromarray(255 - np.asarray(canvas)) if dark_on_light else canvas
 
 
+def broad_brush(glyph: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """A digit drawn with a broad brush in a drawing app, light on its dark canvas (200-560 px
+    square): a third to two thirds of the canvas high, off its middle, the brush a twenty-fifth to
+    a tenth of the canvas wide. PNG-clean: two levels and their edges, no noise."""
+    from scipy import ndimage
+
+    side = int(rng.choice([200, 280, 400, 560]))
+    height = int(side * rng.uniform(0.35, 0.65))
+    width = max(1, round(glyph.shape[1] * height / glyph.shape[0]))
+    small = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize((width, height),
+                                                                             Image.Resampling.BILINEAR)) / 255
+    brush = side * rng.uniform(0.04, 0.1)
+    grow = max(0, int(round((brush - stroke_thickness(small)) / 2)))
+    ink = ndimage.binary_dilation(small > 0.5, iterations=grow) if grow else small > 0.5
+    canvas = np.zeros((side, side), dtype=np.uint8)
+    top = int(rng.integers(0, side - height + 1))
+    left = int(rng.integers(0, max(1, side - width + 1)))
+    region = canvas[top:top + height, left:left + width]
+    region[ink[:region.shape[0], :region.shape[1]]] = 255
+    return Image.fromarray(canvas)
+
+
 def tight_crop(scan: Image.Image, margin: int = 0) -> Image.Image:
     """A photo cropped to the digit: its ink touches the picture's edges."""
     rows, cols = writing_pixels(scan)

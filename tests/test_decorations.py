@@ -1,7 +1,7 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitlab.decorations import detach_from_frames, nested_pieces, underlines, without_frames
+from digitlab.decorations import detach_from_frames, long_strokes, nested_pieces, underlines, without_frames
 from digitlab.ink import find_ink
 
 
@@ -33,6 +33,27 @@ def test_a_line_under_a_number_is_an_underline_and_a_bar_over_a_digit_is_not():
         draw.line([(110, 175), (210, 176)], fill=0, width=5)                   # a dash under part of it
     ink, _ = pieces(five_and_dash)
     assert underlines(ink, list(range(len(ink.areas)))) == set()
+
+
+def test_a_straight_stroke_far_longer_than_the_digits_is_no_writing_and_a_1_is():
+    def strokes_of(ink):
+        every = list(range(len(ink.areas)))
+        return long_strokes({i: ink.pixels(i) for i in every}, every, set())
+
+    def number_and_pen(draw):
+        draw.line([(40, 40), (40, 90)], fill=0, width=5)                      # a 1
+        draw.line([(60, 40), (95, 40), (70, 90)], fill=0, width=5)            # a 7
+        draw.ellipse([(105, 40), (135, 90)], outline=0, width=5)              # a 0
+        draw.line([(40, 200), (200, 120)], fill=0, width=7)                   # a pen lying by them
+    ink, by_corner = pieces(number_and_pen)
+    assert strokes_of(ink) == {near(by_corner, 37, 117)}
+
+    def ones(draw):  # every piece straight: none is set apart
+        for x in (60, 100, 140):
+            draw.line([(x, 60), (x, 110)], fill=0, width=5)
+        draw.line([(40, 200), (200, 140)], fill=0, width=7)
+    ink, _ = pieces(ones)
+    assert strokes_of(ink) == set()
 
 
 def test_an_oval_drawn_round_a_digit_in_the_writings_pen_is_a_frame():

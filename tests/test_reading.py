@@ -11,7 +11,7 @@ from digitlab.ink import find_ink
 from digitlab.linefinding import find_lines, frame_sides
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
-from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin
+from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin, with_pen
 from tests.scanmaker import (
     ScanStyle,
     decorated,
@@ -310,7 +310,7 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger
-    holding the sheet, in a table's cell, or with the lens's dark corners."""
+    holding the sheet, in a table's cell, with the lens's dark corners, or with a pen lying by it."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -318,7 +318,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
         return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=2.0, tint=grey, ink=(20, 25, 30), gradient=0.3),
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
-    if kind in ("finger", "table", "vignette"):  # on paper of any light tint, lit unevenly, as the benchmark's
+    if kind in ("finger", "table", "vignette", "pen"):  # on paper of any light tint, lit unevenly, as the benchmark's
         style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                           angle=float(rng.uniform(-6, 6)), shear=float(rng.uniform(-0.15, 0.15)),
                           ruled=bool(rng.random() < 0.25), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
@@ -327,7 +327,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
                           ink=tuple(int(v) for v in rng.integers(0, 80, 3)))
     scan = draw_scan(glyph, style, rng)
     situations = {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow, "finger": with_finger,
-                  "table": in_table, "vignette": vignetted}
+                  "table": in_table, "vignette": vignetted, "pen": with_pen}
     return situations[kind](scan, rng)
 
 
@@ -391,6 +391,15 @@ def test_a_number_in_the_lens_dark_corners_is_dark_ink_and_read(reader, text, fa
     scan = phone_photo("vignette", text, face, seed)
     assert find_ink(scan, work_side=READ_SIDE).inverted
     assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("023541", 1, 1), ("9270", 8, 933), ("5646", 26, 734),
+                                              ("43", 12, 11)])
+def test_a_pen_lying_on_the_paper_is_no_digit(reader, text, face, seed):
+    # A straight bar several times as long as the digits was read as a line of its own ("023541"
+    # read "023541\n1"), or set the writing's height, so that the digits passed for specks and the
+    # number was lost ("5646" read "1").
+    assert reader.read(phone_photo("pen", text, face, seed)).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

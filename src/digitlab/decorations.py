@@ -217,3 +217,36 @@ def underlines(ink: InkMap, pieces: list[int]) -> set[int]:
                 and np.median([(r.stop - r.start) / (c.stop - c.start) for r, c in over]) >= 0.9):
             found.add(i)
     return found
+
+
+# A straight stroke this many times as long as the page's other pieces (at the median) is no digit:
+# a 1 is as tall as the digits beside it.
+STICK_LENGTH = 2.5
+STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of it
+
+
+def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[int], inner: set[int]) -> set[int]:
+    """Pieces (of `pieces`, with their (xs, ys) `pixels`) that are straight strokes far longer
+    than the other pieces: a pen, a pencil or a stick lying on the paper, a stroke drawn across
+    the page. Read as writing, each was a line of its own ("76" read "76" and "1"), or so tall
+    that the digits beside it were taken for specks and the number was lost. Where every piece is
+    straight ("111"), none is."""
+    lengths, straight = {}, set()
+    for i in pieces:
+        if i in inner:
+            continue
+        xs, ys = pixels[i]
+        points = np.stack([xs - xs.mean(), ys - ys.mean()])
+        if points.shape[1] < 3:
+            continue
+        # Along and across the piece's principal axis.
+        _, axes = np.linalg.eigh(np.cov(points))
+        across, along = axes.T @ points
+        lengths[i] = float(np.ptp(along)) + 1
+        if np.ptp(across) + 1 <= STICK_WIDTH * lengths[i]:
+            straight.add(i)
+    others = [length for i, length in lengths.items() if i not in straight]
+    if not others:
+        return set()
+    usual = float(np.median(others))
+    return {i for i in straight if lengths[i] >= STICK_LENGTH * usual}

@@ -29,13 +29,14 @@ from digitlab.edges import blobs_at_edge, border_strips, desk_pieces, fine_stubs
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
-from digitlab.strokes import solidity, typical_stroke
+from digitlab.strokes import quadrilateral_share, solidity, typical_stroke
 
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
 DOUBTFUL_MEDIAN = (0.38, 0.62)  # a picture whose median lies between is about as dark as it is light
 DIM_CONTRAST = 0.15    # dark strokes on dim paper lie at least this far below it (of the full range)...
 DARK_OVER_LIGHT = 3.0  # ... and this many times as far as anything light on it lies above
+QUADRILATERAL = 0.85   # a sheet wholly in view fills at least this much of its hull with four corners
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,13 @@ class InkMap:
         if len(self.areas) == 0:
             return []
         return [int(i) for i in np.flatnonzero(self.areas >= max(4.0, 0.01 * self.areas.max()))]
+
+    def pixels(self, index: int, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
+        """(xs, ys) of a component's pixels at working resolution, at most `most` of them."""
+        rows, cols = self.boxes[index]
+        ys, xs = np.nonzero(self.labels[rows, cols] == index + 1)
+        step = max(1, len(xs) // most)
+        return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
 
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
@@ -287,8 +295,8 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
 
     The sheet is the largest light region (holes filled: the writing on it), and it must look
     like paper: a convex shape (a bold light digit on dark paper is not), mostly light inside (a
-    chalk "0" on a blackboard encloses dark), broad (a stroke is narrow), with an even, clearly
-    darker and broad surround."""
+    chalk "0" on a blackboard encloses dark), broad (a stroke is narrow), four-cornered where it
+    is wholly in view, with an even, clearly darker and broad surround."""
     factor = max(1, int(np.ceil(max(work.shape) / 128)))
     small = np.asarray(Image.fromarray(work, mode="F").reduce(factor)) if factor > 1 else work
     light = small > otsu_threshold(sample(small))
@@ -300,6 +308,11 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     if not 0.08 <= sheet.mean() <= 0.92 or largest.sum() < 0.8 * sheet.sum() or solidity(sheet) < 0.85:
         return None
     if ndimage.distance_transform_edt(sheet).max() < 0.08 * min(small.shape):
+        return None
+    # A sheet wholly in view has four corners; a bold light digit on a dark canvas (a drawing
+    # app's 8 or 0, its holes filled) is round. A sheet cut by the picture's edge may have more.
+    in_view = not (sheet[0].any() or sheet[-1].any() or sheet[:, 0].any() or sheet[:, -1].any())
+    if in_view and quadrilateral_share(sheet) < QUADRILATERAL:
         return None
     desk = ~ndimage.binary_dilation(sheet, iterations=2)
     if desk.mean() < 0.05 or small[desk].std() > 0.1 or np.median(small[desk]) > np.median(small[sheet]) - 0.2:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab.decorations import nested_pieces, underlines
+from digitlab.decorations import long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
 from digitlab.strokes import stroke_width
 
@@ -39,14 +39,6 @@ def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[n
     (shape (K, 1)) turn the points to all K frames at once."""
     cos, sin = np.cos(angle), np.sin(angle)
     return xs * cos + ys * sin, -xs * sin + ys * cos
-
-
-def component_pixels(ink: InkMap, index: int, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
-    """(xs, ys) of a component's pixels at working resolution, at most `most` of them."""
-    rows, cols = ink.boxes[index]
-    ys, xs = np.nonzero(ink.labels[rows, cols] == index + 1)
-    step = max(1, len(xs) // most)
-    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
 
 
 def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) -> float:
@@ -131,13 +123,15 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     keep = ink.significant()
     if not keep:
         return []
-    pixels = {i: component_pixels(ink, i) for i in keep}
+    pixels = {i: ink.pixels(i) for i in keep}
     # The inner rings of outlined digits lie in their outer rings: their neighbours' directions say
     # nothing of the writing's, and they join the line around them as small pieces do. A frame
     # round the writing, or a line under it, is no writing (and would pull the writing's angle).
     inner, frames = nested_pieces(ink, keep)
     keep = [i for i in keep if i not in frames] or keep
     under = underlines(ink, keep)
+    sticks = long_strokes(pixels, [i for i in keep if i not in under], inner)
+    keep = [i for i in keep if i not in sticks]
     angle = writing_direction(ink, pixels, [i for i in keep if i not in under] or keep, inner)
     if under and abs(angle) > math.pi / 4:
         # The rest runs up or down the picture: a number turned on its side, whose 1s lie flat.
@@ -191,9 +185,9 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
                 start = k
-    # What each line's crop must leave out: the ink drawn round or under the writing, and the
-    # other lines' digits.
-    drawn, placed = frames | under | dashes | drawn_sides, {j for line in lines for j in line.components}
+    # What each line's crop must leave out: the ink drawn round or under the writing, a pen lying
+    # by it, and the other lines' digits.
+    drawn, placed = frames | under | dashes | drawn_sides | sticks, {j for line in lines for j in line.components}
     for line in lines:
         line.foreign = tuple(sorted(drawn | (placed - set(line.components))))
     return lines

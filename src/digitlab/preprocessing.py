@@ -32,6 +32,7 @@ MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
 DETAIL_SIDE = 112      # digit crops are re-read at up to this size...
 DETAILED_ENOUGH = 64   # ...unless the working image already shows them at least this big
 OUTLINE_ELONGATION = 12.0  # a hole this elongated (boundary² / 4 area) is the inside of an outline
+INSIDE_SHARE = 0.1  # an outline's insides are at least this share of its ink's area
 
 
 def _union(slices: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
@@ -153,11 +154,14 @@ def outline_inside(mask: np.ndarray) -> np.ndarray:
     counter of a written 0, 6, 8, 9 or closed 4 is round or oval: of 26,480 masks of mnist-5k's
     training digits and of the training and dev faces' digits, each drawn from thin to bold, 5
     pass for outlines (`looks_hollow`)."""
-    background, elongation, _ = hole_elongations(mask)
+    background, elongation, areas = hole_elongations(mask)
     if not looks_hollow(elongation):
         return mask
     # Where the outline touches itself its inside is cut in parts, some short: they count too.
-    return np.isin(background, np.flatnonzero(elongation >= OUTLINE_ELONGATION / 2))
+    insides = np.flatnonzero(elongation >= OUTLINE_ELONGATION / 2)
+    if areas[insides].sum() < INSIDE_SHARE * np.count_nonzero(mask):
+        return mask  # a bold marker's counters, closed to slits: an outline's insides are broad
+    return np.isin(background, insides)
 
 
 def render_mnist(mask: np.ndarray, deskew: bool = False) -> np.ndarray:
