@@ -236,12 +236,10 @@ def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[
         if i in inner:
             continue
         xs, ys = pixels[i]
-        points = np.stack([xs - xs.mean(), ys - ys.mean()])
-        if points.shape[1] < 3:
-            continue
-        # Along and across the piece's principal axis.
-        _, axes = np.linalg.eigh(np.cov(points))
-        across, along = axes.T @ points
+        x, y = xs - xs.mean(), ys - ys.mean()
+        # Along and across the piece's principal axis (of its second moments).
+        turn = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
+        along, across = x * math.cos(turn) + y * math.sin(turn), y * math.cos(turn) - x * math.sin(turn)
         lengths[i] = float(np.ptp(along)) + 1
         if np.ptp(across) + 1 <= STICK_WIDTH * lengths[i]:
             straight.add(i)
