@@ -221,7 +221,7 @@ def underlines(ink: InkMap, pieces: list[int]) -> set[int]:
 
 # A straight stroke this many times as long as the page's other pieces (at the median) is no digit:
 # a 1 is as tall as the digits beside it.
-STICK_LENGTH = 2.5
+STICK_LENGTH = 2.0
 STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of it
 
 
