@@ -267,8 +267,8 @@ def mnist_form(glyph: np.ndarray, side: int = 28, dark_on_light: bool = False) -
 
 def broad_brush(glyph: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """A digit drawn with a broad brush in a drawing app, light on its dark canvas (200-560 px
-    square): a third to two thirds of the canvas high, off its middle, the brush a twenty-fifth to
-    a tenth of the canvas wide. PNG-clean: two levels and their edges, no noise."""
+    square): a third to two thirds of the canvas high, anywhere on it, the brush a twenty-fifth to
+    a tenth of the canvas wide. PNG-clean: two levels, no noise."""
     from scipy import ndimage
 
     side = int(rng.choice([200, 280, 400, 560]))

@@ -1,5 +1,6 @@
 """How wide the strokes of a mask are: the measure the scan pipeline, the reader's line images
-and the generators bring strokes to MNIST's width by; and how solid a shape is (`solidity`)."""
+and the generators bring strokes to MNIST's width by; and how solid a shape is (`solidity`) and
+how nearly four-cornered (`quadrilateral_share`)."""
 
 from __future__ import annotations
 
@@ -59,11 +60,11 @@ def quadrilateral_share(region: np.ndarray) -> float:
     corners = hull.points[hull.vertices].astype(np.float64)
     if len(corners) <= 4:
         return 1.0
-    # Every diagonal i-k with the farthest corner on each side of it: corners are few (tens).
+    # Every diagonal i-k with the farthest corner on each side of it. Corners are tens; more are
+    # thinned to 64 in order (the quadrilateral found can then only be smaller).
     corners = corners[np.linspace(0, len(corners), min(len(corners), 64), endpoint=False).astype(int)]
-    chord = corners[None, :, :] - corners[:, None, :]                        # [i, k]
-    to_corner = corners[None, :, :] - corners[:, None, :]                    # [i, j]
-    cross = chord[:, :, None, 0] * to_corner[:, None, :, 1] - chord[:, :, None, 1] * to_corner[:, None, :, 0]
+    offset = corners[None, :, :] - corners[:, None, :]  # [i, k]: from corner i to corner k
+    cross = offset[:, :, None, 0] * offset[:, None, :, 1] - offset[:, :, None, 1] * offset[:, None, :, 0]  # [i, k, j]
     quadrilateral = (cross.max(axis=2) - cross.min(axis=2)).max() / 2
     return float(quadrilateral / hull.volume)
 
