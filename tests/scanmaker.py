@@ -267,16 +267,16 @@ def mnist_form(glyph: np.ndarray, side: int = 28, dark_on_light: bool = False) -
 
 def broad_brush(glyph: np.ndarray, rng: np.random.Generator) -> Image.Image:
     """A digit drawn with a broad brush in a drawing app, light on its dark canvas (200-560 px
-    square): a third to two thirds of the canvas high, anywhere on it, the brush a twenty-fifth to
-    a tenth of the canvas wide. PNG-clean: two levels, no noise."""
+    square): two fifths to three fifths of the canvas high, anywhere on it, the brush a
+    sixteenth to an eighth of the canvas wide. PNG-clean: two levels, no noise."""
     from scipy import ndimage
 
     side = int(rng.choice([200, 280, 400, 560]))
-    height = int(side * rng.uniform(0.35, 0.65))
+    height = int(side * rng.uniform(0.4, 0.6))
     width = max(1, round(glyph.shape[1] * height / glyph.shape[0]))
     small = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize((width, height),
                                                                              Image.Resampling.BILINEAR)) / 255
-    brush = side * rng.uniform(0.04, 0.1)
+    brush = side * rng.uniform(0.06, 0.125)
     grow = max(0, int(round((brush - stroke_thickness(small)) / 2)))
     ink = ndimage.binary_dilation(small > 0.5, iterations=grow) if grow else small > 0.5
     canvas = np.zeros((side, side), dtype=np.uint8)
