@@ -15,7 +15,8 @@ squared paper photographed a little askew, numbers in a box, in an oval or over 
 in a hand leaning far (italic), numbers set whole by a face as a font renderer sets them, phone
 photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, a soft shadow
 over the writing; a finger holding the sheet, a table's rules round the number, the lens's dark
-corners; drawn by tests/photomaker.py), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
+corners; drawn by tests/photomaker.py), numbers written one digit to a box in a form's row of
+boxes, sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
 180), and speed. Targets are options; each is printed as met / missed, and the script exits 1
 when one is missed.
 """
@@ -62,6 +63,7 @@ from tests.scanmaker import (  # noqa: E402
     glyph_from_font,
     glyph_from_mnist,
     handwriting_fonts,
+    in_boxes,
     in_turn,
     join_glyphs,
     joined_glyphs,
@@ -149,6 +151,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append(({0: with_finger, 1: in_table, 2: vignetted}[i % 3](scan, rng), text))
         elif kind == "pen":  # a pen or pencil lying on the paper, clear of the writing
             cases.append((with_pen(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
+        elif kind == "boxes":  # a form's row of boxes, one digit to a box
+            cases.append((number_scan(in_boxes(glyphs, rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -287,7 +291,8 @@ def main() -> None:
                                  None),
                                 ("framed", "phone photos: a finger at the edge, a table's rules, dark corners", None),
                                 ("pen", "phone photos: a pen or pencil lying on the paper, clear of the writing",
-                                 None)):
+                                 None),
+                                ("boxes", "numbers written one digit to a box, in a form's row of boxes", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

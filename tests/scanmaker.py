@@ -344,6 +344,35 @@ def decorated(glyph: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndar
     return np.pad(crop_to_ink(np.asarray(canvas, dtype=np.float32) / 255), int(0.25 * height))
 
 
+def in_boxes(glyphs: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """Digits written one to a box in a form's row of boxes (a student number, a postcode): each
+    digit (mask, 0..1) scaled into its box and set a little off its middle, the row drawn in a
+    thinner pen than most writing, with room round it for `draw_scan`'s shear."""
+    height = 160
+    box_width, box_height = int(height * rng.uniform(0.8, 1.1)), int(height * rng.uniform(1.1, 1.35))
+    pad = height
+    canvas = np.zeros((box_height + 2 * pad, len(glyphs) * box_width + 2 * pad), np.float32)
+    for k, glyph in enumerate(glyphs):
+        glyph = crop_to_ink(glyph)
+        scale = min(height * rng.uniform(0.75, 0.95) / glyph.shape[0],
+                    box_width * rng.uniform(0.6, 0.85) / glyph.shape[1])
+        glyph = np.asarray(Image.fromarray((glyph * 255).astype(np.uint8)).resize(
+            (max(1, int(glyph.shape[1] * scale)), max(1, int(glyph.shape[0] * scale)))), np.float32) / 255
+        top = pad + (box_height - glyph.shape[0]) // 2 + int(rng.integers(-height // 10, height // 10 + 1))
+        left = (pad + k * box_width + (box_width - glyph.shape[1]) // 2
+                + int(rng.integers(-height // 20, height // 20 + 1)))
+        region = canvas[top:top + glyph.shape[0], left:left + glyph.shape[1]]
+        np.maximum(region, glyph[:region.shape[0], :region.shape[1]], out=region)
+    image = Image.fromarray((canvas * 255).astype(np.uint8))
+    draw = ImageDraw.Draw(image)
+    pen = max(2, int(height * rng.uniform(0.02, 0.05)))
+    right, bottom = pad + len(glyphs) * box_width, pad + box_height
+    draw.rectangle([pad, pad, right, bottom], outline=255, width=pen)
+    for k in range(1, len(glyphs)):
+        draw.line([(pad + k * box_width, pad), (pad + k * box_width, bottom)], fill=255, width=pen)
+    return np.pad(crop_to_ink(np.asarray(image, np.float32) / 255), height // 3)
+
+
 # ---------------------------------------------------------------- numbers and pages
 
 

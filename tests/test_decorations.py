@@ -1,7 +1,14 @@
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digitlab.decorations import detach_from_frames, long_strokes, nested_pieces, underlines, without_frames
+from digitlab.decorations import (
+    box_walls,
+    detach_from_frames,
+    long_strokes,
+    nested_pieces,
+    underlines,
+    without_frames,
+)
 from digitlab.ink import find_ink
 
 
@@ -151,3 +158,31 @@ def test_a_closed_box_round_a_small_number_goes_from_its_line():
     kept = without_frames(mask)
     assert not kept[4:7].any() and not kept[:, 10:13].any() and not kept[:, 118:121].any()
     assert (kept[14:50, 25:110] == mask[14:50, 25:110]).all()
+
+
+def test_the_walls_and_edges_of_a_row_of_boxes_go_and_the_digits_in_them_stay():
+    def crop(boxes: bool, lean: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """A line crop's ink: "170" written one digit to a box (the row's walls leaning by
+        `lean`), or without the boxes; and the digits' own ink."""
+        digits = Image.new("1", (200, 64), 0)
+        draw = ImageDraw.Draw(digits)
+        draw.line([(40, 16), (40, 48)], fill=1, width=4)                          # a 1
+        draw.line([(82, 16), (104, 16), (90, 48)], fill=1, width=4)               # a 7
+        draw.ellipse([(132, 16), (152, 48)], outline=1, width=4)                  # a 0
+        ink = np.asarray(digits, dtype=bool)
+        if not boxes:
+            return ink, ink
+        row = Image.new("1", (200, 64), 0)
+        draw = ImageDraw.Draw(row)
+        draw.line([(20, 8), (176, 8)], fill=1, width=2)
+        draw.line([(20, 56), (176, 56)], fill=1, width=2)
+        for x in (20, 72, 124, 176):
+            draw.line([(x, 8), (x + lean * 48, 56)], fill=1, width=2)
+        return ink | np.asarray(row, dtype=bool), ink
+
+    for lean in (0.0, 0.2):
+        mask, digits = crop(boxes=True, lean=lean)
+        walls = box_walls(mask)
+        assert walls[mask & ~digits].mean() > 0.9            # the boxes go,
+        assert walls[digits].mean() < 0.05                   # the digits stay
+    assert not box_walls(crop(boxes=False)[0]).any()

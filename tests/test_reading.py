@@ -19,6 +19,7 @@ from tests.scanmaker import (
     draw_scan,
     glyph_from_font,
     handwriting_fonts,
+    in_boxes,
     join_glyphs,
     leaning,
     outline_glyph,
@@ -400,6 +401,24 @@ def test_a_pen_lying_on_the_paper_is_no_digit(reader, text, face, seed):
     # read "023541\n1"), or set the writing's height, so that the digits passed for specks and the
     # number was lost ("5646" read "1").
     assert reader.read(phone_photo("pen", text, face, seed)).text == text
+
+
+def boxed_number(text: str, face: int, seed: int):
+    """A dev face's number written one digit to a box in a form's row of boxes, photographed a
+    little askew."""
+    rng = np.random.default_rng(seed)
+    glyphs = [glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text]
+    style = ScanStyle(side=800, fill=float(rng.uniform(0.15, 0.3)), angle=float(rng.uniform(-5, 5)),
+                      shear=float(rng.uniform(-0.1, 0.1)), noise=0.02, jpeg_quality=85)
+    return draw_scan(in_boxes(glyphs, rng), style, rng)
+
+
+@pytest.mark.parametrize("text, face, seed", [("80845", 17, 285), ("023541", 1, 1), ("9270", 8, 933),
+                                              ("748", 26, 401), ("77", 6, 59)])
+def test_the_walls_of_a_forms_boxes_are_no_digits(reader, text, face, seed):
+    # Each wall between the boxes was cut free from the box's top and bottom and read as a 1
+    # ("80845" read "810181415", "77" "717"); a digit that touched a wall was one piece with it.
+    assert reader.read(boxed_number(text, face, seed)).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

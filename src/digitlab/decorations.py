@@ -1,7 +1,8 @@
 """Ink drawn round or under writing rather than writing: a box or an oval round a digit or a
-number (told from the outer ring of an outlined digit, which hugs its inner rings), and a line
-drawn under it. The single-digit pipeline (`preprocessing`), the line finder (`linefinding`) and
-the line crops read (`reading`, `without_frames`) leave them out.
+number (told from the outer ring of an outlined digit, which hugs its inner rings), a line
+drawn under it, a pen lying by it, and a form's row of boxes written one digit to a box. The
+single-digit pipeline (`preprocessing`), the line finder (`linefinding`) and the line crops read
+(`reading`, `without_frames`, `linecrop.line_mask`) leave them out.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from scipy import ndimage
 
 from digitlab.ink import InkMap
 from digitlab.ruling import long_runs
-from digitlab.strokes import stroke_width
+from digitlab.strokes import principal_axes, stroke_width
 
 # A frame encloses more than this many times its own ink: an oval drawn in the writing's pen round
 # a thin 1 encloses about three times (four was asked before, and such ovals were read as 0s). An
@@ -235,11 +236,7 @@ def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[
     for i in pieces:
         if i in inner:
             continue
-        xs, ys = pixels[i]
-        x, y = xs - xs.mean(), ys - ys.mean()
-        # Along and across the piece's principal axis (of its second moments).
-        turn = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
-        along, across = x * math.cos(turn) + y * math.sin(turn), y * math.cos(turn) - x * math.sin(turn)
+        along, across = principal_axes(*pixels[i])
         lengths[i] = float(np.ptp(along)) + 1
         if np.ptp(across) + 1 <= STICK_WIDTH * lengths[i]:
             straight.add(i)
@@ -248,3 +245,98 @@ def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[
         return set()
     usual = float(np.median(others))
     return {i for i in straight if lengths[i] >= STICK_LENGTH * usual}
+
+
+WALL_SHEARS = np.linspace(-0.4, 0.4, 17)  # a box's walls lean as far as the writing's slant may
+# The crop's line lies at the writing's angle, which the walls may pull off the box's by this much,
+# and a photo in perspective tilts the box's top and bottom apart.
+BOX_SLOPES = np.tan(np.radians(np.arange(-12.0, 12.5, 1.0)))
+
+
+def box_walls(mask: np.ndarray) -> np.ndarray:
+    """The ink of a form's row of boxes, one digit to a box, in a line crop's ink (bool): a straight
+    line across the top of the writing (`box_edges`), one across its bottom, and three or more
+    straight strokes from one to the other, upright or leaning, about evenly apart (the row's
+    ends and the walls between its boxes). Cut free from the top and bottom as they were, each
+    wall read as a 1 ("50651" read "510161511"), and a digit that touches a wall was one piece
+    with it. Bool, the mask's shape (nothing found: none)."""
+    found = np.zeros_like(mask)
+    ys, xs = np.nonzero(mask)
+    height, width = mask.shape
+    if xs.size == 0 or height < 8:
+        return found
+    top, bottom = box_edges(ys, xs, mask.shape)
+    if top is None or bottom is None:
+        return found
+    # For every column where a wall could leave the top and every lean, the share of the
+    # segment down to the bottom that runs over ink.
+    start = np.arange(width)[None, :, None]
+    y0 = top[0] + top[1] * (start - width / 2)
+    end = start + WALL_SHEARS[:, None, None] * (bottom[0] + bottom[1] * (start - width / 2) - y0)
+    y1 = bottom[0] + bottom[1] * (end - width / 2)
+    steps = np.linspace(0.0, 1.0, max(4, int(bottom[0] - top[0]) + 1))[None, None, :]
+    sample_x = np.rint(start + (end - start) * steps).astype(int)
+    sample_y = np.rint(y0 + (y1 - y0) * steps).astype(int)
+    near = ndimage.maximum_filter1d(mask.view(np.uint8), 3, axis=1) > 0
+    inside = (sample_x >= 0) & (sample_x < width) & (sample_y >= 0) & (sample_y < height)
+    cover = (near[np.clip(sample_y, 0, height - 1), np.clip(sample_x, 0, width - 1)] & inside).mean(axis=2)
+    best = cover.max(axis=0)  # (columns,): at the best lean
+    strong = np.flatnonzero(best >= 0.95)
+    walls = [int(run[np.argmax(best[run])]) for run in np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
+             if run.size]
+    # Boxes, for a digit each: about as wide as each other, and none a sliver (the outlines of
+    # hollow lettering whose tops line up have walls too, a stroke's width apart).
+    gaps = np.diff(walls)
+    if len(walls) < 3 or gaps.min() < 0.4 * (bottom[0] - top[0]) or gaps.max() > 1.6 * gaps.min():
+        return found
+    pen = max(1.0, stroke_width(mask))
+    # A box's top and bottom stand clear of the writing inside, but where a digit touches them:
+    # the tops of bold digits that line up (hollow lettering closed at this size) have ink below.
+    inner = np.arange(walls[0], walls[-1] + 1)
+    inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
+    for (middle, slope, thickness), inward in ((top, 1), (bottom, -1)):
+        rows = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
+        if mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
+            return found
+    rows, cols = np.mgrid[0:height, 0:width]
+    for x in walls:
+        lean = WALL_SHEARS[np.argmax(cover[:, x])]
+        a = np.array([x, y0[0, x, 0]])
+        b = np.array([end[np.argmax(cover[:, x]), x, 0], y1[np.argmax(cover[:, x]), x, 0]])
+        # Distance from the segment's line, measured across its lean.
+        across = np.abs((cols - a[0]) - lean * (rows - a[1])) / math.hypot(1.0, lean)
+        found |= (across <= 0.5 * pen + 1) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
+    # The top and bottom go with the walls: a box left whole is read as hollow lettering.
+    for middle, slope, thickness in (top, bottom):
+        along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
+        found |= along & (cols >= walls[0] - pen) & (cols <= walls[-1] + pen)
+    return found & mask
+
+
+def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tuple[float, float, float] | None]:
+    """The straight lines across most of a crop's ink (`ys`, `xs`) in its upper and its lower
+    two-fifths, at any of BOX_SLOPES: each line's row at the crop's middle column, its slope and
+    its thickness in rows; None where no line of one slope and row holds ink unbroken (but for a
+    pixel or two) over 70% of the ink's columns."""
+    height, width = shape
+    lean = np.rint(BOX_SLOPES[:, None] * (xs - width / 2)).astype(int)
+    offset = int(np.abs(lean).max())
+    rows = ys[None, :] - lean + offset  # at one slope and row, one pixel per column at most
+    span = int(rows.max()) + 1
+    counts = np.bincount((rows + span * np.arange(len(BOX_SLOPES))[:, None]).ravel(),
+                         minlength=span * len(BOX_SLOPES)).reshape(len(BOX_SLOPES), span)
+    middle = np.arange(span) - offset
+    least = 0.7 * (np.ptp(xs) + 1)
+    edges: list[tuple[float, float, float] | None] = []
+    for allowed in (middle < 0.4 * height, middle > 0.6 * height):
+        here = np.where(allowed[None, :], counts, 0)
+        slope, row = np.unravel_index(np.argmax(here), here.shape)
+        # Unbroken, as the tops of digits that line up along a slope are not.
+        on = np.unique(xs[np.abs(rows[slope] - row) <= 1])
+        runs = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(on) > 3) + 1, [on.size]]))
+        if here[slope, row] < least or runs.max() < least:
+            edges.append(None)
+            continue
+        thick = here[slope, max(0, row - 3):row + 4] >= 0.5 * here[slope, row]
+        edges.append((float(middle[row]), float(BOX_SLOPES[slope]), float(np.count_nonzero(thick))))
+    return edges

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from digitlab.decorations import box_walls
 from digitlab.ink import InkMap, paper_level, threshold_ink
 from digitlab.linefinding import TextLine
 from digitlab.ruling import long_runs
@@ -197,6 +198,8 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarr
     mask = threshold_ink(np.clip(bright - paper, 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
+    # A form's boxes are found whole, before the line finder's frame (foreign to the line) goes.
+    mask &= ~box_walls(mask)
     if foreign is not None:
         mask &= ~foreign
     # A straight run of ink across most of the crop is no digit (the crop has a margin round the

@@ -1,8 +1,11 @@
 """How wide the strokes of a mask are: the measure the scan pipeline, the reader's line images
 and the generators bring strokes to MNIST's width by; and how solid a shape is (`solidity`) and
-how nearly four-cornered (`quadrilateral_share`)."""
+how nearly four-cornered (`quadrilateral_share`); and where a piece's pixels lie along and across
+its length (`principal_axes`)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -41,6 +44,15 @@ def erode(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask.astype(bool, copy=False), 1)
     return (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2]
             & padded[1:-1, 2:])
+
+
+def principal_axes(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels' coordinates (`xs`, `ys`) along and across the principal axis of their second
+    moments, from their centre: a straight stroke's length is the spread of the first, its width
+    that of the second. The axis in closed form, as a 2x2 covariance allows."""
+    x, y = xs - xs.mean(), ys - ys.mean()
+    turn = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
+    return x * math.cos(turn) + y * math.sin(turn), y * math.cos(turn) - x * math.sin(turn)
 
 
 def solidity(region: np.ndarray) -> float:
