@@ -282,8 +282,13 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     cover = (near[np.clip(sample_y, 0, height - 1), np.clip(sample_x, 0, width - 1)] & inside).mean(axis=2)
     best = cover.max(axis=0)  # (columns,): at the best lean
     strong = np.flatnonzero(best >= 0.95)
-    walls = [int(run[np.argmax(best[run])]) for run in np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1)
-             if run.size]
+    # Each wall: the middle of the columns where it is crossed best, and as wide as they are.
+    walls, halves = [], []
+    for run in np.split(strong, np.flatnonzero(np.diff(strong) > 1) + 1):
+        if run.size:
+            peak = run[best[run] >= best[run].max()]
+            walls.append(int(round((peak[0] + peak[-1]) / 2)))
+            halves.append((peak[-1] - peak[0]) / 2)
     # Boxes, for a digit each: about as wide as each other, and none a sliver (the outlines of
     # hollow lettering whose tops line up have walls too, a stroke's width apart).
     gaps = np.diff(walls)
@@ -299,13 +304,13 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
         if mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
-    for x in walls:
-        lean = WALL_SHEARS[np.argmax(cover[:, x])]
-        a = np.array([x, y0[0, x, 0]])
-        b = np.array([end[np.argmax(cover[:, x]), x, 0], y1[np.argmax(cover[:, x]), x, 0]])
-        # Distance from the segment's line, measured across its lean.
-        across = np.abs((cols - a[0]) - lean * (rows - a[1])) / math.hypot(1.0, lean)
-        found |= (across <= 0.5 * pen + 1) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
+    for x, half in zip(walls, halves):
+        leans = np.flatnonzero(cover[:, x] >= cover[:, x].max())
+        k = int(leans[len(leans) // 2])
+        a, b = (x, y0[0, x, 0]), (end[k, x, 0], y1[k, x, 0])
+        # Across the wall's lean, as far as it is wide (a pixel more each way).
+        across = np.abs((cols - a[0]) - WALL_SHEARS[k] * (rows - a[1])) / math.hypot(1.0, WALL_SHEARS[k])
+        found |= (across <= half + 1.5) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
     # The top and bottom go with the walls: a box left whole is read as hollow lettering.
     for middle, slope, thickness in (top, bottom):
         along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
