@@ -175,7 +175,7 @@ def test_the_walls_and_edges_of_a_row_of_boxes_go_and_the_digits_in_them_stay():
         row = Image.new("1", (200, 64), 0)
         draw = ImageDraw.Draw(row)
         draw.line([(20, 8), (176, 8)], fill=1, width=2)
-        draw.line([(20, 56), (176, 56)], fill=1, width=2)
+        draw.line([(20 + lean * 48, 56), (176 + lean * 48, 56)], fill=1, width=2)  # a sheared box
         for x in (20, 72, 124, 176):
             draw.line([(x, 8), (x + lean * 48, 56)], fill=1, width=2)
         return ink | np.asarray(row, dtype=bool), ink

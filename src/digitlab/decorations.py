@@ -289,40 +289,66 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
             peak = run[best[run] >= best[run].max()]
             walls.append(int(round((peak[0] + peak[-1]) / 2)))
             halves.append((peak[-1] - peak[0]) / 2)
-    # Boxes, for a digit each: about as wide as each other, and none a sliver (the outlines of
-    # hollow lettering whose tops line up have walls too, a stroke's width apart).
-    gaps = np.diff(walls)
-    if len(walls) < 3 or gaps.min() < 0.4 * (bottom[0] - top[0]) or gaps.max() > 1.6 * gaps.min():
+    walls, halves = evenly_apart(walls, halves, 0.4 * (bottom[0] - top[0]))
+    if not walls:
+        return found
+    # Each wall's lean: the middle one of those that cross it best.
+    best_leans = [np.flatnonzero(cover[:, x] >= cover[:, x].max()) for x in walls]
+    leans = [int(found_leans[len(found_leans) // 2]) for found_leans in best_leans]
+    # The top and bottom end at the row's ends: the lines of ruled paper run on across the page.
+    reach = 2 * max(halves) + 3
+    ends = [(walls[0], walls[-1]), (end[leans[0], walls[0], 0], end[leans[-1], walls[-1], 0])]
+    if any(edge[3] < left - reach or edge[4] > right + reach for edge, (left, right) in zip((top, bottom), ends)):
         return found
     pen = max(1.0, stroke_width(mask))
     # A box's top and bottom stand clear of the writing inside, but where a digit touches them:
     # the tops of bold digits that line up (hollow lettering closed at this size) have ink below.
     inner = np.arange(walls[0], walls[-1] + 1)
     inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
-    for (middle, slope, thickness), inward in ((top, 1), (bottom, -1)):
+    for (middle, slope, thickness, _, _), inward in ((top, 1), (bottom, -1)):
         rows = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
         if mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
-    for x, half in zip(walls, halves):
-        leans = np.flatnonzero(cover[:, x] >= cover[:, x].max())
-        k = int(leans[len(leans) // 2])
+    for x, half, k in zip(walls, halves, leans):
         a, b = (x, y0[0, x, 0]), (end[k, x, 0], y1[k, x, 0])
         # Across the wall's lean, as far as it is wide (a pixel more each way).
         across = np.abs((cols - a[0]) - WALL_SHEARS[k] * (rows - a[1])) / math.hypot(1.0, WALL_SHEARS[k])
         found |= (across <= half + 1.5) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
     # The top and bottom go with the walls: a box left whole is read as hollow lettering.
-    for middle, slope, thickness in (top, bottom):
+    for middle, slope, thickness, _, _ in (top, bottom):
         along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
         found |= along & (cols >= walls[0] - pen) & (cols <= walls[-1] + pen)
     return found & mask
 
 
-def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tuple[float, float, float] | None]:
+def evenly_apart(walls: list[int], halves: list[float], narrowest: float) -> tuple[list[int], list[float]]:
+    """Of the straight strokes from a box's top to its bottom (`walls`, left to right, with their
+    half widths), those that divide it into two or more boxes about as wide as each other, and
+    none narrower than `narrowest`: the most boxes for which a stroke stands within a sixth of a
+    box's width of each place that a wall should. A digit's stroke from top to bottom (a 1 that
+    touches both, a 4's stem) stands between; the outlines of hollow lettering whose tops line up
+    have walls a stroke's width apart. None found: ([], [])."""
+    if len(walls) < 3:
+        return [], []
+    first, last = walls[0], walls[-1]
+    for boxes in range(len(walls) - 1, 1, -1):
+        width = (last - first) / boxes
+        if width < narrowest:
+            continue
+        places = first + width * np.arange(boxes + 1)
+        nearest = np.abs(np.array(walls)[None, :] - places[:, None]).argmin(axis=1)
+        if (np.abs(np.array(walls)[nearest] - places) <= width / 6).all():
+            return [walls[k] for k in nearest], [halves[k] for k in nearest]
+    return [], []
+
+
+def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tuple | None]:
     """The straight lines across most of a crop's ink (`ys`, `xs`) in its upper and its lower
-    two-fifths, at any of BOX_SLOPES: each line's row at the crop's middle column, its slope and
-    its thickness in rows; None where no line of one slope and row holds ink unbroken (but for a
-    pixel or two) over 70% of the ink's columns."""
+    two-fifths, at any of BOX_SLOPES: each line's row at the crop's middle column, its slope, its
+    thickness in rows and its first and last column; None where no line of one slope and row
+    holds ink unbroken (but for a pixel or two) over 70% of the ink's columns, and ends in the
+    crop."""
     height, width = shape
     lean = np.rint(BOX_SLOPES[:, None] * (xs - width / 2)).astype(int)
     offset = int(np.abs(lean).max())
@@ -332,16 +358,25 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
                          minlength=span * len(BOX_SLOPES)).reshape(len(BOX_SLOPES), span)
     middle = np.arange(span) - offset
     least = 0.7 * (np.ptp(xs) + 1)
-    edges: list[tuple[float, float, float] | None] = []
+    edges: list[tuple | None] = []
     for allowed in (middle < 0.4 * height, middle > 0.6 * height):
         here = np.where(allowed[None, :], counts, 0)
-        slope, row = np.unravel_index(np.argmax(here), here.shape)
-        # Unbroken, as the tops of digits that line up along a slope are not.
-        on = np.unique(xs[np.abs(rows[slope] - row) <= 1])
-        runs = np.diff(np.concatenate([[0], np.flatnonzero(np.diff(on) > 3) + 1, [on.size]]))
-        if here[slope, row] < least or runs.max() < least:
-            edges.append(None)
-            continue
-        thick = here[slope, max(0, row - 3):row + 4] >= 0.5 * here[slope, row]
-        edges.append((float(middle[row]), float(BOX_SLOPES[slope]), float(np.count_nonzero(thick))))
+        edge = None
+        for slope, row in zip(*np.unravel_index(np.argsort(here, axis=None)[::-1][:8], here.shape)):
+            if here[slope, row] < least:
+                break
+            # Unbroken, as the tops of digits that line up along a slope are not; ending in the
+            # crop, as a ruled line under or over the row (removed later) does not.
+            on = np.unique(xs[np.abs(rows[slope] - row) <= 1])
+            cuts = np.concatenate([[0], np.flatnonzero(np.diff(on) > 3) + 1, [on.size]])
+            longest = int(np.argmax(np.diff(cuts)))
+            first, last = int(on[cuts[longest]]), int(on[cuts[longest + 1] - 1])
+            if cuts[longest + 1] - cuts[longest] < least or (first <= 2 and last >= width - 3):
+                continue
+            # Its middle and thickness: the rows about it that hold half as much ink or more.
+            near = np.arange(max(0, row - 3), min(span, row + 4))
+            thick = near[here[slope, near] >= 0.5 * here[slope, row]]
+            edge = (float(middle[thick].mean()), float(BOX_SLOPES[slope]), float(thick.size), first, last)
+            break
+        edges.append(edge)
     return edges
