@@ -319,7 +319,16 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     for middle, slope, thickness, _, _ in (top, bottom):
         along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
         found |= along & (cols >= walls[0] - pen) & (cols <= walls[-1] + pen)
-    return found & mask
+    found &= mask
+    # Boxes hold digits (a form may leave some empty): half of them at least hold what is left of
+    # the ink, a third of a box high, and the boxes are not most of the ink. Joined-up writing
+    # that passed for boxes went nearly whole.
+    left = mask & ~found
+    middles = [(x + end[k, x, 0]) / 2 for x, k in zip(walls, leans)]
+    tall = [np.flatnonzero(left[:, math.ceil(a):math.floor(b)].any(axis=1)) for a, b in zip(middles, middles[1:])]
+    holding = [rows_held.size > 0 and np.ptp(rows_held) >= (bottom[0] - top[0]) / 3 for rows_held in tall]
+    held = 2 * sum(holding) >= len(holding) and left.sum() >= 0.2 * mask.sum()
+    return found if held else np.zeros_like(mask)
 
 
 def evenly_apart(walls: list[int], halves: list[float], narrowest: float) -> tuple[list[int], list[float]]:
