@@ -307,7 +307,7 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
     for (middle, slope, thickness, _, _), inward in ((top, 1), (bottom, -1)):
         rows = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
-        if mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
+        if inner.size and mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
     for x, half, k in zip(walls, halves, leans):
