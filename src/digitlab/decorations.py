@@ -292,12 +292,13 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     walls, halves = evenly_apart(walls, halves, 0.4 * (bottom[0] - top[0]))
     if not walls:
         return found
-    # Each wall's lean: the middle one of those that cross it best.
+    # Each wall's lean (the middle one of those that cross it best), and where it meets the bottom.
     best_leans = [np.flatnonzero(cover[:, x] >= cover[:, x].max()) for x in walls]
     leans = [int(found_leans[len(found_leans) // 2]) for found_leans in best_leans]
+    feet = [end[k, x, 0] for x, k in zip(walls, leans)]
     # The top and bottom end at the row's ends: the lines of ruled paper run on across the page.
     reach = 2 * max(halves) + 3
-    ends = [(walls[0], walls[-1]), (end[leans[0], walls[0], 0], end[leans[-1], walls[-1], 0])]
+    ends = [(walls[0], walls[-1]), (feet[0], feet[-1])]
     if any(edge[3] < left - reach or edge[4] > right + reach for edge, (left, right) in zip((top, bottom), ends)):
         return found
     pen = max(1.0, stroke_width(mask))
@@ -306,12 +307,12 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     inner = np.arange(walls[0], walls[-1] + 1)
     inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
     for (middle, slope, thickness, _, _), inward in ((top, 1), (bottom, -1)):
-        rows = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
-        if inner.size and mask[np.clip(rows, 0, height - 1), inner].mean() > 0.5:
+        within = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
+        if inner.size and mask[np.clip(within, 0, height - 1), inner].mean() > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
-    for x, half, k in zip(walls, halves, leans):
-        a, b = (x, y0[0, x, 0]), (end[k, x, 0], y1[k, x, 0])
+    for x, half, k, foot in zip(walls, halves, leans, feet):
+        a, b = (x, y0[0, x, 0]), (foot, y1[k, x, 0])
         # Across the wall's lean, as far as it is wide (a pixel more each way).
         across = np.abs((cols - a[0]) - WALL_SHEARS[k] * (rows - a[1])) / math.hypot(1.0, WALL_SHEARS[k])
         found |= (across <= half + 1.5) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
@@ -324,7 +325,7 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     # the ink, a third of a box high, and the boxes are not most of the ink. Joined-up writing
     # that passed for boxes went nearly whole.
     left = mask & ~found
-    middles = [(x + end[k, x, 0]) / 2 for x, k in zip(walls, leans)]
+    middles = [(x + foot) / 2 for x, foot in zip(walls, feet)]
     tall = [np.flatnonzero(left[:, math.ceil(a):math.floor(b)].any(axis=1)) for a, b in zip(middles, middles[1:])]
     holding = [rows_held.size > 0 and np.ptp(rows_held) >= (bottom[0] - top[0]) / 3 for rows_held in tall]
     held = 2 * sum(holding) >= len(holding) and left.sum() >= 0.2 * mask.sum()
