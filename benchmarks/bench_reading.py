@@ -16,9 +16,9 @@ in a hand leaning far (italic), numbers set whole by a face as a font renderer s
 photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, a soft shadow
 over the writing; a finger holding the sheet, a table's rules round the number, the lens's dark
 corners; drawn by tests/photomaker.py), numbers written one digit to a box in a form's row of
-boxes, sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or
-180), and speed. Targets are options; each is printed as met / missed, and the script exits 1
-when one is missed.
+boxes, numbers cropped tight (the first and last digits at the picture's edges), sheets with 2-5
+numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are
+options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from tests.scanmaker import (  # noqa: E402
     joined_glyphs,
     leaning,
     outline_glyph,
+    tight_crop,
 )
 
 
@@ -153,6 +154,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((with_pen(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
         elif kind == "boxes":  # a form's row of boxes, one digit to a box
             cases.append((number_scan(in_boxes(glyphs, rng), rng), text))
+        elif kind == "tight":  # a photo cropped to the writing, 0-4 pixels round it
+            cases.append((tight_crop(number_scan(join_glyphs(glyphs, rng), rng), int(rng.integers(0, 5))), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -292,7 +295,9 @@ def main() -> None:
                                 ("framed", "phone photos: a finger at the edge, a table's rules, dark corners", None),
                                 ("pen", "phone photos: a pen or pencil lying on the paper, clear of the writing",
                                  None),
-                                ("boxes", "numbers written one digit to a box, in a form's row of boxes", None)):
+                                ("boxes", "numbers written one digit to a box, in a form's row of boxes", None),
+                                ("tight", "numbers cropped tight: the writing at 0-4 pixels from the picture's edges",
+                                 None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

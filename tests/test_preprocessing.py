@@ -241,6 +241,29 @@ def test_strips_along_the_picture_edge_are_not_ink():
     assert not kept[0:6].any() and kept[30:70, 45:50].all() and kept[40:100, 0:4].all()
 
 
+def test_the_first_and_last_digits_of_a_number_cropped_tight_are_not_strips_along_its_sides():
+    from scipy import ndimage
+
+    from digitlab.edges import border_strips
+
+    yy, xx = np.mgrid[:100, :500]
+    mask = np.zeros((100, 500), dtype=bool)
+    ring = ((yy - 50) / 50) ** 2 + ((xx - 40) / 40) ** 2
+    mask[(ring <= 1.0) & (ring >= 0.8)] = True   # a "0" against the left side, as tall as the picture
+    for x in (150, 250, 350):
+        mask[:, x:x + 6] = True                  # "1"s inside: the writing spans the picture's height
+    leaning_one = (xx >= 494 - yy // 15) & (xx < 500 - yy // 15)
+    mask[leaning_one] = True                     # a "1" against the right side, touching it at its top
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    assert border_strips(labels, ndimage.find_objects(labels)) == []
+    for desk in (slice(460, 500), slice(494, 500)):  # the desk, broad; a page's edge, as thin as a pen
+        mask[leaning_one] = False
+        mask[:, desk] = True                     # ... along the right side, filling it to the side
+        labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+        assert border_strips(labels, ndimage.find_objects(labels)) == [labels[50, 497]]
+        mask[:, desk] = False
+
+
 def test_a_strip_round_a_corner_is_not_ink_but_a_tight_zero_is():
     from scipy import ndimage
 

@@ -23,6 +23,7 @@ from tests.scanmaker import (
     join_glyphs,
     leaning,
     outline_glyph,
+    tight_crop,
 )
 
 NUMBERS = ["2026", "31415", "870", "55012"]
@@ -419,6 +420,15 @@ def test_the_walls_of_a_forms_boxes_are_no_digits(reader, text, face, seed):
     # Each wall between the boxes was cut free from the box's top and bottom and read as a 1
     # ("80845" read "810181415", "77" "717"); a digit that touched a wall was one piece with it.
     assert reader.read(boxed_number(text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("text, face, seed, margin", [("2588", 24, 7, 1), ("6973", 11, 23, 1), ("45671", 21, 45, 0),
+                                                      ("307277", 13, 52, 1), ("63118", 15, 137, 1)])
+def test_a_number_cropped_tight_keeps_its_first_and_last_digits(reader, text, face, seed, margin):
+    # A digit at either end of a number cropped tight runs down the picture's side, and is narrow
+    # beside the picture: it was taken for the desk or the page's edge along that side, and lost or
+    # misread ("2588" read "7588", "45671" "15671", "307277" "307271").
+    assert reader.read(tight_crop(number_scan(text, face, seed), margin)).text == text
 
 
 def test_without_the_orientation_model_a_number_upside_down_reads_upside_down():

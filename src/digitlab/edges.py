@@ -23,6 +23,7 @@ BROADER_THAN_WRITING = 3.0  # a piece at the edge this many times as thick as th
 BROADER_AND_LIGHTER = 1.5   # ... or this many times, and ...
 LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this share as far as the writing...
 SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
+AS_BROAD_AS_WRITING = 2.0   # a digit cut by the edge is at most this many times as broad as the other writing
 
 
 def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
@@ -50,17 +51,45 @@ def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[
     shadow's border, or such a strip turning a corner (the desk along the left side and the
     bottom); and slivers of desk (`desk_slivers`). A digit touches an edge at most across part of
     it, or, when the picture is cropped tight round it, reaches far in from the edge (the stem
-    under a 7's bar, the sides of a 0)."""
+    under a 7's bar, the sides of a 0), or is the first or last of a number cropped tight
+    (`_writing_cut_tight`)."""
     height, width = labels.shape
-    strips = []
+    strips, along = [], []
     for i, (rows, cols) in enumerate(boxes):
         along_top_or_bottom = ((rows.start == 0 or rows.stop == height) and cols.stop - cols.start > 0.8 * width
                                and rows.stop - rows.start < 0.2 * height)
         along_a_side = ((cols.start == 0 or cols.stop == width) and rows.stop - rows.start > 0.8 * height
                         and cols.stop - cols.start < 0.2 * width)
-        if along_top_or_bottom or along_a_side or _round_a_corner(labels, i + 1, rows, cols):
+        if along_top_or_bottom or along_a_side:
+            along.append((i + 1, 1 if along_top_or_bottom else 0))
+        elif _round_a_corner(labels, i + 1, rows, cols):
             strips.append(i + 1)
+    if along:
+        rest = (labels > 0) & ~np.isin(labels, [label for label, _ in along])
+        strips += [label for label, axis in along
+                   if not _writing_cut_tight(labels, boxes[label - 1], label, axis, rest)]
     return strips + [label for label in desk_slivers(labels, boxes) if label not in strips]
+
+
+def _writing_cut_tight(labels: np.ndarray, box: tuple[slice, slice], label: int, axis: int, rest: np.ndarray) -> bool:
+    """Whether a piece lying along a side of the picture (`axis` 0: down it) is the first or last
+    digit of writing cropped tight: it touches the side over under 3/4 of its length (the desk seen
+    beyond a page's edge fills the picture to its side), is at most twice as broad as the `rest` of
+    the ink's strokes, and is curved (a page's edge is straight), or straight (a 1) where the rest
+    spans as much of the picture as the piece does."""
+    if not rest.any():
+        return False
+    own = labels[box] == label
+    start = box[1 - axis].start == 0
+    touching = (own[:, 0 if start else -1] if axis == 0 else own[0 if start else -1, :])
+    if np.count_nonzero(touching) > 0.75 * touching.size:
+        return False
+    if stroke_width(own) > AS_BROAD_AS_WRITING * stroke_width(rest):
+        return False
+    if not _straight(own, axis):
+        return True
+    spanned = np.flatnonzero(rest.any(axis=1 - axis))
+    return bool(spanned[-1] - spanned[0] + 1 > 0.8 * labels.shape[axis])
 
 
 def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
