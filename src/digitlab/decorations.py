@@ -360,6 +360,12 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
     holds ink unbroken (but for a pixel or two) over 70% of the ink's columns, and ends in the
     crop."""
     height, width = shape
+    least = 0.7 * (np.ptp(xs) + 1)
+    # A line's columns are columns of ink: where no run of those (but for gaps of a pixel or two)
+    # is long enough, neither is a line (most numbers: the gaps between digits break the run).
+    columns = np.unique(xs)
+    if np.diff(np.flatnonzero(np.diff(columns, prepend=-9, append=width + 9) > 3)).max() < least:
+        return [None, None]
     lean = np.rint(BOX_SLOPES[:, None] * (xs - width / 2)).astype(int)
     offset = int(np.abs(lean).max())
     rows = ys[None, :] - lean + offset  # at one slope and row, one pixel per column at most
@@ -367,7 +373,6 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
     counts = np.bincount((rows + span * np.arange(len(BOX_SLOPES))[:, None]).ravel(),
                          minlength=span * len(BOX_SLOPES)).reshape(len(BOX_SLOPES), span)
     middle = np.arange(span) - offset
-    least = 0.7 * (np.ptp(xs) + 1)
     edges: list[tuple | None] = []
     for allowed in (middle < 0.4 * height, middle > 0.6 * height):
         here = np.where(allowed[None, :], counts, 0)
