@@ -76,7 +76,7 @@ def _writing_cut_tight(labels: np.ndarray, box: tuple[slice, slice], label: int,
     digit of writing cropped tight: it touches the side over under 3/4 of its length (the desk seen
     beyond a page's edge fills the picture to its side), is at most twice as broad as the `rest` of
     the ink's strokes, and is curved (a page's edge is straight), or straight (a 1) where the rest
-    spans as much of the picture as the piece does."""
+    spans the picture that way as the piece does (over 80% of it)."""
     if not rest.any():
         return False
     own = labels[box] == label
