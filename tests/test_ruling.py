@@ -67,6 +67,22 @@ def test_the_edges_of_a_row_of_outlined_digits_are_no_ruling():
     assert far_apart(ruling)
 
 
+def test_bands_that_fainter_ink_thickens_are_no_ruling_nor_are_the_strokes_across_them():
+    # Hollow lettering cropped tight: the edges of its outlines cross the picture in thin bands,
+    # but where fainter ink counts too they merge into one band as thick as the writing. Counted
+    # as three ruled lines all the same, they let the outlines' upright strokes, which run from
+    # the picture's top to its bottom, be taken for squared paper's columns and dropped
+    # ("780443" read "73").
+    mask = np.zeros((90, 330), dtype=bool)
+    for x in range(5, 325, 20):
+        mask[:, x:x + 4] = True          # upright strokes from the picture's top to its bottom
+    for x in (10, 90, 170, 250):
+        mask[8:51, x:x + 40] = True      # ... joined over the writing's middle by broad ink
+    mask[[11, 15, 46], 5:325] = True     # three thin bands across it
+    kept, ruling = remove_ruled_lines(mask)
+    assert ruling is None and kept is mask
+
+
 def test_the_edges_of_a_box_round_the_writing_are_no_ruled_lines_but_a_line_under_it_is():
     # A form's field photographed whole: its top and bottom crossed most of the picture, were taken
     # for ruled lines and dropped, and its sides stayed to be read as 1s ("808" read "1111").

@@ -142,8 +142,12 @@ def level_lines(mask: np.ndarray, least: int) -> tuple[np.ndarray, int] | None:
     coverage = runs.sum(axis=1) / width
     line_rows, count = thin_bands(coverage > 0.6, height)
     if count >= max(least, 3) and far_apart(line_rows):
-        # A ruled page: its lines count where they are fainter too.
-        line_rows, _ = thin_bands(coverage > 0.3, height)
+        # A ruled page: its lines count where they are fainter too. Where none is left thin
+        # then, the bands were strokes of writing that fills the picture (the edges of hollow
+        # lettering cropped tight), whose fainter ink thickens them.
+        line_rows, fainter = thin_bands(coverage > 0.3, height)
+        if fainter == 0:
+            return None
     else:
         # One or two lines, level: each whole in a row of its own. (Closed and stepped, the
         # strokes of a number written across the picture would pass for a line.)
