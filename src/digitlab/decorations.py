@@ -363,8 +363,7 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
     least = 0.7 * (np.ptp(xs) + 1)
     # A line's columns are columns of ink: where no run of those (but for gaps of a pixel or two)
     # is long enough, neither is a line (most numbers: the gaps between digits break the run).
-    columns = np.unique(xs)
-    if np.diff(np.flatnonzero(np.diff(columns, prepend=-9, append=width + 9) > 3)).max() < least:
+    if _longest_run(np.unique(xs))[0] < least:
         return [None, None]
     lean = np.rint(BOX_SLOPES[:, None] * (xs - width / 2)).astype(int)
     offset = int(np.abs(lean).max())
@@ -382,11 +381,8 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
                 break
             # Unbroken, as the tops of digits that line up along a slope are not; ending in the
             # crop, as a ruled line under or over the row (removed later) does not.
-            on = np.unique(xs[np.abs(rows[slope] - row) <= 1])
-            cuts = np.concatenate([[0], np.flatnonzero(np.diff(on) > 3) + 1, [on.size]])
-            longest = int(np.argmax(np.diff(cuts)))
-            first, last = int(on[cuts[longest]]), int(on[cuts[longest + 1] - 1])
-            if cuts[longest + 1] - cuts[longest] < least or (first <= 2 and last >= width - 3):
+            count, first, last = _longest_run(np.unique(xs[np.abs(rows[slope] - row) <= 1]))
+            if count < least or (first <= 2 and last >= width - 3):
                 continue
             # Its middle and thickness: the rows about it that hold half as much ink or more.
             near = np.arange(max(0, row - 3), min(span, row + 4))
@@ -395,3 +391,11 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
             break
         edges.append(edge)
     return edges
+
+
+def _longest_run(columns: np.ndarray) -> tuple[int, int, int]:
+    """Of sorted, distinct, non-empty `columns`, the longest run that no gap of more than 3
+    breaks (the first of the longest): how many columns it holds, its first and its last."""
+    cuts = np.concatenate([[0], np.flatnonzero(np.diff(columns) > 3) + 1, [columns.size]])
+    longest = int(np.argmax(np.diff(cuts)))
+    return int(cuts[longest + 1] - cuts[longest]), int(columns[cuts[longest]]), int(columns[cuts[longest + 1] - 1])
