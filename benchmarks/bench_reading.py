@@ -16,9 +16,10 @@ in a hand leaning far (italic), numbers set whole by a face as a font renderer s
 photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, a soft shadow
 over the writing; a finger holding the sheet, a table's rules round the number, the lens's dark
 corners; drawn by tests/photomaker.py), numbers written one digit to a box in a form's row of
-boxes, numbers cropped tight (the first and last digits at the picture's edges), sheets with 2-5
-numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets are
-options; each is printed as met / missed, and the script exits 1 when one is missed.
+boxes, numbers cropped tight (the first and last digits at the picture's edges), photos with dust
+and dots of ink over the paper, sheets with 2-5 numbers on separate lines (turned -45..45 degrees,
+or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the script
+exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from tests.photomaker import (  # noqa: E402
     in_shadow,
     in_table,
     vignetted,
+    with_dust,
     with_finger,
     with_margin,
     with_pen,
@@ -156,6 +158,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((number_scan(in_boxes(glyphs, rng), rng), text))
         elif kind == "tight":  # a photo cropped to the writing, 0-4 pixels round it
             cases.append((tight_crop(number_scan(join_glyphs(glyphs, rng), rng), int(rng.integers(0, 5))), text))
+        elif kind == "dust":  # dust, crumbs and dots of ink over the paper
+            cases.append((with_dust(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))

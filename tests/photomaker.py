@@ -1,6 +1,7 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
 notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
-the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper.
+the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper,
+dust and dots of ink over the paper.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
@@ -194,3 +195,22 @@ def with_pen(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
         draw.line([tuple(start + offset), tuple(end + offset)], fill=shine, width=max(1, int(thick / 5)))
         return out
     return scan
+
+
+def with_dust(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Dust, crumbs and dots of ink over the paper: 5-30 dark specks anywhere on the photo (on
+    the writing too), round or oblong, from a pixel to about a fifth of the digits' height long,
+    in the writing's colours or greyer."""
+    out = scan.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    width, height = out.size
+    for _ in range(int(rng.integers(5, 31))):
+        centre = np.array([rng.uniform(0, width), rng.uniform(0, height)])
+        across = rng.uniform(1, max(2.0, width / 80))
+        long = across * rng.uniform(1, 1.8)
+        turn = rng.uniform(0, np.pi)
+        along = np.array([np.cos(turn), np.sin(turn)]) * long / 2
+        side = np.array([-np.sin(turn), np.cos(turn)]) * across / 2
+        octagon = [tuple(centre + np.cos(k * np.pi / 4) * along + np.sin(k * np.pi / 4) * side) for k in range(8)]
+        draw.polygon(octagon, fill=tuple(int(v) for v in rng.integers(10, 110, 3)))
+    return out

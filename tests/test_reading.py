@@ -11,7 +11,16 @@ from digitlab.ink import find_ink
 from digitlab.linefinding import find_lines, frame_sides
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
-from tests.photomaker import askew_on_desk, in_shadow, in_table, vignetted, with_finger, with_margin, with_pen
+from tests.photomaker import (
+    askew_on_desk,
+    in_shadow,
+    in_table,
+    vignetted,
+    with_dust,
+    with_finger,
+    with_margin,
+    with_pen,
+)
 from tests.scanmaker import (
     ScanStyle,
     decorated,
@@ -309,10 +318,28 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, face, speck", [("796515", 1, (14, 8)), ("8590", 7, (6, 14)), ("8590", 7, (10, 10))])
+def test_a_speck_far_along_the_numbers_row_is_no_line_of_writing(reader, text, face, speck):
+    # A speck of dirt, or a ruled line's end past a thin hand's writing, lies in the number's row
+    # but far beyond its last digit: it made a line of its own, of small pieces only, and was read
+    # ("796515\n10", "8590\n11").
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(face)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
+    scan = draw_scan(glyph, ScanStyle(side=1600, fill=0.12, noise=0.02, jpeg_quality=85), rng).convert("RGB")
+    rows, columns = np.nonzero(np.asarray(scan.convert("L")) < 128)
+    row, column = int(np.median(rows)), 30 if columns.max() > 1300 else 1560
+    ImageDraw.Draw(scan).rectangle([column, row, column + speck[0], row + speck[1]], fill=(40, 40, 60))
+    assert len(find_lines(find_ink(scan, work_side=READ_SIDE))) == 1
+    assert reader.read(scan).text == text
+
+
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger
-    holding the sheet, in a table's cell, with the lens's dark corners, or with a pen lying by it."""
+    holding the sheet, in a table's cell, with the lens's dark corners, with a pen lying by it, or
+    with dust over the paper."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -320,7 +347,8 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
         return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=2.0, tint=grey, ink=(20, 25, 30), gradient=0.3),
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
-    if kind in ("finger", "table", "vignette", "pen"):  # on paper of any light tint, lit unevenly, as the benchmark's
+    # On paper of any light tint, lit unevenly, as the benchmark's.
+    if kind in ("finger", "table", "vignette", "pen", "dust"):
         style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                           angle=float(rng.uniform(-6, 6)), shear=float(rng.uniform(-0.15, 0.15)),
                           ruled=bool(rng.random() < 0.25), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
@@ -329,7 +357,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
                           ink=tuple(int(v) for v in rng.integers(0, 80, 3)))
     scan = draw_scan(glyph, style, rng)
     situations = {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow, "finger": with_finger,
-                  "table": in_table, "vignette": vignetted, "pen": with_pen}
+                  "table": in_table, "vignette": vignetted, "pen": with_pen, "dust": with_dust}
     return situations[kind](scan, rng)
 
 
@@ -392,6 +420,17 @@ def test_a_number_in_the_lens_dark_corners_is_dark_ink_and_read(reader, text, fa
     # picture's edge filled with the median's paper, a step that read as a digit ("5770979").
     scan = phone_photo("vignette", text, face, seed)
     assert find_ink(scan, work_side=READ_SIDE).inverted
+    assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("19", 5, 652), ("77", 6, 59), ("22429", 4, 897), ("371", 18, 944)])
+def test_dust_over_the_paper_leaves_the_writings_direction_and_reading_alone(reader, text, face, seed):
+    # Specks outnumbering the digits voted, each towards its nearest neighbours, for the writing's
+    # direction, and the lines were found across it ("22429" read "9\n7\n42\n2\n2", "77" read
+    # "36\n2\n0\n2\n0").
+    scan = phone_photo("dust", text, face, seed)
+    lines = find_lines(find_ink(scan, work_side=READ_SIDE))
+    assert len(lines) == 1 and abs(math.degrees(lines[0].angle)) < 10
     assert reader.read(scan).text == text
 
 

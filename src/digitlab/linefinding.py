@@ -109,11 +109,17 @@ def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[i
     significant = [i for i in pieces if ink.areas[i] >= 0.15 * large and i not in inner] or pieces
     # The writing's own stroke: a thin frame round bold digits would make each of them a stroke
     # of joined-up writing, voting along its height.
-    stroke = stroke_width(np.isin(ink.labels, np.asarray(significant) + 1))
-    angle = writing_angle([pixels[i] for i in significant], max(1.0, stroke))
-    sizes = [max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
-             for i in significant]
-    return refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median(sizes))))
+    stroke = max(1.0, stroke_width(np.isin(ink.labels, np.asarray(significant) + 1)))
+    # Dust and dots of ink, many, would outvote the digits with their neighbours' directions: they
+    # are far smaller across than the largest pieces (a box's or an oval's sides, a digit is not)
+    # and, a digit is not either, no longer than a few strokes' width.
+    size = {i: max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
+            for i in significant}
+    sizes = np.array(list(size.values()))
+    small = 0.3 * float(np.median(sizes[sizes >= 0.5 * sizes.max()]))
+    significant = [i for i in significant if size[i] >= small or size[i] >= 3 * stroke]
+    angle = writing_angle([pixels[i] for i in significant], stroke)
+    return refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median([size[i] for i in significant]))))
 
 
 def find_lines(ink: InkMap) -> list[TextLine]:
@@ -167,7 +173,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                 <= max(extent[j][3] for j in row) + 0.2 * typical]
         if near:
             near[0].append(i)
-    lines, drawn_sides = [], set()
+    lines, drawn_sides, strays, tall = [], set(), set(), set(big)
     # Top to bottom by rows, left to right within one: two numbers on a row (a table, a date and
     # an amount) are read in that order even where the right one sits a little higher.
     rows.sort(key=lambda row: statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row))
@@ -178,16 +184,22 @@ def find_lines(ink: InkMap) -> list[TextLine]:
             gap = extent[row[k]][0] - max(extent[j][1] for j in row[start:k]) if k < len(row) else None
             if gap is None or gap > 2.5 * typical:
                 members = row[start:k]
+                start = k
+                if not tall.intersection(members):
+                    # Only small pieces, far along the row from its digits: the end of a ruled
+                    # line past a thin hand's writing, a speck; no digit stands alone so small.
+                    strays.update(members)
+                    continue
                 sides = frame_sides(members, extent)
                 drawn_sides |= sides
                 members = [j for j in members if j not in sides]
                 lines.append(TextLine(members, angle, min(extent[j][0] for j in members),
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
-                start = k
     # What each line's crop must leave out: the ink drawn round or under the writing, a pen lying
     # by it, and the other lines' digits.
-    drawn, placed = frames | under | dashes | drawn_sides | sticks, {j for line in lines for j in line.components}
+    drawn = frames | under | dashes | drawn_sides | sticks | strays
+    placed = {j for line in lines for j in line.components}
     for line in lines:
         line.foreign = tuple(sorted(drawn | (placed - set(line.components))))
     return lines
