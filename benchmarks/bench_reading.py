@@ -301,7 +301,8 @@ def main() -> None:
                                  None),
                                 ("boxes", "numbers written one digit to a box, in a form's row of boxes", None),
                                 ("tight", "numbers cropped tight: the writing at 0-4 pixels from the picture's edges",
-                                 None)):
+                                 None),
+                                ("dust", "phone photos: 5-30 specks of dust or ink over the paper", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

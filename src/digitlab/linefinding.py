@@ -110,9 +110,9 @@ def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[i
     # The writing's own stroke: a thin frame round bold digits would make each of them a stroke
     # of joined-up writing, voting along its height.
     stroke = max(1.0, stroke_width(np.isin(ink.labels, np.asarray(significant) + 1)))
-    # Dust and dots of ink, many, would outvote the digits with their neighbours' directions: they
-    # are far smaller across than the largest pieces (a box's or an oval's sides, a digit is not)
-    # and, a digit is not either, no longer than a few strokes' width.
+    # Dust and dots of ink, when many, would outvote the digits with their neighbours' directions.
+    # A speck is far smaller across than the largest pieces and no longer than three strokes; a
+    # digit inside a box or an oval may be the first, never the second.
     size = {i: max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
             for i in significant}
     sizes = np.array(list(size.values()))
