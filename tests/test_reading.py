@@ -403,6 +403,14 @@ def test_a_finger_holding_the_sheet_is_no_digit(reader, text, face, seed):
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, face, seed", [("098", 19, 500), ("0381", 22, 289), ("67093", 15, 283)])
+def test_a_fingertips_light_rim_is_no_digit(reader, text, face, seed):
+    # Only the shaded sides of a light fingertip are ink to the filter: a rim open to the photo's
+    # edge, neither solid nor round anything dark, read as a line "6" or "0" ("0381" read
+    # "0381\n6").
+    assert reader.read(phone_photo("finger", text, face, seed)).text == text
+
+
 @pytest.mark.parametrize("text, face, seed", [("74", 19, 669), ("4283", 23, 443), ("2515", 0, 22),
                                               ("04592", 20, 437)])
 def test_a_tables_rules_round_the_number_are_printed_not_digits(reader, text, face, seed):
@@ -441,6 +449,28 @@ def test_a_pen_lying_on_the_paper_is_no_digit(reader, text, face, seed):
     # read "023541\n1"), or set the writing's height, so that the digits passed for specks and the
     # number was lost ("5646" read "1").
     assert reader.read(phone_photo("pen", text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("16329", 13, 889), ("08132", 15, 203), ("9435", 4, 695),
+                                              ("50", 0, 214), ("923", 1, 498)])
+def test_a_pen_about_as_long_as_two_digits_is_no_line_one(reader, text, face, seed):
+    # Too short for a stick twice the digits' length, the pen was read as a line "1" of its own
+    # ("16329" read "1\n16329", "50" "50\n1").
+    assert reader.read(phone_photo("pen", text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("angle", [0, 30, -45, 90])
+@pytest.mark.parametrize("lean", [0.0, 0.7])
+def test_a_written_1_alone_on_a_pages_line_is_read(reader, angle, lean):
+    # The rule that drops a pen, a line of one straight stroke, keeps a 1 as people write it,
+    # upright or in a hand that leans 35 degrees.
+    fonts = handwriting_fonts("dev")
+    rng = np.random.default_rng(3)
+    numbers = ["2026", "1", "870", "7"]
+    glyphs = [leaning(join_glyphs([glyph_from_font(c, fonts[i]) for c in text], rng), lean)
+              for i, text in enumerate(numbers)]
+    sheet = draw_page(glyphs, numbers, rng, angle=angle)
+    assert reader.read(sheet.image).text.split("\n") == numbers
 
 
 def boxed_number(text: str, face: int, seed: int):

@@ -128,8 +128,10 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
     three times as broad as the strokes written inside the picture, or half as broad again and
     clearly lighter than them (skin is; a blot or a bold digit cut by the edge is as thick and as
     dark as the pen that wrote the others); or the rim of such a thing, broader than the filter
-    that finds ink (`ink.ink_strength` keeps only its rim), round a part as dark as the rim (a 0
-    cut by the edge holds paper). `bright`: the picture, ink made bright."""
+    that finds ink (`ink.ink_strength` keeps only its rim): clearly lighter than the writing, open
+    to the edge and, with what it holds, solid and broad (a fingertip's shaded sides round its
+    light middle), or round a part as dark as the rim (a 0 cut by the edge holds paper).
+    `bright`: the picture, ink made bright."""
     edge = [i for i, box in enumerate(boxes) if at_edge(box, labels.shape)]
     inside = [i for i, box in enumerate(boxes) if not at_edge(box, labels.shape)]
     if not edge or not inside:
@@ -149,25 +151,32 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
         if (broad >= BROADER_THAN_WRITING or broad >= BROADER_AND_LIGHTER and lighter) and solidity(own[i]) >= SOLID:
             blobs.append(i + 1)
-        elif _round_something_dark(own[i], boxes[i], labels.shape, bright, paper, contrast[i]):
+            continue
+        held = _held_with_edge(own[i], boxes[i], labels.shape)
+        filled = own[i] | held
+        # The rim of something broad: lighter than the writing round paper-light skin (a
+        # fingertip's shaded sides, open to the edge: a faint 8 cut by the edge holds its own
+        # loops), or round a part as dark as itself (a thumb in shadow).
+        if (lighter and solidity(filled) >= SOLID
+                and np.count_nonzero(ndimage.binary_fill_holes(own[i]) & ~own[i]) < 0.5 * np.count_nonzero(held)
+                and 2 * ndimage.distance_transform_edt(np.pad(filled, 1)).max()
+                >= BROADER_AND_LIGHTER * np.median([width[j] for j in writing])):
+            blobs.append(i + 1)
+        elif np.count_nonzero(held) > area[i] and float(np.median(bright[boxes[i]][held])) - paper > 0.5 * contrast[i]:
             blobs.append(i + 1)
     return blobs
 
 
-def _round_something_dark(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...], bright: np.ndarray,
-                          paper: float, contrast: float) -> bool:
-    """Whether a piece at the picture's edge (`own`, its mask in its `box`) is the rim of
-    something broad and dark: closed by the edge, it holds more than itself, and that is over half
-    as dark as it is (`contrast`: its ink over the `paper`)."""
+def _held_with_edge(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...]) -> np.ndarray:
+    """What a piece at the picture's edge (`own`, its mask in its `box`) holds, closed by the
+    picture's edges it touches (bool, `own`'s shape)."""
     rows, cols = box
     closed = np.pad(own, 1)  # the picture's edges it touches drawn in
     closed[0, :] |= rows.start == 0
     closed[-1, :] |= rows.stop == shape[0]
     closed[:, 0] |= cols.start == 0
     closed[:, -1] |= cols.stop == shape[1]
-    held = (ndimage.binary_fill_holes(closed) & ~closed)[1:-1, 1:-1]
-    return bool(np.count_nonzero(held) > np.count_nonzero(own)
-                and float(np.median(bright[rows, cols][held])) - paper > 0.5 * contrast)
+    return (ndimage.binary_fill_holes(closed) & ~closed)[1:-1, 1:-1]
 
 
 def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:

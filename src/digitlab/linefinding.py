@@ -11,9 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digitlab.decorations import long_strokes, nested_pieces, underlines
+from digitlab.decorations import STICK_WIDTH, long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
-from digitlab.strokes import stroke_width
+from digitlab.strokes import principal_axes, stroke_width
+
+# A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
+# stroke half again as tall is no 1. One leaning far is a sheared hand's, no taller across the
+# writing than its digits (a pen lying so measured 1.3 times), and one nearer flat than upright
+# is none at all.
+PEN_HEIGHT = 1.5
+LEANING_PEN_HEIGHT = 1.25
 
 
 @dataclass
@@ -196,13 +203,47 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                 lines.append(TextLine(members, angle, min(extent[j][0] for j in members),
                                       max(extent[j][1] for j in members), min(extent[j][2] for j in members),
                                       max(extent[j][3] for j in members)))
+    pens = lone_sticks(lines, pixels, extent, tall)
+    lines = [line for line in lines if not pens.intersection(line.components)]
     # What each line's crop must leave out: the ink drawn round or under the writing, a pen lying
     # by it, and the other lines' digits.
-    drawn = frames | under | dashes | drawn_sides | sticks | strays
+    drawn = frames | under | dashes | drawn_sides | sticks | strays | pens
     placed = {j for line in lines for j in line.components}
     for line in lines:
         line.foreign = tuple(sorted(drawn | (placed - set(line.components))))
     return lines
+
+
+def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[float, float, float, float]],
+                tall: set[int]) -> set[int]:
+    """The pieces of lines that are one straight stroke, beside lines of other writing, that no
+    hand writes as a 1: lying nearer flat than upright, leaning far and taller than the other
+    lines' digits, or half again as tall as them. A pen or a pencil on the paper, too short for
+    `decorations.long_strokes` (twice the other pieces' length), was read as a line "1" of its
+    own."""
+    alone = {}
+    for line in lines:
+        big = [j for j in line.components if j in tall]
+        if len(big) == 1:
+            along, across = principal_axes(*pixels[big[0]])
+            if np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1):
+                alone[big[0]] = line
+    others = [extent[j][3] - extent[j][2] for line in lines for j in line.components
+              if j in tall and j not in alone]
+    if not alone or not others:
+        return set()
+    usual = float(np.median(others))
+    pens = set()
+    for j, line in alone.items():
+        xs, ys = pixels[j]
+        x, y = xs - xs.mean(), ys - ys.mean()
+        direction = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
+        # How far the stroke leans from upright across the writing (axial: 0 to 90 degrees).
+        lean = abs((direction - line.angle) % math.pi - math.pi / 2)
+        tall_for = PEN_HEIGHT if lean < math.radians(25) else LEANING_PEN_HEIGHT if lean < math.pi / 4 else 0.0
+        if extent[j][3] - extent[j][2] >= tall_for * usual:
+            pens.update(line.components)
+    return pens
 
 
 def frame_sides(members: list[int], extent: dict[int, tuple[float, float, float, float]]) -> set[int]:
