@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlab.decorations import STICK_WIDTH, long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
-from digitlab.strokes import principal_axes, stroke_width
+from digitlab.strokes import principal_axes, principal_direction, stroke_width
 
 # A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
 # stroke half again as tall is no 1. One leaning far is a sheared hand's, no taller across the
@@ -235,11 +235,8 @@ def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[flo
     usual = float(np.median(others))
     pens = set()
     for j, line in alone.items():
-        xs, ys = pixels[j]
-        x, y = xs - xs.mean(), ys - ys.mean()
-        direction = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
         # How far the stroke leans from upright across the writing (axial: 0 to 90 degrees).
-        lean = abs((direction - line.angle) % math.pi - math.pi / 2)
+        lean = abs((principal_direction(*pixels[j]) - line.angle) % math.pi - math.pi / 2)
         tall_for = PEN_HEIGHT if lean < math.radians(25) else LEANING_PEN_HEIGHT if lean < math.pi / 4 else 0.0
         if extent[j][3] - extent[j][2] >= tall_for * usual:
             pens.update(line.components)

@@ -51,8 +51,14 @@ def principal_axes(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarr
     moments, from their centre: a straight stroke's length is the spread of the first, its width
     that of the second. The axis in closed form, as a 2x2 covariance allows."""
     x, y = xs - xs.mean(), ys - ys.mean()
-    turn = 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
+    turn = principal_direction(xs, ys)
     return x * math.cos(turn) + y * math.sin(turn), y * math.cos(turn) - x * math.sin(turn)
+
+
+def principal_direction(xs: np.ndarray, ys: np.ndarray) -> float:
+    """The direction (radians, axial) of the principal axis of pixels' second moments."""
+    x, y = xs - xs.mean(), ys - ys.mean()
+    return 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
 
 
 def solidity(region: np.ndarray) -> float:
