@@ -114,7 +114,7 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
     for i in candidates:
         rows, cols = boxes[i]
         own = labels[rows, cols] == i + 1
-        if 2 * ndimage.distance_transform_edt(np.pad(own, 1)).max() < 3 * writing:
+        if _thickest(own) < 3 * writing:
             continue
         if _share_along_edges(labels.shape, own, rows, cols, band) > 0.95:
             slivers.append(i + 1)
@@ -147,7 +147,8 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         writing = [j for j in inside if area[j] >= 0.1 * area[i]]
         if not writing:
             continue
-        broad = 2 * ndimage.distance_transform_edt(np.pad(own[i], 1)).max() / np.median([width[j] for j in writing])
+        stroke = float(np.median([width[j] for j in writing]))
+        broad = _thickest(own[i]) / stroke
         lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
         if (broad >= BROADER_THAN_WRITING or broad >= BROADER_AND_LIGHTER and lighter) and solidity(own[i]) >= SOLID:
             blobs.append(i + 1)
@@ -159,12 +160,16 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         # loops), or round a part as dark as itself (a thumb in shadow).
         if (lighter and solidity(filled) >= SOLID
                 and np.count_nonzero(ndimage.binary_fill_holes(own[i]) & ~own[i]) < 0.5 * np.count_nonzero(held)
-                and 2 * ndimage.distance_transform_edt(np.pad(filled, 1)).max()
-                >= BROADER_AND_LIGHTER * np.median([width[j] for j in writing])):
+                and _thickest(filled) >= BROADER_AND_LIGHTER * stroke):
             blobs.append(i + 1)
         elif np.count_nonzero(held) > area[i] and float(np.median(bright[boxes[i]][held])) - paper > 0.5 * contrast[i]:
             blobs.append(i + 1)
     return blobs
+
+
+def _thickest(mask: np.ndarray) -> float:
+    """The width of a mask's broadest part: twice the farthest any of its pixels lies from outside."""
+    return 2 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
 
 
 def _held_with_edge(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...]) -> np.ndarray:
