@@ -251,28 +251,37 @@ WALL_SHEARS = np.linspace(-0.4, 0.4, 17)  # a box's walls lean as far as the wri
 # The crop's line lies at the writing's angle, which the walls may pull off the box's by this much,
 # and a photo in perspective tilts the box's top and bottom apart.
 BOX_SLOPES = np.tan(np.radians(np.arange(-12.0, 12.5, 1.0)))
+# The most that a box's walls lean apart (a shear), photographed askew: as far as the dev faces'
+# boxes lean apart, 0.15, and a step more.
+PARALLEL_WALLS = 0.2
 
 
-def box_walls(mask: np.ndarray) -> np.ndarray:
+def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 0.0) -> np.ndarray:
     """The ink of a form's row of boxes, one digit to a box, in a line crop's ink (bool): a straight
     line across the top of the writing (`box_edges`), one across its bottom, and three or more
     straight strokes from one to the other, upright or leaning, about evenly apart (the row's
     ends and the walls between its boxes). Cut free from the top and bottom as they were, each
     wall read as a 1 ("50651" read "510161511"), and a digit that touches a wall was one piece
-    with it. Bool, the mask's shape (nothing found: none)."""
+    with it. On ruled paper (`ruled`: where its lines cross the crop) the box's top and bottom are
+    looked for apart from the ruled lines, and along them where the box was drawn on one; a crop
+    sheared by `slant` to stand its writing upright shears the walls as much. Bool, the mask's
+    shape (nothing found: none)."""
     found = np.zeros_like(mask)
-    ys, xs = np.nonzero(mask)
     height, width = mask.shape
-    if xs.size == 0 or height < 8:
+    if height < 8 or not mask.any():
         return found
-    top, bottom = box_edges(ys, xs, mask.shape)
+    top, bottom = box_edges(*np.nonzero(mask if ruled is None else mask & ~ruled), mask.shape)
+    if ruled is not None and (top is None or bottom is None):
+        along = box_edges(*np.nonzero(mask), mask.shape, through=True)
+        top, bottom = top or along[0], bottom or along[1]
     if top is None or bottom is None:
         return found
+    shears = WALL_SHEARS + slant
     # For every column where a wall could leave the top and every lean, the share of the
     # segment down to the bottom that runs over ink.
     start = np.arange(width)[None, :, None]
     y0 = top[0] + top[1] * (start - width / 2)
-    end = start + WALL_SHEARS[:, None, None] * (bottom[0] + bottom[1] * (start - width / 2) - y0)
+    end = start + shears[:, None, None] * (bottom[0] + bottom[1] * (start - width / 2) - y0)
     y1 = bottom[0] + bottom[1] * (end - width / 2)
     steps = np.linspace(0.0, 1.0, max(4, int(bottom[0] - top[0]) + 1))[None, None, :]
     sample_x = np.rint(start + (end - start) * steps).astype(int)
@@ -297,16 +306,27 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     leans = [int(found_leans[len(found_leans) // 2]) for found_leans in best_leans]
     feet = [end[k, x, 0] for x, k in zip(walls, leans)]
     # The top and bottom end at the row's ends: the lines of ruled paper run on across the page.
-    reach = 2 * max(halves) + 3
+    # On ruled paper they are measured without its lines, along which they must still run for
+    # half the row at least (ruled lines over and under a line of writing pass for nothing else).
+    # A form's boxes are drawn with a ruler or printed: their walls lie parallel, as the upright
+    # strokes of writing that line up with a ruled line over and under it seldom do.
+    if np.ptp(shears[leans]) > PARALLEL_WALLS:
+        return found
+    # The top and bottom end at the row's ends: the lines of ruled paper run on across the page
+    # (on ruled paper they are measured without its lines, and a box drawn along one ends there).
     ends = [(walls[0], walls[-1]), (feet[0], feet[-1])]
-    if any(edge[3] < left - reach or edge[4] > right + reach for edge, (left, right) in zip((top, bottom), ends)):
+    if ruled is not None:
+        clear = np.nonzero(mask & ~ruled)
+        top, bottom = (edge[:3] + _ink_along(edge, *clear, width, *span) for edge, span in zip((top, bottom), ends))
+    reach = 2 * max(halves) + 3
+    if any(edge[3] < first - reach or edge[4] > last + reach for edge, (first, last) in zip((top, bottom), ends)):
         return found
     pen = max(1.0, stroke_width(mask))
     # A box's top and bottom stand clear of the writing inside, but where a digit touches them:
     # the tops of bold digits that line up (hollow lettering closed at this size) have ink below.
     inner = np.arange(walls[0], walls[-1] + 1)
     inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
-    for (middle, slope, thickness, _, _), inward in ((top, 1), (bottom, -1)):
+    for (middle, slope, thickness, *_), inward in ((top, 1), (bottom, -1)):
         within = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
         if inner.size and mask[np.clip(within, 0, height - 1), inner].mean() > 0.5:
             return found
@@ -314,10 +334,10 @@ def box_walls(mask: np.ndarray) -> np.ndarray:
     for x, half, k, foot in zip(walls, halves, leans, feet):
         a, b = (x, y0[0, x, 0]), (foot, y1[k, x, 0])
         # Across the wall's lean, as far as it is wide (a pixel more each way).
-        across = np.abs((cols - a[0]) - WALL_SHEARS[k] * (rows - a[1])) / math.hypot(1.0, WALL_SHEARS[k])
+        across = np.abs((cols - a[0]) - shears[k] * (rows - a[1])) / math.hypot(1.0, shears[k])
         found |= (across <= half + 1.5) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
     # The top and bottom go with the walls: a box left whole is read as hollow lettering.
-    for middle, slope, thickness, _, _ in (top, bottom):
+    for middle, slope, thickness, *_ in (top, bottom):
         along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
         found |= along & (cols >= walls[0] - pen) & (cols <= walls[-1] + pen)
     found &= mask
@@ -353,13 +373,15 @@ def evenly_apart(walls: list[int], halves: list[float], narrowest: float) -> tup
     return [], []
 
 
-def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tuple | None]:
+def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...], through: bool = False) -> list[tuple | None]:
     """The straight lines across most of a crop's ink (`ys`, `xs`) in its upper and its lower
     two-fifths, at any of BOX_SLOPES: each line's row at the crop's middle column, its slope, its
-    thickness in rows and its first and last column; None where no line of one slope and row
-    holds ink unbroken (but for a pixel or two) over 70% of the ink's columns, and ends in the
-    crop."""
+    thickness in rows and its first and last column; None
+    where no line of one slope and row holds ink unbroken (but for a pixel or two) over 70% of the
+    ink's columns, and ends in the crop (or, `through`, may run across it)."""
     height, width = shape
+    if xs.size == 0:
+        return [None, None]
     least = 0.7 * (np.ptp(xs) + 1)
     # A line's columns are columns of ink: where no run of those (but for gaps of a pixel or two)
     # is long enough, neither is a line (most numbers: the gaps between digits break the run).
@@ -382,7 +404,7 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
             # Unbroken, as the tops of digits that line up along a slope are not; ending in the
             # crop, as a ruled line under or over the row (removed later) does not.
             count, first, last = _longest_run(np.unique(xs[np.abs(rows[slope] - row) <= 1]))
-            if count < least or (first <= 2 and last >= width - 3):
+            if count < least or (first <= 2 and last >= width - 3 and not through):
                 continue
             # Its middle and thickness: the rows about it that hold half as much ink or more.
             near = np.arange(max(0, row - 3), min(span, row + 4))
@@ -391,6 +413,17 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...]) -> list[tu
             break
         edges.append(edge)
     return edges
+
+
+def _ink_along(edge: tuple, ys: np.ndarray, xs: np.ndarray, width: int, left: float, right: float) -> tuple[int, int]:
+    """The first and last column of the ink (`ys`, `xs`) on a line found by `box_edges` where it
+    runs on (through gaps of a few pixels) from the columns `left` to `right`; those columns
+    where no ink on the line reaches them."""
+    middle, slope, thickness = edge[:3]
+    columns = np.unique(xs[np.abs(ys - (middle + slope * (xs - width / 2))) <= thickness / 2 + 1])
+    runs = [run for run in np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
+            if run.size and run[-1] >= left and run[0] <= right]
+    return (int(runs[0][0]), int(runs[-1][-1])) if runs else (int(left), int(right))
 
 
 def _longest_run(columns: np.ndarray) -> tuple[int, int, int]:

@@ -116,6 +116,19 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     return _in_crop(other, window, coefficients, ink.scale, shape)
 
 
+def ruled_ink(ink: InkMap, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lie the lines that
+    the ink finder took for ruled paper's (`InkMap.ruling`), grown as `foreign_ink` grows them.
+    Bool, the crop's shape; None on unruled paper."""
+    if ink.ruling is None:
+        return None
+    window, grow = _working_window(ink, coefficients, shape)
+    ruled = ink.ruling[window]
+    if not ruled.any():
+        return None
+    return _in_crop(ndimage.binary_dilation(ruled, iterations=grow), window, coefficients, ink.scale, shape)
+
+
 def own_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies the line's own
     writing as the line finder found it at working resolution. Bool, the crop's shape."""
@@ -183,11 +196,13 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
     return mask & ~np.isin(labels, stray) if stray else mask
 
 
-def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarray:
+def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
+              slant: float = 0.0) -> np.ndarray:
     """The ink of a line crop, thresholded against the crop's own paper (its light is even over
     so small a piece, but where a shadow's edge crosses it), less the `foreign` ink, and kept to
     the components that reach the line's middle band, so the edges of the lines above and below
-    stay out."""
+    stay out. A form's row of boxes goes too (`box_walls`, told where the paper's `ruled` lines
+    cross the crop, and by how much the crop was sheared to stand the writing upright, `slant`)."""
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
     paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
@@ -199,7 +214,7 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None) -> np.ndarr
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
     # A form's boxes are found whole, before the line finder's frame (foreign to the line) goes.
-    mask &= ~box_walls(mask)
+    mask &= ~box_walls(mask, ruled, slant)
     if foreign is not None:
         mask &= ~foreign
     # A straight run of ink across most of the crop is no digit (the crop has a margin round the

@@ -21,7 +21,7 @@ from digitlab.decorations import detach_from_frames, without_frames
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink
-from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, without_stray_frames
+from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
 from digitlab.second_opinion import DigitOpinion, with_second_opinion
@@ -159,7 +159,8 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
     and the affine coefficients that map the cut's pixels to the original's. Hollow lettering is
     cut at twice the height, and its ink is the inside of the outlines."""
     def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-        mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape))
+        mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape),
+                         ruled_ink(ink, coefficients, bright.shape), slant)
         return without_frames(without_stray_frames(mask, lambda: own_ink(ink, line, coefficients, bright.shape)))
 
     bright, coefficients = line_crop(ink, line, flip, slant=slant)

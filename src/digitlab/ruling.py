@@ -145,9 +145,12 @@ def level_lines(mask: np.ndarray, least: int) -> tuple[np.ndarray, int] | None:
         # A ruled page: its lines count where they are fainter too. Where none is left thin
         # then, the bands were strokes of writing that fills the picture (the edges of hollow
         # lettering cropped tight), whose fainter ink thickens them.
+        clear_rows = line_rows
         line_rows, fainter = thin_bands(coverage > 0.3, height)
         if fainter == 0:
             return None
+        # A line that runs along a form's box, or along writing, is thick at the fainter level.
+        line_rows |= clear_rows
     else:
         # One or two lines, level: each whole in a row of its own. (Closed and stepped, the
         # strokes of a number written across the picture would pass for a line.)
