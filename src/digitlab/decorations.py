@@ -305,9 +305,6 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
     best_leans = [np.flatnonzero(cover[:, x] >= cover[:, x].max()) for x in walls]
     leans = [int(found_leans[len(found_leans) // 2]) for found_leans in best_leans]
     feet = [end[k, x, 0] for x, k in zip(walls, leans)]
-    # The top and bottom end at the row's ends: the lines of ruled paper run on across the page.
-    # On ruled paper they are measured without its lines, along which they must still run for
-    # half the row at least (ruled lines over and under a line of writing pass for nothing else).
     # A form's boxes are drawn with a ruler or printed: their walls lie parallel, as the upright
     # strokes of writing that line up with a ruled line over and under it seldom do.
     if np.ptp(shears[leans]) > PARALLEL_WALLS:
@@ -376,9 +373,9 @@ def evenly_apart(walls: list[int], halves: list[float], narrowest: float) -> tup
 def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...], through: bool = False) -> list[tuple | None]:
     """The straight lines across most of a crop's ink (`ys`, `xs`) in its upper and its lower
     two-fifths, at any of BOX_SLOPES: each line's row at the crop's middle column, its slope, its
-    thickness in rows and its first and last column; None
-    where no line of one slope and row holds ink unbroken (but for a pixel or two) over 70% of the
-    ink's columns, and ends in the crop (or, `through`, may run across it)."""
+    thickness in rows and its first and last column; None where no line of one slope and row
+    holds ink unbroken (but for a pixel or two) over 70% of the ink's columns, and ends in the
+    crop (or, `through`, may run across it: a box drawn along a ruled line)."""
     height, width = shape
     if xs.size == 0:
         return [None, None]
