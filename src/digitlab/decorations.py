@@ -270,7 +270,8 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
     height, width = mask.shape
     if height < 8 or not mask.any():
         return found
-    top, bottom = box_edges(*np.nonzero(mask if ruled is None else mask & ~ruled), mask.shape)
+    clear = mask if ruled is None else mask & ~ruled
+    top, bottom = box_edges(*np.nonzero(clear), mask.shape)
     if ruled is not None and (top is None or bottom is None):
         along = box_edges(*np.nonzero(mask), mask.shape, through=True)
         top, bottom = top or along[0], bottom or along[1]
@@ -313,8 +314,9 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
     # (on ruled paper they are measured without its lines, and a box drawn along one ends there).
     ends = [(walls[0], walls[-1]), (feet[0], feet[-1])]
     if ruled is not None:
-        clear = np.nonzero(mask & ~ruled)
-        top, bottom = (edge[:3] + _ink_along(edge, *clear, width, *span) for edge, span in zip((top, bottom), ends))
+        clear_ys, clear_xs = np.nonzero(clear)
+        top, bottom = (edge[:3] + _ink_along(edge, clear_ys, clear_xs, width, *span)
+                       for edge, span in zip((top, bottom), ends))
     reach = 2 * max(halves) + 3
     if any(edge[3] < first - reach or edge[4] > last + reach for edge, (first, last) in zip((top, bottom), ends)):
         return found
@@ -418,14 +420,17 @@ def _ink_along(edge: tuple, ys: np.ndarray, xs: np.ndarray, width: int, left: fl
     where no ink on the line reaches them."""
     middle, slope, thickness = edge[:3]
     columns = np.unique(xs[np.abs(ys - (middle + slope * (xs - width / 2))) <= thickness / 2 + 1])
-    runs = [run for run in np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
-            if run.size and run[-1] >= left and run[0] <= right]
+    runs = [run for run in _runs(columns) if run.size and run[-1] >= left and run[0] <= right]
     return (int(runs[0][0]), int(runs[-1][-1])) if runs else (int(left), int(right))
+
+
+def _runs(columns: np.ndarray) -> list[np.ndarray]:
+    """Sorted, distinct `columns` split where a gap of more than 3 breaks them."""
+    return np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
 
 
 def _longest_run(columns: np.ndarray) -> tuple[int, int, int]:
     """Of sorted, distinct, non-empty `columns`, the longest run that no gap of more than 3
     breaks (the first of the longest): how many columns it holds, its first and its last."""
-    cuts = np.concatenate([[0], np.flatnonzero(np.diff(columns) > 3) + 1, [columns.size]])
-    longest = int(np.argmax(np.diff(cuts)))
-    return int(cuts[longest + 1] - cuts[longest]), int(columns[cuts[longest]]), int(columns[cuts[longest + 1] - 1])
+    longest = max(_runs(columns), key=len)
+    return int(longest.size), int(longest[0]), int(longest[-1])
