@@ -208,6 +208,18 @@ def test_a_number_in_a_leaning_hand_is_stood_upright_and_read(reader, text, face
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text", ["8179", "8719"])
+def test_italic_digits_with_slits_for_counters_are_no_hollow_lettering(reader, text):
+    # Leaning far, the italic 8's counters are slits as long and thin as an outline's insides:
+    # the line was cut as hollow lettering, its 1 and 7 (which hold no inside) lost, and it read
+    # "1" or nothing.
+    rng = np.random.default_rng(len(text))
+    glyph = join_glyphs([glyph_from_font(c, dev_face("dkgBI")) for c in text], rng)
+    scan = draw_scan(leaning(glyph, 0.6), ScanStyle(side=800, fill=0.15, angle=-6.0, noise=0.02, jpeg_quality=85),
+                     rng)
+    assert reader.read(scan).text == text
+
+
 @pytest.mark.parametrize("text, font_index", [("2749", 0), ("3856", 1)])
 def test_a_number_in_a_box_drawn_round_it_is_read_without_the_box(reader, text, font_index):
     # A form's field: the box's sides were read as 1s round the number ("12749").
