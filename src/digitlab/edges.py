@@ -23,6 +23,8 @@ BROADER_THAN_WRITING = 3.0  # a piece at the edge this many times as thick as th
 BROADER_AND_LIGHTER = 1.5   # ... or this many times, and ...
 LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this share as far as the writing...
 SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
+SOLID_AS_INK = 0.9          # ... or, when as dark as the writing, more: a blotched bold digit cut by the edge is 0.83,
+                            # a fingertip 0.96 or more
 AS_BROAD_AS_WRITING = 2.0   # a digit cut by the edge is at most this many times as broad as the other writing
 
 
@@ -124,7 +126,8 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
 def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: np.ndarray) -> list[int]:
     """Labels (1-based) of the things that reach into a photo from its edge over the paper: the
     finger or thumb holding the sheet, the end of a pen lying on it. Pieces at the picture's
-    edge, solid (about as much as their convex hull: no digit's shape is), and at their thickest
+    edge, solid (about as much as their convex hull: no digit's shape is, but a blotched bold one
+    cut by the edge nearly is: so more solid when as dark as the writing), and at their thickest
     three times as broad as the strokes written inside the picture, or half as broad again and
     clearly lighter than them (skin is; a blot or a bold digit cut by the edge is as thick and as
     dark as the pen that wrote the others); or the rim of such a thing, broader than the filter
@@ -150,17 +153,23 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         stroke = float(np.median([width[j] for j in writing]))
         broad = _thickest(own[i]) / stroke
         lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
-        if (broad >= BROADER_THAN_WRITING or broad >= BROADER_AND_LIGHTER and lighter) and solidity(own[i]) >= SOLID:
+        solid = solidity(own[i])
+        if (broad >= BROADER_THAN_WRITING and solid >= (SOLID if lighter else SOLID_AS_INK)
+                or broad >= BROADER_AND_LIGHTER and lighter and solid >= SOLID):
             blobs.append(i + 1)
             continue
         held = _held_with_edge(own[i], boxes[i], labels.shape)
         filled = own[i] | held
         # The rim of something broad: lighter than the writing round paper-light skin (a
         # fingertip's shaded sides, open to the edge: a faint 8 cut by the edge holds its own
-        # loops), or round a part as dark as itself (a thumb in shadow).
+        # loops), or round a part as dark as itself (a thumb in shadow), or itself thrice as broad
+        # as the writing and, with what it holds, solid (a fingertip in shadow, as dark as ink,
+        # round its lit middle: read as a 0 of its own line).
         if (lighter and solidity(filled) >= SOLID
                 and np.count_nonzero(ndimage.binary_fill_holes(own[i]) & ~own[i]) < 0.5 * np.count_nonzero(held)
                 and _thickest(filled) >= BROADER_AND_LIGHTER * stroke):
+            blobs.append(i + 1)
+        elif broad >= BROADER_THAN_WRITING and solidity(filled) >= SOLID_AS_INK:
             blobs.append(i + 1)
         elif np.count_nonzero(held) > area[i] and float(np.median(bright[boxes[i]][held])) - paper > 0.5 * contrast[i]:
             blobs.append(i + 1)

@@ -74,6 +74,7 @@ class InkMap:
     zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
     ruling: np.ndarray | None = None  # the ruled lines taken out of `mask`, if any
     sheet: np.ndarray | None = None   # bool: the sheet photographed on a desk, if one was found
+    aside: np.ndarray | None = None   # bool: what reaches in from the edge (a finger, the desk), taken out
 
     def significant(self) -> list[int]:
         """The pieces that may be writing, or drawn round it: specks and dust left aside."""
@@ -398,8 +399,10 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
+    aside = None
     if strips:  # rare: label again without them, so component numbers stay contiguous
-        mask &= ~np.isin(labels, strips)
+        aside = np.isin(labels, strips)
+        mask &= ~aside
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
         boxes = ndimage.find_objects(labels)
     if count == 0:
@@ -407,4 +410,4 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling,
-                  sheet if inverted else None)
+                  sheet if inverted else None, aside)

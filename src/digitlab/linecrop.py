@@ -100,9 +100,10 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies ink that the
     line finder set apart from the line's writing (`TextLine.foreign`: a box or an oval round it,
     a line under it, the digits of the lines next to it), or took for ruled lines under it (at
-    whatever slope). Bool, the crop's shape. The line's own ink, grown by a working pixel, stays
-    where the two touch."""
-    if not line.foreign and ink.ruling is None:  # most lines: a number alone on plain paper
+    whatever slope), or that the ink finder set aside (`InkMap.aside`: a finger holding the sheet,
+    which the crop's own threshold finds again and would read as a 0 or a 1). Bool, the crop's
+    shape. The line's own ink, grown by a working pixel, stays where the two touch."""
+    if not line.foreign and ink.ruling is None and ink.aside is None:  # most lines: a number alone on plain paper
         return np.zeros(shape, dtype=bool)
     window, grow = _working_window(ink, coefficients, shape)
     labels = ink.labels[window]
@@ -110,6 +111,8 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
     if ink.ruling is not None:
         other |= ink.ruling[window]
+    if ink.aside is not None:
+        other |= ink.aside[window]
     if not other.any():
         return np.zeros(shape, dtype=bool)
     other = ndimage.binary_dilation(other, iterations=grow) & ~ndimage.binary_dilation(own)
