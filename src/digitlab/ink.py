@@ -74,7 +74,7 @@ class InkMap:
     zoom: int = 1          # `gray` is the original enlarged this many times (`enlarge_small`)
     ruling: np.ndarray | None = None  # the ruled lines taken out of `mask`, if any
     sheet: np.ndarray | None = None   # bool: the sheet photographed on a desk, if one was found
-    aside: np.ndarray | None = None   # bool: what reaches in from the edge (a finger, the desk), taken out
+    aside: np.ndarray | None = None   # bool: what was taken out at the edge (a finger, a strip, desk), if any
 
     def significant(self) -> list[int]:
         """The pieces that may be writing, or drawn round it: specks and dust left aside."""

@@ -157,7 +157,8 @@ def outline_inside(mask: np.ndarray) -> np.ndarray:
     An outline's inside follows the glyph's strokes: a hole many times longer than it is wide. A
     counter of a written 0, 6, 8, 9 or closed 4 is round or oval: of 26,480 masks of mnist-5k's
     training digits and of the training and dev faces' digits, each drawn from thin to bold, 5
-    pass for outlines (`looks_hollow`)."""
+    pass for outlines (`looks_hollow`). Every outlined digit holds its inside, so the pieces that
+    hold the insides must be most of the ink (`HOLDING_SHARE`)."""
     background, elongation, areas = hole_elongations(mask)
     if not looks_hollow(elongation):
         return mask
