@@ -343,6 +343,14 @@ def test_a_finger_at_the_edge_is_no_ink_but_a_bold_digit_or_a_0_cut_by_the_edge_
         shade = np.where(np.hypot(yy, xx - 100) < 27, inside, bright)  # what the rim holds: skin, or paper (a 0)
         blobs = blobs_at_edge(labels, ndimage.find_objects(labels), shade)
         assert (np.isin(labels, blobs) == thing).all() if dropped else not blobs
+    # As dark as the ink: a fingertip in shadow, a cup round its lit middle (solid with what it
+    # holds against the edge), goes; a blotched bold digit cut by the edge, nearly solid, stays.
+    cup = (np.hypot(yy - 150, xx) <= 26) & (np.hypot(yy - 150, xx) > 14)
+    blot = (np.hypot(yy - 150, xx) <= 20) & ~((np.abs(yy - 150) <= 4) & (xx >= 10))
+    for thing, dropped in ((cup, True), (blot, False)):
+        labels, _ = ndimage.label(writing | thing, structure=np.ones((3, 3)))
+        blobs = blobs_at_edge(labels, ndimage.find_objects(labels), (writing | thing).astype(float))
+        assert (np.isin(labels, blobs) == thing).all() if dropped else not blobs
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 0, 485), (1, 11, 928), (4, 18, 994), (5, 22, 886)])
