@@ -154,8 +154,8 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         broad = _thickest(own[i]) / stroke
         lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
         solid = solidity(own[i])
-        if (broad >= BROADER_THAN_WRITING and solid >= (SOLID if lighter else SOLID_AS_INK)
-                or broad >= BROADER_AND_LIGHTER and lighter and solid >= SOLID):
+        if (broad >= BROADER_AND_LIGHTER and lighter and solid >= SOLID
+                or broad >= BROADER_THAN_WRITING and solid >= SOLID_AS_INK):
             blobs.append(i + 1)
             continue
         held = _held_with_edge(own[i], boxes[i], labels.shape)
