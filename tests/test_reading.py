@@ -179,6 +179,35 @@ def test_a_short_number_upside_down_is_turned_on_the_orientation_models_fair_wor
     assert reader.read(scan.rotate(180)).text == text
 
 
+@pytest.mark.parametrize("text, font_index", [("68", 0), ("98", 4), ("19", 2)])
+def test_a_number_that_reads_either_way_up_is_not_sure_of_its_way_up(reader, text, font_index):
+    # Turned, these read "89", "86" and "61", each digit surely; the orientation model leans to
+    # turned, but not by enough to outweigh the prior that photos are upright. They were answered
+    # without a doubt; now every digit of the reading is "not sure". Upright, they read surely.
+    scan = number_scan(text, font_index, seed=len(text))
+    upright, turned = reader.read(scan), reader.read(scan.rotate(180))
+    assert upright.text == text and not upright.uncertain
+    assert turned.text == text or turned.uncertain and all(digit["uncertain"] for digit in turned.digits)
+
+
+def test_the_way_up_is_in_doubt_only_between_its_bounds_and_when_the_two_ways_read_differently():
+    from digitlab.reading import TURNED_PRIOR_LOG_ODDS, WAY_UP_DOUBT, ReadLine, way_up_in_doubt
+
+    def line(text: str) -> ReadLine:
+        return ReadLine(text, 0.99, [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        [{"digit": int(c), "confidence": 0.99, "box": [0, 0, 1, 1], "uncertain": False} for c in text])
+
+    # Both ways read as surely: the evidence is the prior and the orientation model's log-odds.
+    def doubt(odds: float, turned_text: str = "60") -> bool:
+        return way_up_in_doubt([line("09")], [line(turned_text)], [odds - TURNED_PRIOR_LOG_ODDS])
+
+    low, high = WAY_UP_DOUBT
+    assert doubt((low + high) / 2) and doubt(low + 0.01) and doubt(high - 0.01)
+    assert not doubt(low - 0.01) and not doubt(high + 0.01)
+    assert not doubt((low + high) / 2, turned_text="09")  # the same number either way: no doubt about it
+    assert line("09").doubted().digits[1]["uncertain"] and not line("09").digits[1]["uncertain"]
+
+
 @pytest.mark.parametrize("text, face", [("3850", "Kristi"), ("6071", "BecauseWeLearn-Regular"),
                                         ("2749", "DancingScript-Regular"), ("2749", "dkg"), ("980", "TomsonTalks"),
                                         ("828", "YuseiMagic-Regular")])
