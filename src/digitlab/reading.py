@@ -260,8 +260,9 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
     if try_turned:
         flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True, opinion=opinion)
                    for line in reversed(lines)]  # the turned page's lines, top to bottom
-        in_doubt = odds is not None and way_up_in_doubt(chosen, flipped[::-1], odds)
-        if upside_down(chosen, flipped[::-1], odds):
+        paired = flipped[::-1]  # each beside its upright reading
+        in_doubt = odds is not None and way_up_in_doubt(chosen, paired, odds)
+        if upside_down(chosen, paired, odds):
             chosen = flipped
         if in_doubt:
             chosen = [line.doubted() for line in chosen]
@@ -282,7 +283,7 @@ def upside_down(upright: list[ReadLine], flipped: list[ReadLine], odds: list[flo
     better turned. On a page each line's gain is small (a turned line still reads passably) but
     its sign is consistent, so a page turns when most of its lines, and the lines on average, read
     better turned."""
-    gains = np.array([certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)])
+    gains = turned_gains(upright, flipped)
     if odds is not None:
         return turned_evidence(odds, float(np.sum(gains))) > 0
     if len(gains) == 1:
@@ -301,9 +302,14 @@ def could_be_upside_down(upright: list[ReadLine], odds: list[float]) -> bool:
 def way_up_in_doubt(upright: list[ReadLine], flipped: list[ReadLine], odds: list[float]) -> bool:
     """Whether the two ways up read differently and the evidence that the picture is turned lies
     within WAY_UP_DOUBT: then neither reading is sure, however surely each reads its digits."""
-    gain = sum(certainty([b]) - certainty([a]) for a, b in zip(upright, flipped))
     differ = [line.text for line in upright] != [line.text for line in flipped]
-    return differ and WAY_UP_DOUBT[0] < turned_evidence(odds, gain) < WAY_UP_DOUBT[1]
+    evidence = turned_evidence(odds, float(np.sum(turned_gains(upright, flipped))))
+    return differ and WAY_UP_DOUBT[0] < evidence < WAY_UP_DOUBT[1]
+
+
+def turned_gains(upright: list[ReadLine], flipped: list[ReadLine]) -> np.ndarray:
+    """How much more surely each line reads turned than upright (mean log-confidence)."""
+    return np.array([certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)])
 
 
 def turned_evidence(odds: list[float], gain: float) -> float:
