@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from digitlab.errors import DigitlabError
-from digitlab.linetask import line_sources
+from digitlab.linetask import LineLoader, line_sources, loader_workers
 from digitlab.reading import LINE_HEIGHT, LINE_INK, line_image
 from digitlab.textlines import LineBatches, LineSources, collate, composed_line, make_line
 
@@ -35,6 +35,22 @@ def test_a_batch_is_the_same_for_the_same_seed_epoch_and_index(sources):
     assert torch.equal(x1, x2) and t1.texts == t2.texts
     b.set_epoch(3)
     assert b.batch(1)[1].texts != t1.texts
+
+
+def test_the_loader_gives_the_same_batches_in_the_same_order_with_more_workers(sources):
+    batches = LineBatches(sources, batches=4, batch_size=3, seed=5, stride=4)
+    batches.set_epoch(2)
+    alone = [(x, t.texts) for x, t in LineLoader(batches, workers=1)]
+    shared = [(x, t.texts) for x, t in LineLoader(batches, workers=2)]
+    assert [t for _, t in shared] == [t for _, t in alone] == [batches.batch(b)[1].texts for b in range(4)]
+    assert all(torch.equal(x1, x2) for (x1, _), (x2, _) in zip(alone, shared))
+
+
+def test_lines_are_drawn_by_one_worker_on_the_cpu_and_by_most_cores_for_a_gpu():
+    assert loader_workers(torch.device("cpu"), cores=16) == 1
+    assert loader_workers(torch.device("cuda"), cores=16) == 8
+    assert loader_workers(torch.device("cuda"), cores=4) == 3
+    assert loader_workers(torch.device("cuda"), cores=1) == 1
 
 
 def test_collate_pads_to_the_stride_and_counts_frames():

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -62,12 +63,21 @@ def _one_thread(_: int) -> None:
     torch.set_num_threads(1)
 
 
-class LineLoader:
-    """The epoch's generated batches from one background worker process (generating a line costs
-    about as much as training on it), in the same order and content as without it."""
+def loader_workers(device: torch.device, cores: int | None = None) -> int:
+    """Processes that generate training lines. On the CPU one: generating a line costs about as
+    much as training on it, and the training process needs the other cores. On a GPU a step takes
+    a few milliseconds and a batch about 0.1 s to draw, so as many as the cores allow (up to 8)."""
+    if device.type == "cpu":
+        return 1
+    return max(1, min(8, (cores or os.cpu_count() or 2) - 1))
 
-    def __init__(self, batches: LineBatches) -> None:
-        self.batches = batches
+
+class LineLoader:
+    """The epoch's generated batches from `workers` background processes, in the same order and
+    content as without them (a batch depends only on its seed, epoch and index)."""
+
+    def __init__(self, batches: LineBatches, workers: int = 1) -> None:
+        self.batches, self.workers = batches, workers
 
     def set_epoch(self, epoch: int) -> None:
         self.batches.set_epoch(epoch)
@@ -76,7 +86,7 @@ class LineLoader:
         return len(self.batches)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, LineTargets]]:
-        loader = DataLoader(_EpochBatches(self.batches), batch_size=None, num_workers=1, prefetch_factor=4,
+        loader = DataLoader(_EpochBatches(self.batches), batch_size=None, num_workers=self.workers, prefetch_factor=4,
                             worker_init_fn=_one_thread)
         yield from loader
 
@@ -114,7 +124,7 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
     test_lines = fixed_lines(test_sources, TEST_LINES, 2)
     model = build_model(config.arch, len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
     train_loader = LineLoader(LineBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
-                                          STRIDE))
+                                          STRIDE), loader_workers(device))
     # Loaded now, so that a wrong path stops the run before training, not after it.
     opinion = second_opinion_of(config.digit_model) if config.digit_model is not None else None
 

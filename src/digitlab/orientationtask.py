@@ -17,7 +17,7 @@ from torch import nn
 
 from digitlab.calibration import fit_temperature
 from digitlab.config import TrainConfig
-from digitlab.linetask import LineLoader, split_sources
+from digitlab.linetask import LineLoader, loader_workers, split_sources
 from digitlab.models import LineOrientation, build_model
 from digitlab.orientation import SHORT_LINE, line_log_odds
 from digitlab.reading import LINE_HEIGHT
@@ -112,7 +112,7 @@ def orientation_task(config: TrainConfig, device: torch.device) -> dict:
     train_sources, val_sources, test_sources = split_sources(config.data)
     model = build_model(config.arch, len(TURN_CLASSES)).to(device, memory_format=torch.channels_last)
     train_loader = LineLoader(TurnBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
-                                          STRIDE))
+                                          STRIDE), loader_workers(device))
     val = both_ways(fixed_lines(val_sources, VAL_LINES, 1))
     test = both_ways(fixed_lines(test_sources, TEST_LINES, 2))
     test_loader = [turn_batch(test[0][i:i + 100], test[1][i:i + 100]) for i in range(0, len(test[0]), 100)]
