@@ -237,6 +237,20 @@ def test_a_number_in_a_leaning_hand_is_stood_upright_and_read(reader, text, face
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, lean", [("79658", 0.8), ("906", 0.8), ("25", 0.5), ("25", 0.7)])
+def test_digits_of_a_thin_hand_leaning_far_are_one_line_along_the_writing(text, lean):
+    # Each digit, long and thin, voted the writing's direction down its own slant, as a number
+    # joined up into one long piece votes along its length: "79658" made five lines of one digit
+    # at -38 degrees, "25" two lines at -45.
+    rng = np.random.default_rng(0)
+    glyph = leaning(join_glyphs([glyph_from_font(c, dev_face("ComicNeue-Light")) for c in text], rng), lean)
+    scan = draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=3.0, noise=0.02, jpeg_quality=85), rng)
+    lines = find_lines(find_ink(scan, work_side=READ_SIDE))
+    assert len(lines) == 1 and len(lines[0].components) == len(text)
+    if len(text) > 2:  # two digits set the direction only roughly (the line crop stands them upright)
+        assert abs(math.degrees(lines[0].angle) + 3.0) < 6
+
+
 @pytest.mark.parametrize("text", ["8179", "8719"])
 def test_italic_digits_with_slits_for_counters_are_no_hollow_lettering(reader, text):
     # Leaning far, the italic 8's counters are slits as long and thin as an outline's insides:

@@ -65,18 +65,24 @@ def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) ->
                     dx, dy = centres[j] - centres[i]
                     votes.append(math.atan2(dy, dx))
                     weights.append(1.0)
+    axes = []
     for xs, ys in pieces:
         if len(xs) < 3:
+            axes.append((0.0, 0.0, 0.0))
             continue
         # The principal axes of the pieces' covariance, in closed form for 2x2 (np.cov and eigh
         # cost more than the rest of the vote).
         dx, dy = xs - xs.mean(), ys - ys.mean()
         a, b, c = float(dx @ dx), float(dx @ dy), float(dy @ dy)
         half_sum, root = (a + c) / 2, math.hypot((a - c) / 2, b)
-        major = math.sqrt(max((half_sum + root) / (len(xs) - 1), 1e-9))
-        minor = math.sqrt(max((half_sum - root) / (len(xs) - 1), 1e-9))
-        if major > 2.5 * minor and minor > 1.5 * stroke:
-            votes.append(0.5 * math.atan2(2 * b, a - c))
+        axes.append((math.sqrt(max((half_sum + root) / (len(xs) - 1), 1e-9)),
+                     math.sqrt(max((half_sum - root) / (len(xs) - 1), 1e-9)), 0.5 * math.atan2(2 * b, a - c)))
+    for k, (major, minor, along) in enumerate(axes):
+        # A joined-up number is longer than the pieces beside it; digits of one size that each
+        # lean far (a thin, italic hand) are not, and voted the writing down their slant.
+        others = [axis[0] for m, axis in enumerate(axes) if m != k]
+        if major > 2.5 * minor and minor > 1.5 * stroke and (not others or major > 1.5 * statistics.median(others)):
+            votes.append(along)
             weights.append(major / minor)
     if not votes:
         return 0.0
