@@ -251,6 +251,17 @@ def test_digits_of_a_thin_hand_leaning_far_are_one_line_along_the_writing(text, 
         assert abs(math.degrees(lines[0].angle) + 3.0) < 6
 
 
+@pytest.mark.parametrize("text, face, lean", [("24", "ComicNeue-Light", 0.8), ("56", "dkgIt", 0.6),
+                                              ("615", "dkgIt", 0.8)])
+def test_a_far_leaning_number_is_read_right_or_not_sure(reader, text, face, lean):
+    # Read as it leans and stood upright, each read differently; the surer ("2", "5", "5", each
+    # digit over 99% sure) was kept, and nothing said that a digit had been lost.
+    rng = np.random.default_rng(0)
+    glyph = leaning(join_glyphs([glyph_from_font(c, dev_face(face)) for c in text], rng), lean)
+    reading = reader.read(draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=3.0, noise=0.02, jpeg_quality=85), rng))
+    assert reading.text == text or (reading.uncertain and all(d["uncertain"] for d in reading.digits))
+
+
 @pytest.mark.parametrize("text", ["8179", "8719"])
 def test_italic_digits_with_slits_for_counters_are_no_hollow_lettering(reader, text):
     # Leaning far, the italic 8's counters are slits as long and thin as an outline's insides:

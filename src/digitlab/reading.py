@@ -36,7 +36,8 @@ LEAST_SLANT = 0.1  # writing leaning less than this is only read as it is
 FAR_SLANT = 0.4    # the line reader learnt leans up to about this; past it a line is always read upright too
 # Leaning less, a line read this surely (its digits' geometric mean confidence) is not read upright
 # too. Chosen on the validation split's numbers: 600 second readings of 1,500 numbers instead of
-# 1,056, and as many numbers read (without FAR_SLANT: 408, and one fewer).
+# 1,056, and as many numbers read (without FAR_SLANT: 408, and one fewer). Two readings that differ,
+# the surer under this, leave the line "not sure" (`read_line`).
 SURE_AS_WRITTEN = math.log(0.999)
 
 
@@ -153,14 +154,18 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     that reading is not sure, also stood upright; the surer of the two readings is kept. The line
     reader learnt lines leaning up to about 0.4 either way, and reads a hand leaning further (an
     italic face) far better stood upright; but some lines it reads better as they lean, joined-up
-    writing most."""
+    writing most. Two readings that differ, the surer not all but certain, leave every digit "not
+    sure"."""
     mask, coefficients = cut_line(ink, line, flip)
     read = read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion)
     slant = writing_slant(mask)
     if abs(slant) < LEAST_SLANT or (abs(slant) < FAR_SLANT and certainty([read]) >= SURE_AS_WRITTEN):
         return read
     upright = read_cut(*cut_line(ink, line, flip, slant), ink.zoom, reader, stride, uncertain_below, opinion)
-    return upright if certainty([upright]) > certainty([read]) else read
+    chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
+    # Two views of one line that read differently, neither of them all but certain: one of them is
+    # wrong, and the surer is wrong about as often as a third of the time.
+    return chosen.doubted() if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN else chosen
 
 
 def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
