@@ -163,8 +163,8 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
         return read
     upright = read_cut(*cut_line(ink, line, flip, slant), ink.zoom, reader, stride, uncertain_below, opinion)
     chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
-    # Two views of one line that read differently, neither of them all but certain: one of them is
-    # wrong, and the surer is wrong about as often as a third of the time.
+    # Two views of one line that read differently, neither all but certain: one of them is wrong,
+    # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
     return chosen.doubted() if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN else chosen
 
 
