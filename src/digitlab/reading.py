@@ -126,7 +126,8 @@ class ReadLine:
                 "digits": self.digits}
 
     def doubted(self) -> ReadLine:
-        """This line with every digit "not sure" (read the wrong way up, every digit is wrong)."""
+        """This line with every digit "not sure": its way up is in doubt (read the wrong way up,
+        every digit is wrong), or its two views read differently (`read_line`)."""
         return replace(self, digits=[digit | {"uncertain": True} for digit in self.digits])
 
 
