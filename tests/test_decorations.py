@@ -2,7 +2,6 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digitlab.decorations import (
-    box_walls,
     detach_from_frames,
     long_strokes,
     nested_pieces,
@@ -158,65 +157,3 @@ def test_a_closed_box_round_a_small_number_goes_from_its_line():
     kept = without_frames(mask)
     assert not kept[4:7].any() and not kept[:, 10:13].any() and not kept[:, 118:121].any()
     assert (kept[14:50, 25:110] == mask[14:50, 25:110]).all()
-
-
-def test_the_walls_and_edges_of_a_row_of_boxes_go_and_the_digits_in_them_stay():
-    def crop(boxes: bool, lean: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """A line crop's ink: "170" written one digit to a box (the row's walls leaning by
-        `lean`), or without the boxes; and the digits' own ink."""
-        digits = Image.new("1", (200, 64), 0)
-        draw = ImageDraw.Draw(digits)
-        draw.line([(40, 16), (40, 48)], fill=1, width=4)                          # a 1
-        draw.line([(82, 16), (104, 16), (90, 48)], fill=1, width=4)               # a 7
-        draw.ellipse([(132, 16), (152, 48)], outline=1, width=4)                  # a 0
-        ink = np.asarray(digits, dtype=bool)
-        if not boxes:
-            return ink, ink
-        row = Image.new("1", (200, 64), 0)
-        draw = ImageDraw.Draw(row)
-        draw.line([(20, 8), (176, 8)], fill=1, width=2)
-        draw.line([(20 + lean * 48, 56), (176 + lean * 48, 56)], fill=1, width=2)  # a sheared box
-        for x in (20, 72, 124, 176):
-            draw.line([(x, 8), (x + lean * 48, 56)], fill=1, width=2)
-        return ink | np.asarray(row, dtype=bool), ink
-
-    for lean in (0.0, 0.2):
-        mask, digits = crop(boxes=True, lean=lean)
-        walls = box_walls(mask)
-        assert walls[mask & ~digits].mean() > 0.9            # the boxes go,
-        assert walls[digits].mean() < 0.05                   # the digits stay
-    assert not box_walls(crop(boxes=False)[0]).any()
-
-
-def test_a_row_of_boxes_along_a_ruled_line_or_sheared_upright_is_found_and_leaning_strokes_are_no_walls():
-    digits = Image.new("1", (240, 64), 0)
-    draw = ImageDraw.Draw(digits)
-    draw.line([(40, 16), (40, 48)], fill=1, width=4)                              # a 1
-    draw.ellipse([(88, 16), (108, 48)], outline=1, width=4)                       # a 0
-    draw.ellipse([(140, 16), (160, 48)], outline=1, width=4)                      # a 0
-    digits = np.asarray(digits, dtype=bool)
-
-    def row(lean: float, tops: tuple[int, int] = (20, 176), walls=(20, 72, 124, 176), leans=None) -> np.ndarray:
-        image = Image.new("1", (240, 64), 0)
-        draw = ImageDraw.Draw(image)
-        draw.line([(tops[0], 8), (tops[1], 8)], fill=1, width=2)
-        draw.line([(20 + lean * 48, 56), (176 + lean * 48, 56)], fill=1, width=2)
-        for x, wall_lean in zip(walls, leans or [lean] * len(walls)):
-            draw.line([(x, 8), (x + wall_lean * 48, 56)], fill=1, width=2)
-        return np.asarray(image, dtype=bool)
-
-    # The box's top drawn along a ruled line, which runs on across the crop: found when the
-    # paper's ruling is known there, and not taken for a box otherwise.
-    mask = digits | row(0.0, tops=(0, 239))
-    ruled = np.zeros_like(mask)
-    ruled[7:10] = True
-    walls = box_walls(mask, ruled)
-    assert walls[mask & ~digits & ~ruled].mean() > 0.9 and walls[digits].mean() < 0.05
-    assert not box_walls(mask).any()
-    # A crop sheared to stand leaning writing upright shears the box's walls past what a box
-    # leans by itself (0.4): found when told the shear.
-    mask = digits | row(0.6)
-    assert not box_walls(mask).any()
-    assert box_walls(mask, slant=0.6)[mask & ~digits].mean() > 0.9
-    # Strokes from top to bottom that lean every which way are writing, not a form's walls.
-    assert not box_walls(digits | row(0.0, leans=[0.0, 0.35, -0.3, 0.1])).any()

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.decorations import box_walls
+from digitlab.boxrows import box_walls
 from digitlab.ink import InkMap, paper_level, threshold_ink
 from digitlab.linefinding import TextLine
 from digitlab.ruling import long_runs
