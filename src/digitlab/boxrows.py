@@ -74,9 +74,10 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
     # strokes of writing that line up with a ruled line over and under it seldom do.
     if np.ptp(shears[leans]) > PARALLEL_WALLS:
         return found
+    # Each wall from where it leaves the top to where it meets the bottom, and its shear.
+    segments = [(x, y0[0, x, 0], foot, y1[k, x, 0], shears[k]) for x, k, foot in zip(walls, leans, feet)]
     # Squared paper's lines make rows of boxes too, but run on past the top and bottom.
-    if walls_run_on(near, [(x, y0[0, x, 0], foot, y1[k, x, 0], shears[k]) for x, k, foot in zip(walls, leans, feet)],
-                    (top[2], bottom[2])):
+    if walls_run_on(near, segments, (top[2], bottom[2])):
         return found
     # The top and bottom end at the row's ends, at one end at least: the lines of ruled paper run
     # on across the page (on ruled paper they are measured without its lines, and a box drawn
@@ -99,11 +100,10 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
         if inner.size and mask[np.clip(within, 0, height - 1), inner].mean() > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
-    for x, half, k, foot in zip(walls, halves, leans, feet):
-        a, b = (x, y0[0, x, 0]), (foot, y1[k, x, 0])
+    for (x_top, y_top, _, y_foot, shear), half in zip(segments, halves):
         # Across the wall's lean, as far as it is wide (a pixel more each way).
-        across = np.abs((cols - a[0]) - shears[k] * (rows - a[1])) / math.hypot(1.0, shears[k])
-        found |= (across <= half + 1.5) & (rows >= min(a[1], b[1]) - pen) & (rows <= max(a[1], b[1]) + pen)
+        across = np.abs((cols - x_top) - shear * (rows - y_top)) / math.hypot(1.0, shear)
+        found |= (across <= half + 1.5) & (rows >= min(y_top, y_foot) - pen) & (rows <= max(y_top, y_foot) + pen)
     # The top and bottom go with the walls: a box left whole is read as hollow lettering.
     for middle, slope, thickness, *_ in (top, bottom):
         along = (np.abs(rows - (middle + slope * (cols - width / 2))) <= thickness / 2 + 0.5)
@@ -121,7 +121,7 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
 
 
 def walls_run_on(near: np.ndarray, walls: list[tuple], thickness: tuple[float, float]) -> bool:
-    """Whether most `walls` (each its top's and its foot's column and row, and its shear) go on
+    """Whether most `walls` (each its top's column and row, its foot's, and its shear) go on
     past the row's top and bottom edges (of `thickness` rows), in the ink `near` them, 2-5 pixels
     beyond each edge, as the lines of squared paper do; a form's walls end at its edges."""
     height, width = near.shape

@@ -126,8 +126,9 @@ def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[i
     # Dust and dots of ink, when many, would outvote the digits with their neighbours' directions.
     # A speck is far smaller across than the largest pieces and no longer than three strokes; a
     # digit inside a box or an oval may be the first, never the second.
-    size = {i: max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
-            for i in significant}
+    sides = {i: sorted((ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start))
+             for i in significant}
+    size = {i: long for i, (_, long) in sides.items()}
     sizes = np.array(list(size.values()))
     small = 0.3 * float(np.median(sizes[sizes >= 0.5 * sizes.max()]))
     significant = [i for i in significant if size[i] >= small or size[i] >= 3 * stroke]
@@ -135,9 +136,7 @@ def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[i
     # no thicker than two strokes and shorter than the digits; the direction from it to its
     # neighbours, the digit over it first, says nothing of the writing's.
     usual = float(np.median([size[i] for i in significant]))
-    thin = {i for i in significant if min(ink.boxes[i][0].stop - ink.boxes[i][0].start,
-                                          ink.boxes[i][1].stop - ink.boxes[i][1].start) <= 2 * stroke
-            and size[i] < 0.8 * usual}
+    thin = {i for i in significant if sides[i][0] <= 2 * stroke and size[i] < 0.8 * usual}
     significant = [i for i in significant if i not in thin] or significant
     angle = writing_angle([pixels[i] for i in significant], stroke)
     return refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median([size[i] for i in significant]))))
