@@ -45,11 +45,19 @@ def in_turn(by_family: list[list[Path]]) -> list[Path]:
     return [faces[i] for i in range(rounds) for faces in by_family if i < len(faces)]
 
 
+def text_canvas(face: ImageFont.FreeTypeFont, text: str, stroke: int = 0) -> tuple[Image.Image, tuple[int, int]]:
+    """A black canvas that holds all of `text` in `face`, and where to draw it: a fixed canvas cut
+    off the descenders of faces with tall line metrics (dkg's, Joscelyn's), leaving outlines open."""
+    left, top, right, bottom = face.getbbox(text, stroke_width=stroke)
+    pad = face.size // 4
+    return Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0), (pad - left, pad - top)
+
+
 def glyph_from_font(text: str, font: Path, size: int = 160) -> np.ndarray:
     """`text` drawn in `font` as float ink in [0, 1] (1 = ink), cropped to the ink."""
     face = ImageFont.truetype(str(font), size)
-    canvas = Image.new("L", (size * (len(text) + 2), size * 2), 0)
-    ImageDraw.Draw(canvas).text((size // 2, size // 3), text, fill=255, font=face)
+    canvas, origin = text_canvas(face, text)
+    ImageDraw.Draw(canvas).text(origin, text, fill=255, font=face)
     ink = np.asarray(canvas, dtype=np.float32) / 255
     return crop_to_ink(ink)
 
@@ -246,9 +254,8 @@ def outline_glyph(text: str, font: Path, size: int = 160) -> np.ndarray:
     """`text` as hollow lettering: the edge of a bold version of the glyph (Pillow's text stroke)."""
     face = ImageFont.truetype(str(font), size)
     stroke = max(3, size // 16)
-    canvas = Image.new("L", (size * (len(text) + 2), size * 2), 0)
-    ImageDraw.Draw(canvas).text((size // 2, size // 3), text, fill=0, font=face, stroke_width=stroke,
-                                stroke_fill=255)
+    canvas, origin = text_canvas(face, text, stroke)
+    ImageDraw.Draw(canvas).text(origin, text, fill=0, font=face, stroke_width=stroke, stroke_fill=255)
     return crop_to_ink(np.asarray(canvas, dtype=np.float32) / 255)
 
 
