@@ -8,7 +8,7 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
-from digitlab.linefinding import find_lines, frame_sides
+from digitlab.linefinding import find_lines, frame_sides, typical_height
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import dev_face
 from tests.photomaker import (
@@ -539,12 +539,27 @@ def test_dust_over_the_paper_leaves_the_writings_direction_and_reading_alone(rea
 
 
 @pytest.mark.parametrize("text, face, seed", [("023541", 1, 1), ("9270", 8, 933), ("5646", 26, 734),
-                                              ("43", 12, 11)])
+                                              ("43", 12, 11), ("07", 10, 803), ("39", 23, 596)])
 def test_a_pen_lying_on_the_paper_is_no_digit(reader, text, face, seed):
     # A straight bar several times as long as the digits was read as a line of its own ("023541"
     # read "023541\n1"), or set the writing's height, so that the digits passed for specks and the
-    # number was lost ("5646" read "1").
+    # number was lost ("5646" read "1"); beside two digits, the directions to it outvoted theirs,
+    # and the writing was found running up the page ("07" read "0", "39" "1\n0").
     assert reader.read(phone_photo("pen", text, face, seed)).text == text
+
+
+def test_the_digits_height_is_not_a_pens_that_lies_by_them():
+    # A pen upright beside six digits, 2.6 times as tall, too short for a stick twice their length
+    # (they lean, and are longer than tall): taken for their height, it left them small pieces (a
+    # piece under 0.4 of the writing's height is none of its digits), and the number was read "1".
+    digits = [(np.repeat(np.arange(30), 40) + 40 * k, np.tile(np.arange(40), 30) + 200) for k in range(6)]
+    pen = (np.repeat(np.arange(60, 64), 104), np.tile(np.arange(104), 4))
+    pixels = dict(enumerate([pen, *digits]))
+    extent = {i: (float(xs.min()), float(xs.max()) + 1, float(ys.min()), float(ys.max()) + 1)
+              for i, (xs, ys) in pixels.items()}
+    assert typical_height(pixels, extent, list(pixels)) == 40
+    pixels[0] = (np.repeat(np.arange(60, 90), 104), np.tile(np.arange(104), 30))  # a tall block is no pen
+    assert typical_height(pixels, extent, list(pixels)) == 104
 
 
 @pytest.mark.parametrize("text, face, seed", [("16329", 13, 889), ("08132", 15, 203), ("9435", 4, 695),

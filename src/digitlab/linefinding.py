@@ -138,6 +138,10 @@ def writing_direction(ink: InkMap, pixels: dict, pieces: list[int], inner: set[i
     usual = float(np.median([size[i] for i in significant]))
     thin = {i for i in significant if sides[i][0] <= 2 * stroke and size[i] < 0.8 * usual}
     significant = [i for i in significant if i not in thin] or significant
+    # Nor does a pen lying by the writing, too short for `long_strokes`: from a number of two
+    # digits, the directions to it outvoted theirs.
+    sticks = {i for i in significant if size[i] >= PEN_HEIGHT * usual and straight(pixels[i])}
+    significant = [i for i in significant if i not in sticks] or significant
     angle = writing_angle([pixels[i] for i in significant], stroke)
     return refined_angle(pixels, significant, angle, max(1.0, 0.25 * float(np.median([size[i] for i in significant]))))
 
@@ -168,8 +172,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     for i in keep:
         u, v = turned(*pixels[i], angle)
         extent[i] = (float(u.min()), float(u.max()) + 1, float(v.min()), float(v.max()) + 1)
-    heights = np.array([extent[i][3] - extent[i][2] for i in keep if i not in inner])
-    typical = float(np.median(heights[heights >= 0.4 * heights.max()]))
+    typical = typical_height(pixels, extent, [i for i in keep if i not in inner])
     # Flat dashes (a ruled line's remnant, an underline) are never digits.
     dashes = {i for i in keep if extent[i][3] - extent[i][2] < 0.3 * typical
               and extent[i][1] - extent[i][0] > 2 * typical}
@@ -227,6 +230,25 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     return lines
 
 
+def straight(piece: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether a piece's (xs, ys) make one straight stroke (a pen, a 1, a ruled line's stub)."""
+    along, across = principal_axes(*piece)
+    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
+
+
+def typical_height(pixels: dict, extent: dict[int, tuple[float, float, float, float]], pieces: list[int]) -> float:
+    """The digits' height: the median of the pieces of fair size beside the tallest. The tallest
+    is no measure when it is a straight stick over twice as tall as the next (a pen lying by the
+    number, whose digits were then all small pieces, and read as nothing)."""
+    heights = np.array([extent[i][3] - extent[i][2] for i in pieces])
+    order = np.argsort(heights)
+    tallest = float(heights[order[-1]])
+    if len(pieces) > 1 and tallest > 2 * heights[order[-2]]:
+        if straight(pixels[pieces[order[-1]]]):
+            tallest = float(heights[order[-2]])
+    return float(np.median(heights[heights >= 0.4 * tallest]))
+
+
 def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[float, float, float, float]],
                 tall: set[int]) -> set[int]:
     """The pieces of lines that are one straight stroke, beside lines of other writing, that no
@@ -237,10 +259,8 @@ def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[flo
     alone = {}
     for line in lines:
         big = [j for j in line.components if j in tall]
-        if len(big) == 1:
-            along, across = principal_axes(*pixels[big[0]])
-            if np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1):
-                alone[big[0]] = line
+        if len(big) == 1 and straight(pixels[big[0]]):
+            alone[big[0]] = line
     others = [extent[j][3] - extent[j][2] for line in lines for j in line.components
               if j in tall and j not in alone]
     if not alone or not others:
