@@ -223,6 +223,32 @@ def test_a_hollow_number_is_read_by_the_inside_of_its_outlines(reader, text, fac
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, face", [("2749", "dkg"), ("3850", "Kristi"), ("1016", "kiloji"),
+                                        ("661086", "TomsonTalks")])
+def test_the_orientation_models_word_counts_half_for_hollow_lettering(reader, monkeypatch, text, face):
+    # Of the insides of upright hollow numbers the orientation model said "turned" at log-odds of
+    # 2.7-3.8 (validation "1016" read "9101", dev "282" read "686"). At those odds an upright
+    # hollow number now stays upright, and the same number turned is still read the right way up
+    # with the model's own odds.
+    import digitlab.reading
+
+    scan = draw_scan(outline_glyph(text, dev_face(face)),
+                     ScanStyle(side=800, fill=0.15, angle=4.0, noise=0.02, jpeg_quality=85), np.random.default_rng(1))
+    opinion = reader.second_opinion.scan_probabilities
+
+    def read(source, odds):
+        return digitlab.reading.read_page(source, reader.line_probabilities, reader.stride, reader.asking_below,
+                                          opinion=opinion, turned=odds).text
+
+    def misfire(images, lengths):
+        return [3.5] * len(images)
+
+    assert read(scan, misfire) == text
+    assert read(scan.rotate(180), reader.orientation.turned_log_odds) == text
+    monkeypatch.setattr(digitlab.reading, "OUTLINED_ODDS_WEIGHT", 1.0)
+    assert read(scan, misfire) != text  # at full weight the misfire turns it
+
+
 @pytest.mark.parametrize("text, face, lean", [("4188", "dkgBI", 0.0), ("298", "dkgBI", 0.0), ("37670", "dkgBI", 0.0),
                                               ("4188", "dkgIt", 0.0), ("90818", "dkgIt", 0.0),
                                               ("2749", "ComicNeue-Regular", 0.7)])

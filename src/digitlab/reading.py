@@ -120,6 +120,7 @@ class ReadLine:
     corners: list[list[float]]
     digits: list[dict]
     image: np.ndarray | None = field(repr=False, default=None)
+    outlined: bool = False  # read from the insides of hollow lettering (`cut_line`)
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": self.corners, "confidence": round(self.confidence, 6),
@@ -147,6 +148,11 @@ TURNED_PRIOR_LOG_ODDS = math.log(1 / 9)
 # validation split's numbers, upright, turned and on their side (1,000): 26 more of their 76
 # misreads flagged (44 in all), and 13 more of their 924 correct readings (1 of the upright row's).
 WAY_UP_DOUBT = (-2.0, 0.5)
+# The orientation model learnt lines of written strokes, and is less sure of the insides of
+# hollow lettering: it took 2 of the validation faces' 200 upright numbers for turned, at log-odds
+# of 2.7 and 3.2 (turned, the dev faces' hollow numbers gave 2.3-27, most over 5). Its log-odds
+# for them count half.
+OUTLINED_ODDS_WEIGHT = 0.5
 
 
 def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, uncertain_below: float,
@@ -157,23 +163,26 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     italic face) far better stood upright; but some lines it reads better as they lean, joined-up
     writing most. Two readings that differ, the surer not all but certain, leave every digit "not
     sure"."""
-    mask, coefficients = cut_line(ink, line, flip)
-    read = read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion)
+    mask, coefficients, outlined = cut_line(ink, line, flip)
+    read = replace(read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion), outlined=outlined)
     slant = writing_slant(mask)
     if abs(slant) < LEAST_SLANT or (abs(slant) < FAR_SLANT and certainty([read]) >= SURE_AS_WRITTEN):
         return read
-    upright = read_cut(*cut_line(ink, line, flip, slant), ink.zoom, reader, stride, uncertain_below, opinion)
+    mask, coefficients, outlined = cut_line(ink, line, flip, slant)
+    upright = replace(read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion),
+                      outlined=outlined)
     chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
     # Two views of one line that read differently, neither all but certain: one of them is wrong,
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
     return chosen.doubted() if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN else chosen
 
 
-def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
+             ) -> tuple[np.ndarray, np.ndarray, bool]:
     """A line's ink, cut from the original pixels (`line_crop`, `line_mask`), less any frame drawn
     round it that the line finder could not set apart (`without_stray_frames`, `without_frames`),
-    and the affine coefficients that map the cut's pixels to the original's. Hollow lettering is
-    cut at twice the height, and its ink is the inside of the outlines."""
+    the affine coefficients that map the cut's pixels to the original's, and whether it is hollow
+    lettering's: that is cut at twice the height, and its ink is the inside of the outlines."""
     def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
         mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape),
                          ruled_ink(ink, coefficients, bright.shape), slant)
@@ -187,8 +196,8 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
         fine = ink_of(fine_bright, fine_coefficients)
         inside = outline_inside(fine)
         if inside is not fine:
-            return inside, fine_coefficients
-    return mask, coefficients
+            return inside, fine_coefficients, True
+    return mask, coefficients, False
 
 
 def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: LineReaderFn, stride: int,
@@ -259,6 +268,8 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
     chosen = [read_line(ink, line, reader, stride, uncertain_below, opinion=opinion) for line in lines]
     odds = turned([line.image for line in chosen], [len(line.text) for line in chosen]) if turned is not None else None
+    if odds is not None:
+        odds = [OUTLINED_ODDS_WEIGHT * odd if line.outlined else odd for line, odd in zip(chosen, odds)]
     if odds is not None:
         try_turned = could_be_upside_down(chosen, odds)
     else:  # one line read surely could not turn; the lines of a page vote however surely each reads
