@@ -575,9 +575,9 @@ def test_a_pen_lying_on_the_paper_is_no_digit(reader, text, face, seed):
 
 
 def test_the_digits_height_is_not_a_pens_that_lies_by_them():
-    # A pen upright beside six digits, 2.6 times as tall, too short for a stick twice their length
-    # (they lean, and are longer than tall): taken for their height, it left them small pieces (a
-    # piece under 0.4 of the writing's height is none of its digits), and the number was read "1".
+    # A pen upright beside six digits, 2.6 times as tall (in the dev photo, too short for a stick
+    # twice their length: they lean): taken for their height, it left them small pieces (a piece
+    # under 0.4 of the writing's height is none of its digits), and the number was read "1".
     digits = [(np.repeat(np.arange(30), 40) + 40 * k, np.tile(np.arange(40), 30) + 200) for k in range(6)]
     pen = (np.repeat(np.arange(60, 64), 104), np.tile(np.arange(104), 4))
     pixels = dict(enumerate([pen, *digits]))

@@ -239,13 +239,12 @@ def straight(piece: tuple[np.ndarray, np.ndarray]) -> bool:
 def typical_height(pixels: dict, extent: dict[int, tuple[float, float, float, float]], pieces: list[int]) -> float:
     """The digits' height: the median of the pieces of fair size beside the tallest. The tallest
     is no measure when it is a straight stick over twice as tall as the next (a pen lying by the
-    number, whose digits were then all small pieces, and read as nothing)."""
+    number: its digits were all small pieces, and the number read as the pen alone, "1")."""
     heights = np.array([extent[i][3] - extent[i][2] for i in pieces])
     order = np.argsort(heights)
     tallest = float(heights[order[-1]])
-    if len(pieces) > 1 and tallest > 2 * heights[order[-2]]:
-        if straight(pixels[pieces[order[-1]]]):
-            tallest = float(heights[order[-2]])
+    if len(pieces) > 1 and tallest > 2 * heights[order[-2]] and straight(pixels[pieces[order[-1]]]):
+        tallest = float(heights[order[-2]])
     return float(np.median(heights[heights >= 0.4 * tallest]))
 
 

@@ -270,7 +270,6 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
     odds = turned([line.image for line in chosen], [len(line.text) for line in chosen]) if turned is not None else None
     if odds is not None:
         odds = [OUTLINED_ODDS_WEIGHT * odd if line.outlined else odd for line, odd in zip(chosen, odds)]
-    if odds is not None:
         try_turned = could_be_upside_down(chosen, odds)
     else:  # one line read surely could not turn; the lines of a page vote however surely each reads
         try_turned = len(chosen) > 1 or certainty(chosen) < math.log(0.98)
