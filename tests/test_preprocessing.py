@@ -14,6 +14,7 @@ from digitlab.preprocessing import normalize_scan, outline_inside
 from tests.conftest import clean_scan, dev_face
 from tests.scanmaker import (
     ScanStyle,
+    broad_brush,
     decorated,
     draw_scan,
     glyph_from_font,
@@ -208,6 +209,18 @@ def test_a_bold_light_digit_on_a_dark_canvas_is_not_taken_for_a_sheet_on_a_desk(
         drawn = drawn_in_app(image, light_on_dark)
         assert find_ink(drawn).inverted != light_on_dark
         assert predictor.predict([drawn])[0].digit == digit, "light on dark" if light_on_dark else "dark on light"
+
+
+@pytest.mark.parametrize("face, digit, seed", [("kiloji", 8, 2), ("BecauseWeBuild-Regular", 5, 3),
+                                               ("YuseiMagic-Regular", 4, 3), ("kiloji_d", 0, 3)])
+def test_a_blocky_light_digit_on_a_flat_canvas_is_no_sheet_on_a_desk(face, digit, seed):
+    # Filled, these bold digits are four-cornered enough to pass for a sheet on a dark desk: their
+    # counters were read as the writing on it (the 8 as 1, the 0 as 7). A drawing is flat colour.
+    from digitlab.ink import find_ink
+
+    drawn = broad_brush(glyph_from_font(str(digit), dev_face(face)), np.random.default_rng(seed))
+    assert not find_ink(drawn).inverted
+    assert Predictor.load().predict([drawn])[0].digit == digit
 
 
 def test_a_sheet_wholly_in_view_is_found_at_any_angle_and_in_perspective():

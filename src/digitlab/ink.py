@@ -318,6 +318,10 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     desk = ~ndimage.binary_dilation(sheet, iterations=2)
     if desk.mean() < 0.05 or small[desk].std() > 0.1 or np.median(small[desk]) > np.median(small[sheet]) - 0.2:
         return None
+    # A drawing app's bold light digit on its canvas, filled, can be as blocky as a sheet (an 8, a
+    # 5); but it and its canvas are each one flat level, where a photo's paper and desk have grain.
+    if one_level(small[desk]) and one_level(small[largest]):
+        return None
     # A desk is broad; a bold digit cropped tight is dark and even too, but a stroke is narrow.
     if ndimage.distance_transform_edt(desk).max() < 0.1 * min(small.shape):
         return None
@@ -325,6 +329,13 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     inner = ndimage.binary_erosion(sheet, iterations=1)
     return np.asarray(Image.fromarray(inner.astype(np.uint8) * 255).resize(
         (work.shape[1], work.shape[0]), Image.Resampling.NEAREST)) > 0
+
+
+def one_level(values: np.ndarray) -> bool:
+    """Whether most of the values are one and the same (a drawing's flat colour; the pixels
+    that blend it with another at its edges aside), as no photo's are."""
+    _, counts = np.unique(values, return_counts=True)
+    return bool(counts.max(initial=0) >= 0.75 * values.size)
 
 
 def polarity_doubtful(work: np.ndarray) -> bool:
