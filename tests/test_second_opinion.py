@@ -6,7 +6,7 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.reading import ctc_best_path, placed_line
-from digitlab.second_opinion import standalone_digits, with_second_opinion
+from digitlab.second_opinion import standalone_digits, unread_pieces, with_second_opinion, with_unread_pieces
 
 
 def mnist_line(mnist5k, gaps: list[int]) -> tuple[np.ndarray, list[tuple[int, float, int, int]], list[int]]:
@@ -74,6 +74,25 @@ def test_the_digit_model_settles_a_digit_the_line_reader_doubts(mnist5k):
     # Sure enough of every digit, the line reader asks nobody.
     assert with_second_opinion(probabilities, line_reader, image, 4, opinion, doubt_below=0.5) == line_reader
     assert len(asked) == 1
+
+
+def test_a_digit_the_line_reader_left_unread_is_read_by_the_digit_model(mnist5k):
+    from digitlab.predict import Predictor
+
+    image, decoded, _ = mnist_line(mnist5k, gaps=[6, 6, -5])  # 3, 5 apart; the 1 overlaps the 7
+    # The line reader read "17": the 3 and the 5 lie unread, each a piece of a digit's size.
+    read = decoded[2:]
+    unread = unread_pieces(image, read, stride=4)
+    assert len(unread) == 2 and unread[0][1] <= unread[1][0]
+    assert unread_pieces(image, decoded, stride=4) == []  # a spike on every digit
+    digits, left = with_unread_pieces(read, image, 4, Predictor.load().scan_probabilities)
+    assert [d for d, _, _, _ in digits] == [3, 5, 1, 7] and not left
+    assert digits[2:] == read and all(0.5 < confidence <= 1 for _, confidence, _, _ in digits[:2])
+    # Where the digit model says "not a digit" (or there is none to ask), the line is not sure.
+    not_a_digit = lambda images: np.tile(np.eye(11)[10], (len(images), 1))  # noqa: E731
+    assert with_unread_pieces(read, image, 4, not_a_digit) == (read, True)
+    assert with_unread_pieces(read, image, 4, None) == (read, True)
+    assert with_unread_pieces(decoded, image, 4, None) == (decoded, False)
 
 
 def test_a_model_of_other_classes_cannot_be_the_second_opinion():

@@ -24,7 +24,7 @@ from digitlab.ink import Box, InkMap, find_ink
 from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
-from digitlab.second_opinion import DigitOpinion, with_second_opinion
+from digitlab.second_opinion import DigitOpinion, with_second_opinion, with_unread_pieces
 from digitlab.slant import writing_slant
 
 LINE_HEIGHT = 32   # the reader's input height
@@ -209,6 +209,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
     decoded = ctc_best_path(probabilities)
     if opinion is not None:
         decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
+    decoded, unread = with_unread_pieces(decoded, image, stride, opinion)
 
     def to_original(x: float, y: float) -> list[float]:
         a, b, c, d, e, f = coefficients
@@ -234,7 +235,8 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
     corners = (rectangle(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1) if len(rows)
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
-    return ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
+    read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
+    return read.doubted() if unread else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:

@@ -1,6 +1,7 @@
 """A digit model's second opinion on the line reader's digits: each digit that stands alone in
 its line and that the line reader doubts is also read by the digit model, and the two decide
-together (`with_second_opinion`)."""
+together (`with_second_opinion`); a piece of ink the size of a digit that the line reader left
+unread is read by the digit model alone (`with_unread_pieces`)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,47 @@ def with_second_opinion(probabilities: np.ndarray, decoded: list[tuple[int, floa
         best = int(both.argmax())
         out[k] = (best, float(both[best]), first, last)
     return out
+
+
+def unread_pieces(image: np.ndarray, decoded: list[tuple[int, float, int, int]],
+                  stride: int) -> list[tuple[int, int, np.ndarray]]:
+    """The pieces of ink in a line image of a digit's size (a tenth of the largest piece's area or
+    more, half the tallest piece's height or more) with no digit read on them or near them, each
+    as (first column, last column + 1, mask): the line reader left them out (a bold 1 beside a 0,
+    read "0"; an open-looped 9 beside a 0, read "0", surely)."""
+    labels, count = ndimage.label(image > 0.5, structure=np.ones((3, 3)))
+    if count == 0 or not decoded:
+        return []
+    pieces = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    heights = np.array([rows.stop - rows.start for rows, _ in pieces])
+    centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+    unread = []
+    for i, (_, cols) in enumerate(pieces):
+        if areas[i] < 0.1 * areas.max() or heights[i] < 0.5 * heights.max():
+            continue
+        # A digit's spike may fall a little off its ink (a 1 read a frame or two beside it).
+        gap = min(max(cols.start - centre, centre - cols.stop, 0.0) for centre in centres)
+        if gap > max(2 * stride, 0.5 * (cols.stop - cols.start)):
+            unread.append((cols.start, cols.stop, labels == i + 1))
+    return unread
+
+
+def with_unread_pieces(decoded: list[tuple[int, float, int, int]], image: np.ndarray, stride: int,
+                       opinion: DigitOpinion | None) -> tuple[list[tuple[int, float, int, int]], bool]:
+    """`decoded` with each piece the line reader left unread (`unread_pieces`) that the digit model
+    reads as a digit (more likely than "not a digit") put in its place, at the digit model's
+    confidence; and whether any such piece is left unread (without a digit model, any): then the
+    line's reading is not sure, whatever its digits say."""
+    unread = unread_pieces(image, decoded, stride)
+    if not unread or opinion is None:
+        return decoded, bool(unread)
+    answers = opinion(np.stack([render_mnist(mask) for _, _, mask in unread]))
+    out, left = list(decoded), False
+    for (first, last, _), answer in zip(unread, answers):
+        digit = int(np.argmax(answer[:10]))
+        if len(answer) > 10 and answer[10] >= answer[digit]:
+            left = True
+            continue
+        out.append((digit, float(answer[digit]), first // stride, max(first, last - 1) // stride))
+    return sorted(out, key=lambda entry: entry[2]), left
