@@ -215,7 +215,7 @@ def test_a_bold_light_digit_on_a_dark_canvas_is_not_taken_for_a_sheet_on_a_desk(
                                                ("YuseiMagic-Regular", 4, 3), ("kiloji_d", 0, 3)])
 def test_a_blocky_light_digit_on_a_flat_canvas_is_no_sheet_on_a_desk(face, digit, seed):
     # Filled, these bold digits are four-cornered enough to pass for a sheet on a dark desk: their
-    # counters were read as the writing on it (the 8 as 1, the 0 as 7). A drawing is flat colour.
+    # counters were read as the writing on it. A drawing is flat colour; a photo has grain.
     from digitlab.ink import find_ink
 
     drawn = broad_brush(glyph_from_font(str(digit), dev_face(face)), np.random.default_rng(seed))

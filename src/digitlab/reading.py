@@ -128,7 +128,8 @@ class ReadLine:
 
     def doubted(self) -> ReadLine:
         """This line with every digit "not sure": its way up is in doubt (read the wrong way up,
-        every digit is wrong), or its two views read differently (`read_line`)."""
+        every digit is wrong), its two views read differently (`read_line`), or it holds ink of a
+        digit's size that neither model read as a digit (`read_cut`)."""
         return replace(self, digits=[digit | {"uncertain": True} for digit in self.digits])
 
 
