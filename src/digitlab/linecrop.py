@@ -22,6 +22,7 @@ MARGIN_ACROSS = 0.25  # the crop's margin above and below the line's ink, in lin
 STRAY_WRITING = 0.2   # a crop's piece less of which is the line's own writing may be a frame (`without_stray_frames`)
 UNEVEN_PAPER = 0.15   # a crop whose paper spans more than this (5th to 95th percentile) lies in a shadow's edge
 EDGE_STEP = 0.1       # paper at the picture's edge this far from the picture's median is run on past it
+ASIDE_GROW = 2       # working pixels more round a finger set aside (`foreign_ink`) than round other foreign ink
 
 
 def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CROP_HEIGHT,
@@ -111,11 +112,14 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
     if ink.ruling is not None:
         other |= ink.ruling[window]
-    if ink.aside is not None:
-        other |= ink.aside[window]
-    if not other.any():
+    aside = ink.aside[window] if ink.aside is not None else np.zeros_like(other)
+    if not other.any() and not aside.any():
         return np.zeros(shape, dtype=bool)
-    other = ndimage.binary_dilation(other, iterations=grow) & ~ndimage.binary_dilation(own)
+    # A finger's rim, found again by the crop's finer threshold, lies a little wider than at
+    # working resolution: a sliver of it at the crop's end read as a 1.
+    other = (ndimage.binary_dilation(other, iterations=grow)
+             | ndimage.binary_dilation(aside, iterations=grow + ASIDE_GROW))
+    other &= ~ndimage.binary_dilation(own)
     return _in_crop(other, window, coefficients, ink.scale, shape)
 
 
