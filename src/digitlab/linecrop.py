@@ -112,13 +112,14 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
     if ink.ruling is not None:
         other |= ink.ruling[window]
-    aside = ink.aside[window] if ink.aside is not None else np.zeros_like(other)
-    if not other.any() and not aside.any():
+    aside = ink.aside[window] if ink.aside is not None else None
+    if not other.any() and (aside is None or not aside.any()):
         return np.zeros(shape, dtype=bool)
-    # A finger's rim, found again by the crop's finer threshold, lies a little wider than at
-    # working resolution: a sliver of it at the crop's end read as a 1.
-    other = (ndimage.binary_dilation(other, iterations=grow)
-             | ndimage.binary_dilation(aside, iterations=grow + ASIDE_GROW))
+    other = ndimage.binary_dilation(other, iterations=grow)
+    if aside is not None:
+        # A finger's rim, found again by the crop's finer threshold, lies a little wider than at
+        # working resolution: a sliver of it at the crop's end read as a 1.
+        other |= ndimage.binary_dilation(aside, iterations=grow + ASIDE_GROW)
     other &= ~ndimage.binary_dilation(own)
     return _in_crop(other, window, coefficients, ink.scale, shape)
 

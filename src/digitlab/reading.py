@@ -24,7 +24,7 @@ from digitlab.ink import Box, InkMap, find_ink
 from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
-from digitlab.second_opinion import DigitOpinion, with_second_opinion, with_unread_pieces
+from digitlab.second_opinion import DigitOpinion, spike_columns, with_second_opinion, with_unread_pieces
 from digitlab.slant import writing_slant
 
 LINE_HEIGHT = 32   # the reader's input height
@@ -221,7 +221,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
 
     # A digit's columns: from halfway to the previous digit's spike to halfway to the next one,
     # narrowed to the ink found there.
-    centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+    centres = spike_columns(decoded, stride)
     edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(geometry.width)]
     digits = []
     for (digit, confidence, _, _), x0, x1 in zip(decoded, edges[:-1], edges[1:]):

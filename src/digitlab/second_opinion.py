@@ -19,6 +19,11 @@ DigitOpinion = Callable[[np.ndarray], np.ndarray]  # uint8 MNIST-form (N, 28, 28
 SECOND_OPINION_BELOW = 0.99
 
 
+def spike_columns(decoded: list[tuple[int, float, int, int]], stride: int) -> list[float]:
+    """The column of a line image at the middle of each read digit's CTC spike (`ctc_best_path`)."""
+    return [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+
+
 def standalone_digits(image: np.ndarray, decoded: list[tuple[int, float, int, int]],
                       stride: int) -> list[np.ndarray | None]:
     """The ink of each read digit that stands alone in a line image: the pieces whose middle lies
@@ -31,7 +36,7 @@ def standalone_digits(image: np.ndarray, decoded: list[tuple[int, float, int, in
     spans = [(piece[1].start, piece[1].stop) for piece in ndimage.find_objects(labels)]
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     large = areas >= 0.03 * areas.max()  # specks and dust are no digit's
-    centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+    centres = spike_columns(decoded, stride)
     edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(mask.shape[1])]
     alone: list[np.ndarray | None] = []
     for k in range(len(decoded)):
@@ -84,7 +89,7 @@ def unread_pieces(image: np.ndarray, decoded: list[tuple[int, float, int, int]],
     pieces = ndimage.find_objects(labels)
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     heights = np.array([rows.stop - rows.start for rows, _ in pieces])
-    centres = [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
+    centres = spike_columns(decoded, stride)
     unread = []
     for i, (_, cols) in enumerate(pieces):
         if areas[i] < 0.1 * areas.max() or heights[i] < 0.5 * heights.max():
