@@ -62,6 +62,21 @@ def test_a_straight_stroke_far_longer_than_the_digits_is_no_writing_and_a_1_is()
     assert strokes_of(ink) == set()
 
 
+def test_specks_of_dust_make_no_1_among_the_digits_a_long_stroke():
+    # A dozen specks made the usual piece a speck's size, and the 1 among the digits a stick.
+    def dusty_number(draw):
+        draw.ellipse([(20, 60), (60, 120)], outline=0, width=6)                # a 0
+        draw.line([(80, 60), (80, 120)], fill=0, width=6)                      # a 1
+        draw.line([(100, 60), (140, 60), (112, 120)], fill=0, width=6)         # a 7
+        for k in range(12):
+            x, y = 20 + 17 * k, 180 + 25 * (k % 2)
+            draw.ellipse([(x, y), (x + 5, y + 5)], fill=0)
+    ink, _ = pieces(dusty_number)
+    every = list(range(len(ink.areas)))
+    assert len(every) == 15
+    assert long_strokes({i: ink.pixels(i) for i in every}, every, set()) == set()
+
+
 def test_an_oval_drawn_round_a_digit_in_the_writings_pen_is_a_frame():
     # It encloses about three times its own ink round a thin 1: a frame had to enclose four times.
     def circled(draw):
