@@ -664,3 +664,17 @@ def test_a_wrong_orientation_model_is_a_one_line_error(tmp_path, model, message)
     path = str(shipped_model(SHIPPED_LINES)) if model == "lines" else model
     result = run_cli("read", "--orientation-model", path, str(REPO / "examples" / "number-2026.jpg"))
     assert result.returncode == 2 and message in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("text, face", [("12 kg", "ComicNeue-Bold"), ("12 kg", "kiloji_d"),
+                                        ("x 305", "ComicNeue-Regular"), ("x 305", "YuseiMagic-Regular")])
+def test_a_letter_beside_a_number_leaves_the_reading_not_sure(reader, text, face):
+    # The line reader knows nothing but digits: it read "12 kg" as "12169" and "x 305" as "8305",
+    # surely. The digit model has seen letters and signs, and is sure that these are none.
+    font = dev_face(face)
+    style = ScanStyle(side=600, fill=0.3)
+    number = "".join(ch for ch in text if ch.isdigit())
+    alone = reader.read(draw_scan(glyph_from_font(number, font), style, np.random.default_rng(0)))
+    assert alone.text == number and not alone.uncertain
+    beside = reader.read(draw_scan(glyph_from_font(text, font), style, np.random.default_rng(0)))
+    assert beside.text == number or beside.uncertain, beside.text

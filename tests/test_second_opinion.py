@@ -6,7 +6,14 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.reading import ctc_best_path, placed_line
-from digitlab.second_opinion import standalone_digits, unread_pieces, with_second_opinion, with_unread_pieces
+from digitlab.second_opinion import (
+    own_pieces,
+    standalone_digits,
+    surely_no_digit,
+    unread_pieces,
+    with_second_opinion,
+    with_unread_pieces,
+)
 
 
 def mnist_line(mnist5k, gaps: list[int]) -> tuple[np.ndarray, list[tuple[int, float, int, int]], list[int]]:
@@ -93,6 +100,37 @@ def test_a_digit_the_line_reader_left_unread_is_read_by_the_digit_model(mnist5k)
     assert with_unread_pieces(read, image, 4, not_a_digit) == (read, True)
     assert with_unread_pieces(read, image, 4, None) == (read, True)
     assert with_unread_pieces(decoded, image, 4, None) == (decoded, False)
+
+
+def test_a_piece_standing_alone_that_the_digit_model_is_sure_is_no_digit_is_found(mnist5k):
+    from digitlab.predict import Predictor
+
+    image, decoded, _ = mnist_line(mnist5k, gaps=[6, 6, -5])  # 3, 5 apart; the 1 overlaps the 7
+    assert not surely_no_digit(image, decoded, 4, Predictor.load().scan_probabilities)
+    asked = []
+
+    def not_a_digit(share: float):
+        def opinion(images: np.ndarray) -> np.ndarray:
+            asked.append(len(images))
+            answer = np.full((len(images), 11), (1 - share) / 10)
+            answer[-1, 10] = share  # of the 5: "not a digit"
+            return answer
+        return opinion
+
+    assert surely_no_digit(image, decoded, 4, not_a_digit(0.99))
+    assert not surely_no_digit(image, decoded, 4, not_a_digit(0.9))
+    assert asked == [2, 2]  # only the 3 and the 5 stand alone
+    ten_classes = lambda images: np.full((len(images), 10), 0.1)  # noqa: E731
+    assert not surely_no_digit(image, decoded, 4, ten_classes)
+
+
+def test_a_digits_own_pieces_leave_out_the_specks_beside_it():
+    mask = np.zeros((32, 40), bool)
+    mask[4:28, 10:14] = True     # a 1
+    mask[20:22, 30:32] = True    # a speck of dust in its columns
+    mask[4:10, 16:20] = True     # its flag, a piece of its own
+    kept = own_pieces(mask)
+    assert kept[4:28, 10:14].all() and kept[4:10, 16:20].all() and not kept[20:22, 30:32].any()
 
 
 def test_a_model_of_other_classes_cannot_be_the_second_opinion():

@@ -24,7 +24,13 @@ from digitlab.ink import Box, InkMap, find_ink
 from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
-from digitlab.second_opinion import DigitOpinion, spike_columns, with_second_opinion, with_unread_pieces
+from digitlab.second_opinion import (
+    DigitOpinion,
+    spike_columns,
+    surely_no_digit,
+    with_second_opinion,
+    with_unread_pieces,
+)
 from digitlab.slant import writing_slant
 
 LINE_HEIGHT = 32   # the reader's input height
@@ -129,7 +135,7 @@ class ReadLine:
     def doubted(self) -> ReadLine:
         """This line with every digit "not sure": its way up is in doubt (read the wrong way up,
         every digit is wrong), its two views read differently (`read_line`), or it holds ink of a
-        digit's size that neither model read as a digit (`read_cut`)."""
+        digit's size that neither model read as a digit, or a letter or sign (`read_cut`)."""
         return replace(self, digits=[digit | {"uncertain": True} for digit in self.digits])
 
 
@@ -211,6 +217,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
     if opinion is not None:
         decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
     decoded, unread = with_unread_pieces(decoded, image, stride, opinion)
+    doubted = unread or (opinion is not None and surely_no_digit(image, decoded, stride, opinion))
 
     def to_original(x: float, y: float) -> list[float]:
         a, b, c, d, e, f = coefficients
@@ -237,7 +244,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
     read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
-    return read.doubted() if unread else read
+    return read.doubted() if doubted else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:
