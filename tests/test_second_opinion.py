@@ -7,7 +7,7 @@ import pytest
 from digitlab.errors import DigitlabError
 from digitlab.reading import ctc_best_path, placed_line
 from digitlab.second_opinion import (
-    own_pieces,
+    remembering,
     standalone_digits,
     surely_no_digit,
     unread_pieces,
@@ -120,17 +120,38 @@ def test_a_piece_standing_alone_that_the_digit_model_is_sure_is_no_digit_is_foun
     assert surely_no_digit(image, decoded, 4, not_a_digit(0.99))
     assert not surely_no_digit(image, decoded, 4, not_a_digit(0.9))
     assert asked == [2, 2]  # only the 3 and the 5 stand alone
+    # Digits the line reader is sure of are not asked about.
+    assert not surely_no_digit(image, decoded, 4, not_a_digit(0.99), doubt_below=0.9)
+    assert asked == [2, 2]
     ten_classes = lambda images: np.full((len(images), 10), 0.1)  # noqa: E731
     assert not surely_no_digit(image, decoded, 4, ten_classes)
 
 
-def test_a_digits_own_pieces_leave_out_the_specks_beside_it():
-    mask = np.zeros((32, 40), bool)
-    mask[4:28, 10:14] = True     # a 1
-    mask[20:22, 30:32] = True    # a speck of dust in its columns
-    mask[4:10, 16:20] = True     # its flag, a piece of its own
-    kept = own_pieces(mask)
-    assert kept[4:28, 10:14].all() and kept[4:10, 16:20].all() and not kept[20:22, 30:32].any()
+def test_a_speck_beside_a_digit_is_not_its_ink(mnist5k):
+    image, decoded, _ = mnist_line(mnist5k, gaps=[6, 6, -5])
+    alone = standalone_digits(image, decoded, stride=4)
+    specked = image.copy()
+    columns, rows = np.flatnonzero(alone[0].any(axis=0)), np.flatnonzero(alone[0].any(axis=1))
+    assert rows.min() >= 4
+    specked[0:3, columns.min() + 2:columns.min() + 6] = 1.0  # dust over the 3, not touching it
+    assert (specked > 0.5).sum() == (image > 0.5).sum() + 12
+    assert np.array_equal(standalone_digits(specked, decoded, stride=4)[0], alone[0])
+
+
+def test_a_remembering_opinion_is_asked_once_about_each_picture():
+    asked = []
+
+    def opinion(images: np.ndarray) -> np.ndarray:
+        asked.append(len(images))
+        return images.reshape(len(images), -1)[:, :11].astype(float)
+
+    pictures = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    ask = remembering(opinion)
+    first = ask(pictures[:2])
+    again = ask(pictures[[1, 2, 0]])
+    assert asked == [2, 1]
+    assert np.array_equal(again, opinion(pictures[[1, 2, 0]]))
+    assert np.array_equal(first, again[[2, 0]])
 
 
 def test_a_model_of_other_classes_cannot_be_the_second_opinion():

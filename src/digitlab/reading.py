@@ -26,6 +26,7 @@ from digitlab.linefinding import TextLine, find_lines
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
 from digitlab.second_opinion import (
     DigitOpinion,
+    remembering,
     spike_columns,
     surely_no_digit,
     with_second_opinion,
@@ -214,10 +215,12 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
     image, geometry = placed_line(mask)
     probabilities = reader([image])[0]
     decoded = ctc_best_path(probabilities)
+    no_digit = False
     if opinion is not None:
+        opinion = remembering(opinion)
+        no_digit = surely_no_digit(image, decoded, stride, opinion)
         decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
     decoded, unread = with_unread_pieces(decoded, image, stride, opinion)
-    doubted = unread or (opinion is not None and surely_no_digit(image, decoded, stride, opinion))
 
     def to_original(x: float, y: float) -> list[float]:
         a, b, c, d, e, f = coefficients
@@ -244,7 +247,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
     read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
-    return read.doubted() if doubted else read
+    return read.doubted() if unread or no_digit else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:
