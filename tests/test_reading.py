@@ -667,10 +667,12 @@ def test_a_wrong_orientation_model_is_a_one_line_error(tmp_path, model, message)
 
 
 @pytest.mark.parametrize("text, face", [("12 kg", "ComicNeue-Bold"), ("12 kg", "kiloji_d"),
-                                        ("x 305", "ComicNeue-Regular"), ("x 305", "YuseiMagic-Regular")])
+                                        ("x 305", "ComicNeue-Regular"), ("x 305", "YuseiMagic-Regular"),
+                                        ("No 47", "Humor-Sans"), ("No 47", "TomsonTalks")])
 def test_a_letter_beside_a_number_leaves_the_reading_not_sure(reader, text, face):
-    # The line reader knows nothing but digits: it read "12 kg" as "12169" and "x 305" as "8305",
-    # surely. The digit model has seen letters and signs, and is sure that these are none.
+    # The line reader knows nothing but digits: it read "12 kg" as "12169", "x 305" as "8305" and
+    # "No 47" as "11047" (the N as "11"), surely. The digit model has seen letters and signs, and
+    # is sure that these are none.
     font = dev_face(face)
     style = ScanStyle(side=600, fill=0.3)
     number = "".join(ch for ch in text if ch.isdigit())

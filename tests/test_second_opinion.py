@@ -7,6 +7,7 @@ import pytest
 from digitlab.errors import DigitlabError
 from digitlab.reading import ctc_best_path, placed_line
 from digitlab.second_opinion import (
+    read_as_several,
     remembering,
     standalone_digits,
     surely_no_digit,
@@ -125,6 +126,23 @@ def test_a_piece_standing_alone_that_the_digit_model_is_sure_is_no_digit_is_foun
     assert asked == [2, 2]
     ten_classes = lambda images: np.full((len(images), 10), 0.1)  # noqa: E731
     assert not surely_no_digit(image, decoded, 4, ten_classes)
+
+
+def test_a_piece_no_wider_than_tall_read_as_two_digits_is_asked_about():
+    from digitlab.textlines import LINE_HEIGHT
+
+    image = np.zeros((LINE_HEIGHT, 60), np.float32)
+    image[4:28, 6:10] = image[4:28, 22:26] = 1.0       # an N: two uprights
+    image[4:28, 10:22] = np.eye(24, 12, dtype=bool)[:, ::-1][::-1]  # and its diagonal, joining them
+    image[4:28, 40:44] = 1.0                           # a 1 beside it
+    decoded = [(1, 0.9, 2, 2), (1, 0.999, 5, 5), (1, 0.999, 10, 10)]  # spikes at columns 10, 22 and 42
+    several = read_as_several(image, decoded, stride=4)
+    assert len(several) == 1 and several[0][:, 6:26].any() and not several[0][:, 40:].any()
+    sure = [(1, 0.999, 2, 2), (1, 0.999, 5, 5), (1, 0.999, 10, 10)]
+    assert read_as_several(image, sure, stride=4) == []
+    wide = np.zeros((LINE_HEIGHT, 60), np.float32)
+    wide[4:28, 6:40] = 1.0  # two digits joined side by side: wider than tall
+    assert read_as_several(wide, decoded, stride=4) == []
 
 
 def test_a_speck_beside_a_digit_is_not_its_ink(mnist5k):

@@ -139,14 +139,36 @@ def surely_no_digit(image: np.ndarray, decoded: list[tuple[int, float, int, int]
     (`standalone_digits`) and the digit model gives "not a digit" `above` for it: "12 kg" is read
     "12169" by the line reader, which knows nothing but digits; the digit model has seen letters
     and signs. The digits asked about are those `with_second_opinion` asks about, so with a
-    `remembering` opinion the question costs nothing more."""
+    `remembering` opinion the question costs nothing more; and so is any piece no wider than tall
+    that was read as several digits, one of them doubted (`read_as_several`)."""
     alone = standalone_digits(image, decoded, stride)
     asked = [mask for mask, (_, confidence, _, _) in zip(alone, decoded)
              if mask is not None and confidence < doubt_below]
+    asked += read_as_several(image, decoded, stride, doubt_below)
     if not asked:
         return False
     answers = opinion(np.stack([render_mnist(mask) for mask in asked]))
     return answers.shape[1] > 10 and bool((answers[:, 10] >= above).any())
+
+
+def read_as_several(image: np.ndarray, decoded: list[tuple[int, float, int, int]], stride: int,
+                    doubt_below: float = SECOND_OPINION_BELOW) -> list[np.ndarray]:
+    """The pieces of ink in a line image, no wider than tall and of a digit's size (three tenths
+    of the largest's area or more), on which the line reader read two digits or more, one of them
+    less than `doubt_below` surely: "#" read "74", "N" read "11". Two digits side by side are
+    wider than tall."""
+    labels, count = ndimage.label(image > 0.5, structure=np.ones((3, 3)))
+    if count == 0 or len(decoded) < 2:
+        return []
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    centres = spike_columns(decoded, stride)
+    several = []
+    for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+        on_it = [k for k, centre in enumerate(centres) if cols.start <= centre < cols.stop]
+        if (areas[i] >= 0.3 * areas.max() and len(on_it) >= 2 and cols.stop - cols.start <= rows.stop - rows.start
+                and min(decoded[k][1] for k in on_it) < doubt_below):
+            several.append(labels == i + 1)
+    return several
 
 
 def remembering(opinion: DigitOpinion) -> DigitOpinion:
