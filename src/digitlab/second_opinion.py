@@ -33,20 +33,24 @@ def spike_columns(decoded: list[tuple[int, float, int, int]], stride: int) -> li
     return [(first + last + 1) / 2 * stride for _, _, first, last in decoded]
 
 
+def line_pieces(image: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, slice]], np.ndarray]:
+    """The pieces of ink of a line image (8-connected): their labels (1, 2, ...), boxes and areas."""
+    labels, count = ndimage.label(image > 0.5, structure=np.ones((3, 3)))
+    return labels, ndimage.find_objects(labels), np.bincount(labels.ravel(), minlength=count + 1)[1:]
+
+
 def standalone_digits(image: np.ndarray, decoded: list[tuple[int, float, int, int]],
                       stride: int) -> list[np.ndarray | None]:
     """The ink of each read digit that stands alone in a line image: the pieces whose middle lies
     between the digit's neighbours (halfway to their spikes) and that reach no other digit's
     spike; None for a digit joined to or overlapping another, which only the line reader can read."""
-    mask = image > 0.5
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
-    if count == 0:
+    labels, pieces, areas = line_pieces(image)
+    if not pieces:
         return [None] * len(decoded)
-    spans = [(piece[1].start, piece[1].stop) for piece in ndimage.find_objects(labels)]
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    spans = [(cols.start, cols.stop) for _, cols in pieces]
     large = areas >= 0.03 * areas.max()  # specks and dust are no digit's
     centres = spike_columns(decoded, stride)
-    edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(mask.shape[1])]
+    edges = [0.0] + [(a + b) / 2 for a, b in zip(centres[:-1], centres[1:])] + [float(image.shape[1])]
     alone: list[np.ndarray | None] = []
     for k in range(len(decoded)):
         mine = [i for i, (c0, c1) in enumerate(spans)
@@ -94,11 +98,9 @@ def unread_pieces(image: np.ndarray, decoded: list[tuple[int, float, int, int]],
     more, half the tallest piece's height or more) with no digit read on them or near them, each
     as (first column, last column + 1, mask): the line reader left them out (a bold 1 beside a 0,
     read "0"; an open-looped 9 beside a 0, read "0", surely)."""
-    labels, count = ndimage.label(image > 0.5, structure=np.ones((3, 3)))
-    if count == 0 or not decoded:
+    labels, pieces, areas = line_pieces(image)
+    if not pieces or not decoded:
         return []
-    pieces = ndimage.find_objects(labels)
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     heights = np.array([rows.stop - rows.start for rows, _ in pieces])
     centres = spike_columns(decoded, stride)
     unread = []
@@ -157,13 +159,12 @@ def read_as_several(image: np.ndarray, decoded: list[tuple[int, float, int, int]
     of the largest's area or more), on which the line reader read two digits or more, one of them
     less than `doubt_below` surely: "#" read "74", "N" read "11". Two digits side by side are
     wider than tall."""
-    labels, count = ndimage.label(image > 0.5, structure=np.ones((3, 3)))
-    if count == 0 or len(decoded) < 2:
+    labels, pieces, areas = line_pieces(image)
+    if not pieces or len(decoded) < 2:
         return []
-    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     centres = spike_columns(decoded, stride)
     several = []
-    for i, (rows, cols) in enumerate(ndimage.find_objects(labels)):
+    for i, (rows, cols) in enumerate(pieces):
         on_it = [k for k, centre in enumerate(centres) if cols.start <= centre < cols.stop]
         if (areas[i] >= 0.3 * areas.max() and len(on_it) >= 2 and cols.stop - cols.start <= rows.stop - rows.start
                 and min(decoded[k][1] for k in on_it) < doubt_below):
