@@ -104,10 +104,10 @@ def random_number(rng: np.random.Generator, low: int = 2, high: int = 6) -> str:
 
 
 def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None = None,
-                squared: bool | None = None, dim: bool = False) -> Image.Image:
+                squared: bool | None = None, dim: bool = False, pencil: bool = False) -> Image.Image:
     """A number photographed on paper; with `squared` given, on ruled (False) or squared (True)
     paper photographed a little askew, its lines at up to 4 degrees; `dim`, in poor light, the
-    paper grey."""
+    paper grey; `pencil`, written in grey."""
     style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                       angle=float(rng.uniform(-6, 6) if angle is None else angle),
                       shear=float(rng.uniform(-0.15, 0.15)), ruled=bool(rng.random() < 0.25),
@@ -119,6 +119,9 @@ def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None
     if dim:
         style = dataclasses.replace(style, tint=tuple(int(v) for v in rng.integers(80, 180, 3)),
                                     ink=tuple(int(v) for v in rng.integers(0, 40, 3)))
+    if pencil:
+        grey = int(rng.integers(120, 166))
+        style = dataclasses.replace(style, ink=(grey, grey, grey))
     return draw_scan(glyph, style, rng)
 
 
@@ -160,6 +163,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((tight_crop(number_scan(join_glyphs(glyphs, rng), rng), int(rng.integers(0, 5))), text))
         elif kind == "dust":  # dust, crumbs and dots of ink over the paper
             cases.append((with_dust(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
+        elif kind == "pencil":  # written in pencil, grey, on paper lit as unevenly as the other rows'
+            cases.append((number_scan(join_glyphs(glyphs, rng), rng, pencil=True), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -302,7 +307,8 @@ def main() -> None:
                                 ("boxes", "numbers written one digit to a box, in a form's row of boxes", None),
                                 ("tight", "numbers cropped tight: the writing at 0-4 pixels from the picture's edges",
                                  None),
-                                ("dust", "phone photos: 5-30 specks of dust or ink over the paper", None)):
+                                ("dust", "phone photos: 5-30 specks of dust or ink over the paper", None),
+                                ("pencil", "numbers written in pencil (grey), on paper lit unevenly", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]
