@@ -97,29 +97,30 @@ def ink_over_sloping_paper(bright: np.ndarray, mask: np.ndarray | None) -> np.nd
     against the plane is kept to the ink found before, grown by 2 pixels: where a crop runs past
     the picture's edge its paper steps a little, and would pass for a stroke."""
     # Fitted and judged on every other pixel each way: lighting varies slowly, and most crops' is even.
-    grid = bright[::2, ::2]
+    step = 2
+    grid = bright[::step, ::step]
     paper = (np.ones(grid.shape, dtype=bool) if mask is None
-             else ~ndimage.binary_dilation(mask[::2, ::2], structure=np.ones((3, 3))))
+             else ~ndimage.binary_dilation(mask[::step, ::step], structure=np.ones((3, 3))))
     ys, xs = np.nonzero(paper)
-    if ys.size < 0.2 * paper.size:
+    if ys.size < max(12, 0.2 * paper.size):
         return mask
-
-    def terms(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return np.stack([np.ones(rows.size), cols.ravel() / grid.shape[1], rows.ravel() / grid.shape[0]], axis=1)
-
-    values, design = grid[ys, xs].astype(np.float64), terms(ys, xs)
+    values = grid[ys, xs].astype(np.float64)
+    design = np.stack([np.ones(ys.size), xs / grid.shape[1], ys / grid.shape[0]], axis=1)
     kept = np.ones(values.size, dtype=bool)
     for _ in range(2):  # again without the outliers: specks, the edges of the ink
         coefficients = np.linalg.lstsq(design[kept], values[kept], rcond=None)[0]
         residuals = values - design @ coefficients
         kept = np.abs(residuals) < 3 * 1.4826 * float(np.median(np.abs(residuals[kept]))) + 1e-6
-    coefficients[0] += float(np.median(residuals[kept]))
-    rows, cols = np.mgrid[0:grid.shape[0], 0:grid.shape[1]]
-    above = grid - (terms(rows, cols) @ coefficients).reshape(grid.shape)
-    if abs(coefficients[1]) + abs(coefficients[2]) < SLOPE_OVER_INK * float(np.percentile(above, 99)):
+    level, across, down = coefficients + [float(np.median(residuals[kept])), 0.0, 0.0]
+
+    def plane(height: int, width: int, spacing: int) -> np.ndarray:
+        rows = np.arange(height, dtype=np.float32)[:, None] / (spacing * grid.shape[0])
+        cols = np.arange(width, dtype=np.float32)[None] / (spacing * grid.shape[1])
+        return level + across * cols + down * rows
+
+    if abs(across) + abs(down) < SLOPE_OVER_INK * float(np.percentile(grid - plane(*grid.shape, 1), 99)):
         return mask
-    rows, cols = np.mgrid[0:bright.shape[0], 0:bright.shape[1]] / 2
-    above = bright - (terms(rows, cols) @ coefficients).reshape(bright.shape).astype(np.float32)
+    above = bright - plane(*bright.shape, step)
     levelled = threshold_ink(np.clip(above, 0.0, None))
     if mask is None or levelled is None:
         return levelled if mask is None else mask
