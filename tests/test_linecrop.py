@@ -33,5 +33,5 @@ def test_faint_strokes_on_paper_lit_a_little_unevenly_are_found_whole_and_alone(
 def test_on_evenly_lit_paper_the_ink_is_the_one_levels():
     crop, strokes = faint_strokes_on(np.full((64, 260), 0.25))
     mask = line_mask(crop)
-    assert ink_over_sloping_paper(crop, mask) is mask
+    assert ink_over_sloping_paper(crop, mask, 0.0) is mask
     assert mask[strokes].mean() > 0.9 and ndimage.label(mask)[1] == 3

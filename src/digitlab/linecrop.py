@@ -89,16 +89,20 @@ def _edge_paper_past_edge(bright: np.ndarray, off: np.ndarray, fill: float, heig
     return np.where(off, paper, bright)
 
 
-def ink_over_sloping_paper(bright: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+def ink_over_sloping_paper(bright: np.ndarray, mask: np.ndarray | None, spread: float) -> np.ndarray | None:
     """A crop's ink (`mask`, thresholded against one level of paper) again, against a plane fitted
     to its paper, where the light falls across the crop by `SLOPE_OVER_INK` of the ink's height or
     more. Faint ink (a pencil) on paper lit a little unevenly stands so little above the slope that
     one level lost it all ("no digit found"), or took the lighter end's paper for a 1. The ink found
     against the plane is kept to the ink found before, grown by 2 pixels: where a crop runs past
-    the picture's edge its paper steps a little, and would pass for a stroke."""
-    # Fitted and judged on every other pixel each way: lighting varies slowly, and most crops' is even.
+    the picture's edge its paper steps a little, and would pass for a stroke. `spread`: how far
+    the paper's level spans over the crop (5th to 95th percentile of `paper_level`); under a
+    third of `SLOPE_OVER_INK` of the ink's height (most crops) no plane could reach it."""
+    # Judged, and fitted, on every other pixel each way: lighting varies slowly.
     step = 2
     grid = bright[::step, ::step]
+    if spread < SLOPE_OVER_INK / 3 * float(np.percentile(grid, 99) - np.median(grid)):
+        return mask
     paper = (np.ones(grid.shape, dtype=bool) if mask is None
              else ~ndimage.binary_dilation(mask[::step, ::step], structure=np.ones((3, 3))))
     ys, xs = np.nonzero(paper)
@@ -259,7 +263,7 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.n
         paper = np.median(np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]]))
     mask = threshold_ink(np.clip(bright - paper, 0.0, None))
     if np.ndim(paper) == 0:
-        mask = ink_over_sloping_paper(bright, mask)
+        mask = ink_over_sloping_paper(bright, mask, high - low)
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
     # A form's boxes are found whole, before the line finder's frame (foreign to the line) goes.
