@@ -143,6 +143,8 @@ def surely_no_digit(image: np.ndarray, decoded: list[tuple[int, float, int, int]
     and signs. The digits asked about are those `with_second_opinion` asks about, so with a
     `remembering` opinion the question costs nothing more; and so is any piece no wider than tall
     that was read as several digits, one of them doubted (`read_as_several`)."""
+    if all(confidence >= doubt_below for _, confidence, _, _ in decoded):
+        return False  # nothing is asked about (most lines): no need to label the line's pieces
     alone = standalone_digits(image, decoded, stride)
     asked = [mask for mask, (_, confidence, _, _) in zip(alone, decoded)
              if mask is not None and confidence < doubt_below]
