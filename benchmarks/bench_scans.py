@@ -246,6 +246,17 @@ def main() -> None:
             return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
         return make
 
+    def far_askew(rng):  # a notebook photographed 8-25 degrees askew: page and writing turned together,
+        glyphs = font_and_mnist_glyphs(fonts, per, rng)  # a digit a line or two of the page high
+        cases = []
+        for i, (g, _) in enumerate(glyphs):
+            angle = float(rng.uniform(8, 25) * rng.choice([-1, 1]))
+            cases.append(draw_scan(g, ScanStyle(side=600, fill=float(rng.uniform(0.08, 0.2)), angle=angle,
+                                                noise=0.015, jpeg_quality=90, gradient=float(rng.uniform(0, 0.2)),
+                                                ruling_tilt=-angle + float(rng.uniform(-2, 2)), squared=i % 2 == 1),
+                                   rng))
+        return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
+
     def drawn_round(rng):  # a form's field, an answer circled, a result underlined: in turn
         glyphs = font_and_mnist_glyphs(fonts, per, rng)
         cases = [plain_scan(decorated(g, DECORATIONS[i % 3], rng), rng) for i, (g, _) in enumerate(glyphs)]
@@ -267,6 +278,7 @@ def main() -> None:
     bench.pair("hollow (outline) digits", outlines, args.max_gap, seed + 43)
     bench.pair("on ruled paper, its lines at up to 4 degrees", paper(False), args.max_gap, seed + 44)
     bench.pair("on squared paper, its lines at up to 4 degrees", paper(True), args.max_gap, seed + 45)
+    bench.pair("on ruled or squared paper photographed 8-25 degrees askew", far_askew, args.max_gap, seed + 48)
     bench.pair("in a box, in an oval or over a line drawn in the writing's pen", drawn_round, args.max_gap, seed + 46)
 
     rng = np.random.default_rng(seed + 50)
