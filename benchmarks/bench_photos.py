@@ -1,7 +1,7 @@
 """Phone-photo situations the scan benchmark's generator does not make: faint pencil, blue ink on
 a yellow sticky note, a hard shadow over most of the photo, a small digit in a 12 MP photo, a
 page on a dark desk (covering half, or a seventh, of the photo), dim light (the paper grey), a
-notebook's red margin beside the digit, a thick marker.
+notebook's red margin beside the digit, a thick marker, loose-leaf paper's punched holes.
 
     python benchmarks/bench_photos.py --model runs/demo [--per-case 40]
 
@@ -66,6 +66,16 @@ def margin(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+def holes(rgb: np.ndarray) -> np.ndarray:
+    """Loose-leaf paper: three holes punched down the page left of the digit, half as wide as it is
+    high, the desk dark through them."""
+    out = rgb.copy()
+    yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
+    for y in (0.16, 0.5, 0.84):
+        out[np.hypot(xx - 95, yy - y * rgb.shape[0]) <= 75] = DESK
+    return out
+
+
 def shadow(rgb: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
     return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
@@ -92,6 +102,8 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
                                                     (15, 15, 25), r),
     "beside a notebook's margin": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
                                                      (20, 20, 30), r, margin),
+    "loose-leaf paper: punched holes left of the digit": lambda g, r: photo(
+        place(g, (800, 800), 300, (450, 400)), (245, 245, 240), (20, 20, 30), r, holes),
     "thick marker": lambda g, r: photo(place(np.asarray(Image.fromarray((g * 255).astype(np.uint8)).filter(
         ImageFilter.MaxFilter(9)), np.float32) / 255, (800, 800), 300, (400, 400)), (245, 245, 240), (10, 10, 10), r),
 }

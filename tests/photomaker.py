@@ -1,7 +1,7 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
 notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
 the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper,
-dust and dots of ink over the paper.
+dust and dots of ink over the paper, the holes punched in loose-leaf paper.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
@@ -213,4 +213,29 @@ def with_dust(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
         side = np.array([-np.sin(turn), np.cos(turn)]) * across / 2
         octagon = [tuple(centre + np.cos(k * np.pi / 4) * along + np.sin(k * np.pi / 4) * side) for k in range(8)]
         draw.polygon(octagon, fill=tuple(int(v) for v in rng.integers(10, 110, 3)))
+    return out
+
+
+def with_holes(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Loose-leaf paper: 2-3 holes punched down the page left of the writing, each about as wide
+    as the writing is high (a 6 mm hole, 5-8 mm handwriting), the dark desk seen through them; the
+    writing starts at least half a hole's width right of them (the photo widened on the left where
+    it comes nearer its edge)."""
+    # The writing: far darker than ruled lines, printed fainter than any pen.
+    away = np.abs(np.asarray(scan.convert("L"), dtype=np.float32) - np.median(np.asarray(scan.convert("L"))))
+    rows, cols = np.nonzero(away > 0.6 * np.percentile(away, 99.9))
+    tall = int(rows.max() - rows.min() + 1) if len(rows) else scan.height // 5
+    first = int(cols.min()) if len(cols) else scan.width // 2
+    radius = rng.uniform(0.25, 0.5) * tall
+    centre = radius + rng.uniform(0.01, 0.03) * scan.width
+    room = int(centre + radius * rng.uniform(2, 4))
+    if first < room:
+        scan = widened(scan, (0, 0, room - first, 0))
+    out = scan.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    count = int(rng.integers(2, 4))
+    desk = tuple(int(v) for v in rng.integers(20, 90, 3))
+    for k in range(count):
+        y = out.height * (k + 0.5) / count + rng.uniform(-0.05, 0.05) * out.height
+        draw.ellipse([centre - radius, y - radius, centre + radius, y + radius], fill=desk)
     return out

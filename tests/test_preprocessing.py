@@ -254,6 +254,40 @@ def test_strips_along_the_picture_edge_are_not_ink():
     assert not kept[0:6].any() and kept[30:70, 45:50].all() and kept[40:100, 0:4].all()
 
 
+def test_holes_punched_down_a_loose_leaf_sheet_are_not_ink_but_a_bold_digit_closed_to_a_blob_is():
+    from scipy import ndimage
+
+    from digitlab.edges import punched_holes
+
+    yy, xx = np.mgrid[:200, :200]
+    mask = np.zeros((200, 200), dtype=bool)
+    for y in (30, 100, 170):
+        mask |= np.hypot(yy - y, xx - 14) <= 9                # three holes, the desk dark through them
+    mask[80:120, 70:73] = True                                # a "1"
+    mask[80:83, 90:110] = True                                # a "7"
+    mask[80:120, 107:110] = True
+    blob = (np.hypot(yy - 100, (xx - 118) * 1.3) <= 9)        # a bold small 0, its counter closed
+    mask |= blob
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    holes = punched_holes(labels, ndimage.find_objects(labels))
+    assert sorted(labels[y, 14] for y in (30, 100, 170)) == sorted(holes)
+    assert labels[100, 118] not in holes  # the 7 beside it: no hole has writing so near
+    alone = np.hypot(yy - 100, xx - 100) <= 12                # a blotted 0 alone in the picture: no writing beside
+    labels, _ = ndimage.label(alone)
+    assert punched_holes(labels, ndimage.find_objects(labels)) == []
+
+
+def test_a_digit_on_loose_leaf_paper_is_read_without_its_punched_holes():
+    glyph = glyph_from_font("7", handwriting_fonts("dev")[5])
+    scan = np.asarray(draw_scan(glyph, ScanStyle(side=700, fill=0.3, noise=0.02, jpeg_quality=85),
+                                np.random.default_rng(7)).convert("RGB")).copy()
+    yy, xx = np.mgrid[:700, :700]
+    for y in (110, 350, 590):
+        scan[np.hypot(yy - y, xx - 60) <= 50] = (40, 35, 30)  # the desk through the holes
+    prediction = Predictor.load().predict([Image.fromarray(scan)])[0]
+    assert prediction.digit == 7 and not prediction.uncertain
+
+
 def test_the_first_and_last_digits_of_a_number_cropped_tight_are_not_strips_along_its_sides():
     from scipy import ndimage
 

@@ -19,6 +19,7 @@ from tests.photomaker import (
     vignetted,
     with_dust,
     with_finger,
+    with_holes,
     with_margin,
     with_pen,
 )
@@ -452,7 +453,8 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger
     holding the sheet, in a table's cell, with the lens's dark corners, with a pen lying by it, or
-    with dust over the paper; or written in pencil, grey on paper lit a little unevenly."""
+    with dust over the paper, or on loose-leaf paper beside its punched holes; or written in pencil,
+    grey on paper lit a little unevenly."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -461,7 +463,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
     # On paper of any light tint, lit unevenly, as the benchmark's.
-    if kind in ("finger", "table", "vignette", "pen", "dust", "pencil"):
+    if kind in ("finger", "table", "vignette", "pen", "dust", "pencil", "holes"):
         style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                           angle=float(rng.uniform(-6, 6)), shear=float(rng.uniform(-0.15, 0.15)),
                           ruled=bool(rng.random() < 0.25), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
@@ -473,7 +475,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
         return draw_scan(glyph, dataclasses.replace(style, ink=(grey, grey, grey)), rng)
     scan = draw_scan(glyph, style, rng)
     situations = {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow, "finger": with_finger,
-                  "table": in_table, "vignette": vignetted, "pen": with_pen, "dust": with_dust}
+                  "table": in_table, "vignette": vignetted, "pen": with_pen, "dust": with_dust, "holes": with_holes}
     return situations[kind](scan, rng)
 
 
@@ -581,6 +583,12 @@ def test_a_number_in_pencil_on_paper_lit_unevenly_is_read_whole(reader, text, fa
     # Thresholded against one level of paper, the pencil stood too little above the light's slope:
     # "no digit found" for "506", and the lighter end's paper read as a 1 ("4164731", "19887").
     assert reader.read(phone_photo("pencil", text, face, seed)).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("2397", 23, 543), ("265", 11, 242), ("0018", 9, 120), ("964", 2, 209)])
+def test_a_number_on_loose_leaf_paper_is_read_without_its_punched_holes(reader, text, face, seed):
+    # The desk seen through the holes read as 0s: a line of them, or the number's first digit.
+    assert reader.read(phone_photo("holes", text, face, seed)).text == text
 
 
 @pytest.mark.parametrize("text, face, seed", [("023541", 1, 1), ("9270", 8, 933), ("5646", 26, 734),
