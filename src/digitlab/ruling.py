@@ -134,16 +134,16 @@ def level_slope(mask: np.ndarray) -> float:
 def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray, level_bias: float = 1.0) -> tuple[float, float]:
     """Of `slopes`, the one at which the pixels (`ys`, and `centred`: x less the middle's) fall in
     the fewest rows (the largest sum of squared row counts), and that sum; the level slope's sum
-    is counted `level_bias` times, so that near ties keep a page level."""
-    best, best_score = 0.0, 0.0
-    for slope in slopes:
-        rows = ys + np.round(slope * centred).astype(int)
-        score = float(np.sum(np.bincount(rows - rows.min()).astype(np.float64) ** 2))
-        if abs(slope) < 1e-9:
-            score *= level_bias
-        if score > best_score:
-            best, best_score = float(slope), score
-    return (0.0 if abs(best) < 1e-9 else best), best_score
+    is counted `level_bias` times, so that near ties keep a page level. All slopes at once: one
+    histogram of (slope, row) pairs."""
+    rows = ys[None, :].astype(np.int32) + np.rint(slopes[:, None] * centred[None, :]).astype(np.int32)
+    rows -= rows.min(axis=1, keepdims=True)
+    span = int(rows.max()) + 1
+    counts = np.bincount((rows + span * np.arange(len(slopes))[:, None]).ravel(), minlength=span * len(slopes))
+    scores = (counts.reshape(len(slopes), span).astype(np.float64) ** 2).sum(axis=1)
+    scores[np.abs(slopes) < 1e-9] *= level_bias
+    best = int(np.argmax(scores))
+    return (0.0 if abs(slopes[best]) < 1e-9 else float(slopes[best])), float(scores[best])
 
 
 def shear_columns(mask: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
