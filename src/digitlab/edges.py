@@ -182,12 +182,12 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
 
 def punched_holes(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
     """Labels (1-based) of the holes punched in a loose-leaf sheet, the desk dark through them:
-    discs (as solid as ink cut by the edge is not, `SOLID_AS_INK`, and at their broadest nearly
-    as broad as they are high and wide) HOLE_BROAD times as broad as the strokes of the writing
-    at least, with no writing near them (HOLE_CLEAR). No digit is a disc, a full stop or
-    a speck is no broader than the pen, and a small bold digit whose counters closed (a blob at
-    working resolution) has its neighbours beside it. A column of holes was read as a line of
-    0s, one beside a number as its first digit."""
+    discs (filling their convex hull to `SOLID_AS_INK`, and at their broadest nearly as broad as
+    they are high and wide) HOLE_BROAD times as broad as the strokes of the writing at least,
+    with no writing near them (HOLE_CLEAR). No digit is a disc, a full stop or a speck is no
+    broader than the pen, and a small bold digit whose counters closed (a blob at working
+    resolution) has its neighbours beside it. A column of holes was read as a line of 0s, one
+    beside a number as its first digit."""
     if len(boxes) < 2:
         return []
     areas = np.bincount(labels.ravel(), minlength=len(boxes) + 1)[1:]
