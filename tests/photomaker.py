@@ -222,7 +222,8 @@ def with_holes(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     writing starts at least half a hole's width right of them (the photo widened on the left where
     it comes nearer its edge)."""
     # The writing: far darker than ruled lines, printed fainter than any pen.
-    away = np.abs(np.asarray(scan.convert("L"), dtype=np.float32) - np.median(np.asarray(scan.convert("L"))))
+    gray = np.asarray(scan.convert("L"), dtype=np.float32)
+    away = np.abs(gray - np.median(gray))
     rows, cols = np.nonzero(away > 0.6 * np.percentile(away, 99.9))
     tall = int(rows.max() - rows.min() + 1) if len(rows) else scan.height // 5
     first = int(cols.min()) if len(cols) else scan.width // 2

@@ -119,23 +119,24 @@ def level_slope(mask: np.ndarray) -> float:
     the slope of ruled lines, if there are any; 0 unless another slope does clearly better."""
     ys, xs = np.nonzero(mask)
     centred = xs - mask.shape[1] / 2
-    best, _ = _piled_up(ys, centred, SLOPES, level_bias=1.05)
+    best = _piled_up(ys, centred, SLOPES, level_bias=1.05)
     if len(ys) < 8:
         return best
     # A quarter of the ink shows lines as well, at a quarter of the cost: the far slopes are
-    # looked at on every photo, and are seldom the lines' own.
-    far, far_score = _piled_up(ys[::4], centred[::4], FAR_SLOPES)
-    if far_score > _piled_up(ys[::4], centred[::4], np.array([best]), level_bias=1.05)[1]:
+    # looked at on every photo, and are seldom the lines' own. The near best goes first, so it
+    # stays unless a far slope does strictly better.
+    far = _piled_up(ys[::4], centred[::4], np.append(best, FAR_SLOPES), level_bias=1.05)
+    if far != best:
         round_far = np.tan(np.arctan(far) + np.radians(np.arange(-1.5, 1.75, 0.5)))
-        best, _ = _piled_up(ys, centred, np.append(round_far, best), level_bias=1.05)
+        best = _piled_up(ys, centred, np.append(round_far, best), level_bias=1.05)
     return best
 
 
-def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray, level_bias: float = 1.0) -> tuple[float, float]:
-    """Of `slopes`, the one at which the pixels (`ys`, and `centred`: x less the middle's) fall in
-    the fewest rows (the largest sum of squared row counts), and that sum; the level slope's sum
-    is counted `level_bias` times, so that near ties keep a page level. All slopes at once: one
-    histogram of (slope, row) pairs."""
+def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray, level_bias: float = 1.0) -> float:
+    """Of `slopes`, the first at which the pixels (`ys`, and `centred`: x less the middle's) fall
+    in the fewest rows (the largest sum of squared row counts); the level slope's sum is counted
+    `level_bias` times, so that near ties keep a page level. All slopes at once: one histogram of
+    (slope, row) pairs."""
     rows = ys[None, :].astype(np.int32) + np.rint(slopes[:, None] * centred[None, :]).astype(np.int32)
     rows -= rows.min(axis=1, keepdims=True)
     span = int(rows.max()) + 1
@@ -143,7 +144,7 @@ def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray, level_bia
     scores = (counts.reshape(len(slopes), span).astype(np.float64) ** 2).sum(axis=1)
     scores[np.abs(slopes) < 1e-9] *= level_bias
     best = int(np.argmax(scores))
-    return (0.0 if abs(slopes[best]) < 1e-9 else float(slopes[best])), float(scores[best])
+    return 0.0 if abs(slopes[best]) < 1e-9 else float(slopes[best])
 
 
 def shear_columns(mask: np.ndarray, slope: float) -> tuple[np.ndarray, np.ndarray]:
