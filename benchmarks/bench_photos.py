@@ -1,7 +1,8 @@
 """Phone-photo situations the scan benchmark's generator does not make: faint pencil, blue ink on
 a yellow sticky note, a hard shadow over most of the photo, a small digit in a 12 MP photo, a
 page on a dark desk (covering half, or a seventh, of the photo), dim light (the paper grey), a
-notebook's red margin beside the digit, a thick marker, loose-leaf paper's punched holes.
+notebook's red margin beside the digit, a thick marker, loose-leaf paper's punched holes, a spiral
+notebook's binding above the digit.
 
     python benchmarks/bench_photos.py --model runs/demo [--per-case 40]
 
@@ -76,6 +77,16 @@ def holes(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
+def binding(rgb: np.ndarray) -> np.ndarray:
+    """A spiral notebook: a row of square holes 32 pixels apart along the top, the desk dark
+    through them, each with its loop of wire running out over the edge."""
+    out = rgb.copy()
+    for x in range(14, rgb.shape[1], 32):
+        out[22:34, x - 6:x + 6] = DESK
+        out[0:22, x - 1:x + 2] = np.array([120, 120, 125]) / 255
+    return out
+
+
 def shadow(rgb: np.ndarray) -> np.ndarray:
     yy, xx = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
     return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
@@ -104,6 +115,8 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
                                                      (20, 20, 30), r, margin),
     "loose-leaf paper: punched holes left of the digit": lambda g, r: photo(
         place(g, (800, 800), 300, (450, 400)), (245, 245, 240), (20, 20, 30), r, holes),
+    "spiral notebook: its binding along the top": lambda g, r: photo(
+        place(g, (800, 800), 300, (400, 430)), (245, 245, 240), (20, 20, 30), r, binding),
     "thick marker": lambda g, r: photo(place(np.asarray(Image.fromarray((g * 255).astype(np.uint8)).filter(
         ImageFilter.MaxFilter(9)), np.float32) / 255, (800, 800), 300, (400, 400)), (245, 245, 240), (10, 10, 10), r),
 }

@@ -17,9 +17,10 @@ photos (in dim light, beside a notebook's margin, a sheet seen askew on a desk, 
 over the writing; a finger holding the sheet, a table's rules round the number, the lens's dark
 corners; drawn by tests/photomaker.py), numbers written one digit to a box in a form's row of
 boxes, numbers cropped tight (the first and last digits at the picture's edges), photos with dust
-and dots of ink over the paper, numbers in pencil, loose-leaf paper with its punched holes, sheets
-with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed. Targets
-are options; each is printed as met / missed, and the script exits 1 when one is missed.
+and dots of ink over the paper, numbers in pencil, loose-leaf paper with its punched holes, a spiral
+notebook with its binding in view, sheets with 2-5 numbers on separate lines (turned -45..45
+degrees, or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the
+script exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from tests.photomaker import (  # noqa: E402
     in_shadow,
     in_table,
     vignetted,
+    with_binding,
     with_dust,
     with_finger,
     with_holes,
@@ -168,6 +170,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, pencil=True), text))
         elif kind == "holes":  # loose-leaf paper: the desk dark through the holes punched down its side
             cases.append((with_holes(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
+        elif kind == "binding":  # a spiral notebook's page, its binding along the top or the left in view
+            cases.append((with_binding(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -313,6 +317,8 @@ def main() -> None:
                                 ("dust", "phone photos: 5-30 specks of dust or ink over the paper", None),
                                 ("pencil", "numbers written in pencil (grey), on paper lit unevenly", None),
                                 ("holes", "phone photos: loose-leaf paper, 2-3 holes punched left of the writing",
+                                 None),
+                                ("binding", "phone photos: a spiral notebook, its binding along the top or the left",
                                  None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]

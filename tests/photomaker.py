@@ -1,7 +1,8 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
 notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
 the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper,
-dust and dots of ink over the paper, the holes punched in loose-leaf paper.
+dust and dots of ink over the paper, the holes punched in loose-leaf paper, a spiral notebook's
+binding.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
@@ -240,3 +241,40 @@ def with_holes(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
         y = out.height * (k + 0.5) / count + rng.uniform(-0.05, 0.05) * out.height
         draw.ellipse([centre - radius, y - radius, centre + radius, y + radius], fill=desk)
     return out
+
+
+def with_binding(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A spiral-bound notebook's page photographed with its binding in view: along the top (or,
+    photographed the other way, the left) edge a row of punched holes, round or square, 3-6 % of
+    the side apart and 2-8 % in from the edge, the desk dark through them; through each, half the
+    time, a loop of the wire running out over the edge. The row is up to 3 degrees off the edge;
+    the photo is widened on that side where the writing comes near it."""
+    left = rng.random() < 0.4
+    if left:  # drawn along the top of the photo turned a quarter, then turned back
+        scan = scan.transpose(Image.Transpose.ROTATE_270)
+    rows, _ = writing_pixels(scan)
+    first = int(rows.min()) if len(rows) else scan.height // 2
+    pitch = rng.uniform(0.03, 0.06) * scan.width
+    depth = rng.uniform(0.02, 0.08) * scan.height + pitch / 2
+    room = int(depth + pitch * rng.uniform(0.6, 1.5))
+    if first < room:
+        scan = widened(scan, (room - first, 0, 0, 0))
+    out = scan.convert("RGB")
+    draw = ImageDraw.Draw(out)
+    desk = tuple(int(v) for v in rng.integers(20, 90, 3))
+    wire = tuple([int(rng.integers(60, 170))] * 3) if rng.random() < 0.5 else None
+    square = rng.random() < 0.4
+    radius = pitch * rng.uniform(0.18, 0.3)
+    slope = np.tan(np.radians(rng.uniform(-3, 3)))
+    x = pitch * rng.uniform(0.3, 1.0)
+    while x < out.width:
+        y = depth + slope * (x - out.width / 2)
+        hole = [x - radius, y - radius, x + radius, y + radius]
+        if square:
+            draw.rounded_rectangle(hole, radius=radius * 0.3, fill=desk)
+        else:
+            draw.ellipse(hole, fill=desk)
+        if wire is not None:
+            draw.line([(x, y), (x + pitch * 0.15, 0)], fill=wire, width=max(1, int(radius * 0.35)))
+        x += pitch
+    return out.transpose(Image.Transpose.ROTATE_90) if left else out

@@ -288,6 +288,45 @@ def test_a_digit_on_loose_leaf_paper_is_read_without_its_punched_holes():
     assert prediction.digit == 7 and not prediction.uncertain
 
 
+def test_a_spiral_notebooks_binding_is_no_ink_but_a_squared_pages_stubs_are_left_alone():
+    from digitlab.edges import binding_row
+
+    yy, xx = np.mgrid[:256, :256]
+    writing = np.zeros((256, 256), dtype=bool)
+    writing[120:160, 60:64] = True                                # a "1"
+    writing[120:123, 80:100] = True                               # a "7"
+    writing[120:160, 97:100] = True
+    holes = writing.copy()
+    for k in range(15):                                           # the binding's holes, 16 pixels apart, a
+        holes |= np.hypot(yy - 12 - k // 5, xx - 10 - 16 * k) <= 3 + k % 2  # little askew, along the top
+    holes[150:160, 250:256] = True                                # a speck at the right edge
+    labels, _ = ndimage.label(holes, structure=np.ones((3, 3)))
+    row = binding_row(labels, ndimage.find_objects(labels))
+    assert sorted(row) == sorted(labels[12 + k // 5, 10 + 16 * k] for k in range(15))
+    turned = np.ascontiguousarray(labels.T)                       # the binding down the left side
+    assert sorted(binding_row(turned, ndimage.find_objects(turned))) == sorted(row)
+    stubs = writing.copy()
+    for k in range(15):                                           # a squared page's fine lines, cut by the
+        stubs[0:7, 10 + 16 * k:12 + 16 * k] = True                # edge, as the ruling leaves them
+    labels, _ = ndimage.label(stubs, structure=np.ones((3, 3)))
+    assert binding_row(labels, ndimage.find_objects(labels)) == []
+    alone = holes & ~writing                                      # the holes alone: what else to read?
+    alone[150:160, 250:256] = False
+    labels, _ = ndimage.label(alone, structure=np.ones((3, 3)))
+    assert binding_row(labels, ndimage.find_objects(labels)) == []
+
+
+@pytest.mark.parametrize("digit, face, seed", [(7, 24, 3), (6, 21, 3)])
+def test_a_digit_on_a_spiral_notebooks_page_is_read_without_its_binding(digit, face, seed):
+    # The binding's row of holes was read as the digit ("7" as 6), or left it "not sure".
+    from tests.photomaker import with_binding
+
+    style = ScanStyle(side=700, fill=0.15 + 0.02 * seed, noise=0.02, jpeg_quality=85)
+    scan = draw_scan(glyph_from_font(str(digit), handwriting_fonts("dev")[face]), style, np.random.default_rng(seed))
+    prediction = Predictor.load().predict([with_binding(scan, np.random.default_rng(seed))])[0]
+    assert prediction.digit == digit and not prediction.uncertain
+
+
 def test_the_first_and_last_digits_of_a_number_cropped_tight_are_not_strips_along_its_sides():
     from scipy import ndimage
 

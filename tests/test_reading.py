@@ -17,6 +17,7 @@ from tests.photomaker import (
     in_shadow,
     in_table,
     vignetted,
+    with_binding,
     with_dust,
     with_finger,
     with_holes,
@@ -453,8 +454,8 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger
     holding the sheet, in a table's cell, with the lens's dark corners, with a pen lying by it, or
-    with dust over the paper, or on loose-leaf paper beside its punched holes; or written in pencil,
-    grey on paper lit a little unevenly."""
+    with dust over the paper, on loose-leaf paper beside its punched holes, or on a spiral notebook's
+    page with its binding in view; or written in pencil, grey on paper lit a little unevenly."""
     rng = np.random.default_rng(seed)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng)
     if kind == "dim":
@@ -463,7 +464,7 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
                          rng)
     style = ScanStyle(side=800, fill=float(rng.uniform(0.1, 0.25)), angle=2.0, noise=0.02, jpeg_quality=85)
     # On paper of any light tint, lit unevenly, as the benchmark's.
-    if kind in ("finger", "table", "vignette", "pen", "dust", "pencil", "holes"):
+    if kind in ("finger", "table", "vignette", "pen", "dust", "pencil", "holes", "binding"):
         style = ScanStyle(side=int(rng.integers(600, 1200)), fill=float(rng.uniform(0.1, 0.25)),
                           angle=float(rng.uniform(-6, 6)), shear=float(rng.uniform(-0.15, 0.15)),
                           ruled=bool(rng.random() < 0.25), blur=float(rng.choice([0.0, rng.uniform(0.5, 1.5)])),
@@ -475,7 +476,8 @@ def phone_photo(kind: str, text: str, face: int, seed: int):
         return draw_scan(glyph, dataclasses.replace(style, ink=(grey, grey, grey)), rng)
     scan = draw_scan(glyph, style, rng)
     situations = {"margin": with_margin, "askew": askew_on_desk, "shadow": in_shadow, "finger": with_finger,
-                  "table": in_table, "vignette": vignetted, "pen": with_pen, "dust": with_dust, "holes": with_holes}
+                  "table": in_table, "vignette": vignetted, "pen": with_pen, "dust": with_dust, "holes": with_holes,
+                  "binding": with_binding}
     return situations[kind](scan, rng)
 
 
@@ -485,6 +487,14 @@ def test_a_number_photographed_in_dim_light_is_read_as_dark_ink(reader, text, fa
     scan = phone_photo("dim", text, face, seed)
     assert find_ink(scan, work_side=READ_SIDE).inverted
     assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("text, face, seed", [("2070", 7, 498), ("1979", 2, 724), ("945", 8, 115), ("67", 22, 873),
+                                              ("58", 10, 191)])
+def test_a_number_on_a_spiral_notebooks_page_is_read_without_its_binding(reader, text, face, seed):
+    # The row of holes along the page's edge was read as a line of 6s or 1s, or joined the number
+    # ("945" read "17\n7\n07\n99999999999999999999", "58" read "587").
+    assert reader.read(phone_photo("binding", text, face, seed)).text == text
 
 
 @pytest.mark.parametrize("text, face, seed", [("506", 7, 554), ("49", 24, 139)])

@@ -2,7 +2,8 @@
 sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
 stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`),
 a lone line printed across the page, a notebook's margin (`lines_across`), a finger or a pen
-reaching in from the edge (`blobs_at_edge`), the holes punched in a loose-leaf sheet (`punched_holes`).
+reaching in from the edge (`blobs_at_edge`), the holes punched in a loose-leaf sheet (`punched_holes`),
+a spiral notebook's binding (`binding_row`).
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ HOLE_ROUND = 0.8            # a punched hole is a disc: at its broadest nearly a
 HOLE_BROAD = 2.0            # ... and this many times as broad as the writing's strokes at least,
 HOLE_CLEAR = 0.25           # ... with no writing within this share of its width: a bold digit's neighbours are
                             # nearer (scratch photos, validation faces: half its width read 86% of numbers, this 96%)
+BINDING_ROW = 8             # a notebook's binding: at least this many alike pieces in a row along an edge,
+BINDING_NEAR = 0.15         # ... within this share of the picture's side from it,
+BINDING_EVEN = 0.3          # ... evenly spaced: each gap within this share of a whole number of the typical gap,
+BINDING_BOLD = 3            # ... and holes: this many working pixels broad at least (a grid's stubs are 2)
 
 
 def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
@@ -211,6 +216,65 @@ def punched_holes(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[
         if not near and broadest[i] >= HOLE_BROAD * stroke:
             holes.append(i + 1)
     return holes
+
+
+def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
+    """Labels (1-based) of a spiral notebook's binding: BINDING_ROW or more pieces alike in size
+    (the punched holes, the desk dark through them, each with or without its loop of wire) in a
+    row along an edge of the picture and near it (BINDING_NEAR), evenly spaced (a hole hidden by
+    the writing leaves a gap twice as long), with other ink beside them, and broader than a
+    printed line (BINDING_BOLD). Such a row was read as a
+    line of 6s or 1s. A number's digits are fewer, or unlike, or unevenly spaced."""
+    if len(boxes) <= BINDING_ROW:
+        return []
+    spans = np.array([(rows.start, rows.stop, cols.start, cols.stop) for rows, cols in boxes], dtype=np.float64)
+    sizes = spans[:, 1::2] - spans[:, ::2]           # high, wide
+    middles = (spans[:, 1::2] + spans[:, ::2]) / 2   # down, across
+    areas = np.bincount(labels.ravel(), minlength=len(boxes) + 1)[1:]
+    for axis in (0, 1):  # 0: along the top or the bottom edge; 1: along the left or the right
+        side = labels.shape[axis]
+        start, stop = spans[:, 2 * axis], spans[:, 2 * axis + 1]
+        for reach in (stop, side - start):  # how far each piece reaches in from the edge
+            near = np.flatnonzero(reach <= BINDING_NEAR * side)
+            if len(near) < BINDING_ROW:
+                continue
+            row = _even_row(near, sizes, middles[:, 1 - axis], middles[:, axis], axis)
+            if not row or areas.sum() - areas[row].sum() < np.median(areas[row]):
+                continue
+            # Holes, not the stubs of a squared page's fine lines left along its edge.
+            if np.median([_thickest(labels[boxes[i]] == i + 1) for i in row]) >= BINDING_BOLD:
+                return [int(i) + 1 for i in row]
+    return []
+
+
+def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np.ndarray, axis: int) -> list[int]:
+    """Of the pieces `near` an edge, the most that are alike in size to one of them and in line
+    with it (their middles within half its size of its own across the edge, give or take a
+    6-degree slope), if they are BINDING_ROW or more and evenly spaced along the edge."""
+    best = np.array([], dtype=np.int64)
+    for seed in near:
+        alike = np.all(np.abs(sizes[near] - sizes[seed]) <= 0.3 * np.maximum(sizes[near], sizes[seed]) + 1.5, axis=1)
+        slope = 0.1 * np.abs(along[near] - along[seed])
+        in_line = np.abs(across[near] - across[seed]) <= 0.5 * sizes[seed, axis] + 1 + slope
+        row = near[alike & in_line]
+        if len(row) > len(best):
+            best = row
+    if len(best) < BINDING_ROW:
+        return []
+    best = best[np.argsort(along[best])]
+    gaps = np.diff(along[best])
+    pitch = max(float(np.median(gaps)), 1.0)
+    steps = gaps / pitch
+    if not np.all((np.abs(steps - np.round(steps)) <= BINDING_EVEN) & (np.round(steps) >= 1)):
+        return []
+    # Its ends cut by the picture's edge, a hole with more of its wire: in line, on the row's
+    # spacing and at most twice the size of its pieces.
+    typical = np.median(sizes[best], axis=0)
+    steps, last = (along[near] - along[best[0]]) / pitch, (along[best[-1]] - along[best[0]]) / pitch
+    more = ((np.abs(steps - np.round(steps)) <= BINDING_EVEN) & (steps > -1.5) & (steps < last + 1.5)
+            & np.all(sizes[near] <= 2 * typical, axis=1)
+            & (np.abs(across[near] - np.median(across[best])) <= typical[axis]))
+    return sorted(set(best.tolist()) | set(near[more].tolist()))
 
 
 def _thickest(mask: np.ndarray) -> float:

@@ -25,7 +25,15 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.edges import blobs_at_edge, border_strips, desk_pieces, fine_stubs, lines_across, punched_holes
+from digitlab.edges import (
+    binding_row,
+    blobs_at_edge,
+    border_strips,
+    desk_pieces,
+    fine_stubs,
+    lines_across,
+    punched_holes,
+)
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
@@ -409,6 +417,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips += [label for label in fine_stubs(labels, boxes) if label not in strips]
     strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
     strips += [label for label in punched_holes(labels, boxes) if label not in strips]
+    strips += [label for label in binding_row(labels, boxes) if label not in strips]
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
     aside = None
