@@ -113,3 +113,28 @@ def test_a_box_drawn_along_a_line_that_runs_on_one_way_is_found_and_squared_pape
     for angle in (0.0, 3.5):
         mask, digits = tilted_row(angle, grid=True)
         assert not box_walls(mask).any()
+
+
+def test_a_row_of_boxes_whose_thin_top_and_bottom_broke_in_the_crop_is_found():
+    # Thresholded in a line's crop, a box drawn in a fine pen loses a few columns of its top and
+    # bottom here and there: broken for 3-4 columns, they were no lines, and each wall read as a 1
+    # ("344018" read "3141401118").
+    image = Image.new("1", (240, 64), 0)
+    draw = ImageDraw.Draw(image)
+    draw.line([(50, 16), (50, 48)], fill=1, width=4)                              # a 1
+    draw.ellipse([(92, 16), (114, 48)], outline=1, width=4)                       # a 0
+    draw.ellipse([(144, 16), (166, 48)], outline=1, width=4)                      # a 0
+    digits = np.asarray(image, dtype=bool)
+    row = Image.new("1", (240, 64), 0)
+    draw = ImageDraw.Draw(row)
+    for y in (8, 56):
+        draw.line([(26, y), (182, y)], fill=1, width=1)
+    for x in (26, 78, 130, 182):
+        draw.line([(x, 8), (x, 56)], fill=1, width=1)
+    boxes = np.asarray(row, dtype=bool).copy()
+    for x in (40, 64, 100, 150, 170):
+        boxes[8, x:x + 4] = False                                                 # the breaks
+        boxes[56, x + 6:x + 10] = False
+    mask = digits | boxes
+    walls = box_walls(mask)
+    assert walls[boxes].mean() > 0.9 and walls[digits].mean() < 0.05

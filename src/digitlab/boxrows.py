@@ -18,6 +18,8 @@ BOX_SLOPES = np.tan(np.radians(np.arange(-12.0, 12.5, 1.0)))
 # The most that a box's walls lean apart (a shear), photographed askew: as far as the dev faces'
 # boxes lean apart, 0.15, and a step more.
 PARALLEL_WALLS = 0.2
+EDGE_GAP = 5    # a box's thin top or bottom, thresholded in a line's crop, breaks: its columns may lie this far
+THIN_EDGE = 2   # apart (4 lost); thin: this many rows at most (the outline over hollow lettering's tops is thicker)
 
 
 def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 0.0) -> np.ndarray:
@@ -187,14 +189,16 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...], through: b
             # A line at a slope between two of BOX_SLOPES spreads over the rows beside its own.
             if here[slope, max(0, row - 1):row + 2].sum() < least:
                 continue
-            # Unbroken, as the tops of digits that line up along a slope are not; ending in the
-            # crop, as a ruled line under or over the row (removed later) does not.
-            count, first, last = _longest_run(np.unique(xs[np.abs(rows[slope] - row) <= 1]))
-            if count < least or (first <= 2 and last >= width - 3 and not through):
-                continue
             # Its middle and thickness: the rows about it that hold half as much ink or more.
             near = np.arange(max(0, row - 3), min(span, row + 4))
             thick = near[here[slope, near] >= 0.5 * here[slope, row]]
+            # Unbroken, as the tops of digits that line up along a slope are not (but for gaps of
+            # a pixel or two; a thin line, which thresholding breaks, for up to EDGE_GAP); ending
+            # in the crop, as a ruled line under or over the row (removed later) does not.
+            gap = EDGE_GAP if thick.size <= THIN_EDGE else 3
+            count, first, last = _longest_run(np.unique(xs[np.abs(rows[slope] - row) <= 1]), gap)
+            if count < least or (first <= 2 and last >= width - 3 and not through):
+                continue
             edge = (float(middle[thick].mean()), float(BOX_SLOPES[slope]), float(thick.size), first, last)
             break
         edges.append(edge)
@@ -211,13 +215,13 @@ def _ink_along(edge: tuple, ys: np.ndarray, xs: np.ndarray, width: int, left: fl
     return (int(runs[0][0]), int(runs[-1][-1])) if runs else (int(left), int(right))
 
 
-def _runs(columns: np.ndarray) -> list[np.ndarray]:
-    """Sorted, distinct `columns` split where a gap of more than 3 breaks them."""
-    return np.split(columns, np.flatnonzero(np.diff(columns) > 3) + 1)
+def _runs(columns: np.ndarray, gap: int = 3) -> list[np.ndarray]:
+    """Sorted, distinct `columns` split where a gap of more than `gap` breaks them."""
+    return np.split(columns, np.flatnonzero(np.diff(columns) > gap) + 1)
 
 
-def _longest_run(columns: np.ndarray) -> tuple[int, int, int]:
-    """Of sorted, distinct, non-empty `columns`, the longest run that no gap of more than 3
+def _longest_run(columns: np.ndarray, gap: int = 3) -> tuple[int, int, int]:
+    """Of sorted, distinct, non-empty `columns`, the longest run that no gap of more than `gap`
     breaks (the first of the longest): how many columns it holds, its first and its last."""
-    longest = max(_runs(columns), key=len)
+    longest = max(_runs(columns, gap), key=len)
     return int(longest.size), int(longest[0]), int(longest[-1])
