@@ -138,3 +138,27 @@ def test_a_row_of_boxes_whose_thin_top_and_bottom_broke_in_the_crop_is_found():
     mask = digits | boxes
     walls = box_walls(mask)
     assert walls[boxes].mean() > 0.9 and walls[digits].mean() < 0.05
+
+
+def test_a_row_of_boxes_with_bold_digits_touching_its_top_is_found():
+    # Bold digits written up to a box's top fill two boxes of three just under it: taken for the
+    # tops of hollow lettering lined up, the row was no boxes, and its walls read as 1s ("027"
+    # read "18371").
+    image = Image.new("1", (200, 64), 0)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse([(34, 18), (56, 48)], outline=1, width=5)                        # a 0, clear of the top
+    draw.line([(80, 12), (116, 12), (84, 48), (114, 48)], fill=1, width=4)        # a 2, its bar under the top
+    draw.line([(132, 12), (168, 12), (148, 48)], fill=1, width=4)                 # a 7, its bar under the top
+    digits = np.asarray(image, dtype=bool)
+    row = Image.new("1", (200, 64), 0)
+    draw = ImageDraw.Draw(row)
+    draw.line([(20, 8), (176, 8)], fill=1, width=2)
+    draw.line([(20, 56), (176, 56)], fill=1, width=2)
+    for x in (20, 72, 124, 176):
+        draw.line([(x, 8), (x, 56)], fill=1, width=2)
+    boxes = np.asarray(row, dtype=bool) & ~digits
+    walls = box_walls(digits | boxes)
+    zero = np.zeros_like(digits)
+    zero[18:49, 34:57] = digits[18:49, 34:57]
+    # The boxes go; so does the part of a bar that the top's line takes in (the rows it spans).
+    assert walls[boxes].mean() > 0.9 and walls[digits].mean() < 0.2 and not walls[zero].any()

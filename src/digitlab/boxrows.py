@@ -94,12 +94,15 @@ def box_walls(mask: np.ndarray, ruled: np.ndarray | None = None, slant: float = 
         return found
     pen = max(1.0, stroke_width(mask))
     # A box's top and bottom stand clear of the writing inside, but where a digit touches them:
-    # the tops of bold digits that line up (hollow lettering closed at this size) have ink below.
+    # the tops of bold digits that line up (hollow lettering closed at this size) have ink below
+    # across every box. (Not across the row: bold digits fill two of three boxes to their tops.)
     inner = np.arange(walls[0], walls[-1] + 1)
     inner = inner[np.abs(inner[:, None] - np.array(walls)[None, :]).min(axis=1) > pen + 1]
+    box_of = np.searchsorted(np.array(walls), inner)  # the box each of those columns lies in
     for (middle, slope, thickness, *_), inward in ((top, 1), (bottom, -1)):
         within = np.rint(middle + slope * (inner - width / 2) + inward * (thickness / 2 + 1.5)).astype(int)
-        if inner.size and mask[np.clip(within, 0, height - 1), inner].mean() > 0.5:
+        under = mask[np.clip(within, 0, height - 1), inner]
+        if inner.size and min(under[box_of == k].mean() for k in np.unique(box_of)) > 0.5:
             return found
     rows, cols = np.mgrid[0:height, 0:width]
     for (x_top, y_top, _, y_foot, shear), half in zip(segments, halves):
