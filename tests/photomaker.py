@@ -246,9 +246,10 @@ def with_holes(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
 def with_binding(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A spiral-bound notebook's page photographed with its binding in view: along the top (or,
     photographed the other way, the left) edge a row of punched holes, round or square, 3-6 % of
-    the side apart and 2-8 % in from the edge, the desk dark through them; through each, half the
-    time, a loop of the wire running out over the edge. The row is up to 3 degrees off the edge;
-    the photo is widened on that side where the writing comes near it."""
+    the side apart, their middles half that and 2-8 % of the side in from the edge, the desk dark
+    through them; through each, half the time, a loop of the wire running out over the edge. The
+    row is up to 3 degrees off the edge; the photo is widened on that side where the writing comes
+    near it."""
     left = rng.random() < 0.4
     if left:  # drawn along the top of the photo turned a quarter, then turned back
         scan = scan.transpose(Image.Transpose.ROTATE_270)

@@ -223,8 +223,8 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
     (the punched holes, the desk dark through them, each with or without its loop of wire) in a
     row along an edge of the picture and near it (BINDING_NEAR), evenly spaced (a hole hidden by
     the writing leaves a gap twice as long), with other ink beside them, and broader than a
-    printed line (BINDING_BOLD). Such a row was read as a
-    line of 6s or 1s. A number's digits are fewer, or unlike, or unevenly spaced."""
+    printed line (BINDING_BOLD). Such a row was read as a line of 6s or 1s. A number's digits
+    are fewer, or unlike, or unevenly spaced."""
     if len(boxes) <= BINDING_ROW:
         return []
     spans = np.array([(rows.start, rows.stop, cols.start, cols.stop) for rows, cols in boxes], dtype=np.float64)
