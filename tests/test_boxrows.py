@@ -32,13 +32,19 @@ def test_the_walls_and_edges_of_a_row_of_boxes_go_and_the_digits_in_them_stay():
     assert not box_walls(crop(boxes=False)[0]).any()
 
 
-def test_a_row_of_boxes_along_a_ruled_line_or_sheared_upright_is_found_and_leaning_strokes_are_no_walls():
+def written_100(shift: int = 0) -> np.ndarray:
+    """A 240 x 64 crop's ink of "100" written one digit to a box of a row of boxes at the columns
+    20, 72, 124 and 176 (`shift` further right)."""
     digits = Image.new("1", (240, 64), 0)
     draw = ImageDraw.Draw(digits)
-    draw.line([(40, 16), (40, 48)], fill=1, width=4)                              # a 1
-    draw.ellipse([(88, 16), (108, 48)], outline=1, width=4)                       # a 0
-    draw.ellipse([(140, 16), (160, 48)], outline=1, width=4)                      # a 0
-    digits = np.asarray(digits, dtype=bool)
+    draw.line([(40 + shift, 16), (40 + shift, 48)], fill=1, width=4)              # a 1
+    draw.ellipse([(88 + shift, 16), (108 + shift, 48)], outline=1, width=4)       # a 0
+    draw.ellipse([(140 + shift, 16), (160 + shift, 48)], outline=1, width=4)      # a 0
+    return np.asarray(digits, dtype=bool)
+
+
+def test_a_row_of_boxes_along_a_ruled_line_or_sheared_upright_is_found_and_leaning_strokes_are_no_walls():
+    digits = written_100()
 
     def row(lean: float, tops: tuple[int, int] = (20, 176), walls=(20, 72, 124, 176), leans=None) -> np.ndarray:
         image = Image.new("1", (240, 64), 0)
@@ -115,23 +121,24 @@ def test_a_box_drawn_along_a_line_that_runs_on_one_way_is_found_and_squared_pape
         assert not box_walls(mask).any()
 
 
+def row_of_boxes(size: tuple[int, int], edges: tuple[int, int], walls: tuple[int, ...], pen: int) -> np.ndarray:
+    """A crop's ink (`size`: width, height) of a row of upright boxes: its top and bottom at the
+    rows `edges`, its walls at the columns `walls`, drawn `pen` pixels wide."""
+    image = Image.new("1", size, 0)
+    draw = ImageDraw.Draw(image)
+    for y in edges:
+        draw.line([(walls[0], y), (walls[-1], y)], fill=1, width=pen)
+    for x in walls:
+        draw.line([(x, edges[0]), (x, edges[1])], fill=1, width=pen)
+    return np.asarray(image, dtype=bool).copy()
+
+
 def test_a_row_of_boxes_whose_thin_top_and_bottom_broke_in_the_crop_is_found():
     # Thresholded in a line's crop, a box drawn in a fine pen loses a few columns of its top and
     # bottom here and there: broken for 3-4 columns, they were no lines, and each wall read as a 1
     # ("344018" read "3141401118").
-    image = Image.new("1", (240, 64), 0)
-    draw = ImageDraw.Draw(image)
-    draw.line([(50, 16), (50, 48)], fill=1, width=4)                              # a 1
-    draw.ellipse([(92, 16), (114, 48)], outline=1, width=4)                       # a 0
-    draw.ellipse([(144, 16), (166, 48)], outline=1, width=4)                      # a 0
-    digits = np.asarray(image, dtype=bool)
-    row = Image.new("1", (240, 64), 0)
-    draw = ImageDraw.Draw(row)
-    for y in (8, 56):
-        draw.line([(26, y), (182, y)], fill=1, width=1)
-    for x in (26, 78, 130, 182):
-        draw.line([(x, 8), (x, 56)], fill=1, width=1)
-    boxes = np.asarray(row, dtype=bool).copy()
+    digits = written_100(shift=6)
+    boxes = row_of_boxes((240, 64), (8, 56), (26, 78, 130, 182), pen=1)
     for x in (40, 64, 100, 150, 170):
         boxes[8, x:x + 4] = False                                                 # the breaks
         boxes[56, x + 6:x + 10] = False
@@ -150,13 +157,7 @@ def test_a_row_of_boxes_with_bold_digits_touching_its_top_is_found():
     draw.line([(80, 12), (116, 12), (84, 48), (114, 48)], fill=1, width=4)        # a 2, its bar under the top
     draw.line([(132, 12), (168, 12), (148, 48)], fill=1, width=4)                 # a 7, its bar under the top
     digits = np.asarray(image, dtype=bool)
-    row = Image.new("1", (200, 64), 0)
-    draw = ImageDraw.Draw(row)
-    draw.line([(20, 8), (176, 8)], fill=1, width=2)
-    draw.line([(20, 56), (176, 56)], fill=1, width=2)
-    for x in (20, 72, 124, 176):
-        draw.line([(x, 8), (x, 56)], fill=1, width=2)
-    boxes = np.asarray(row, dtype=bool) & ~digits
+    boxes = row_of_boxes((200, 64), (8, 56), (20, 72, 124, 176), pen=2) & ~digits
     walls = box_walls(digits | boxes)
     zero = np.zeros_like(digits)
     zero[18:49, 34:57] = digits[18:49, 34:57]
