@@ -12,6 +12,7 @@ from digitlab.images import load_grayscale
 from digitlab.predict import Predictor
 from digitlab.preprocessing import normalize_scan, outline_inside
 from tests.conftest import clean_scan, dev_face
+from tests.photomaker import with_binding
 from tests.scanmaker import (
     ScanStyle,
     broad_brush,
@@ -319,8 +320,6 @@ def test_a_spiral_notebooks_binding_is_no_ink_but_a_squared_pages_stubs_are_left
 @pytest.mark.parametrize("digit, face, seed", [(7, 24, 3), (6, 21, 3)])
 def test_a_digit_on_a_spiral_notebooks_page_is_read_without_its_binding(digit, face, seed):
     # The binding's row of holes was read as the digit ("7" as 6), or left it "not sure".
-    from tests.photomaker import with_binding
-
     style = ScanStyle(side=700, fill=0.15 + 0.02 * seed, noise=0.02, jpeg_quality=85)
     scan = draw_scan(glyph_from_font(str(digit), handwriting_fonts("dev")[face]), style, np.random.default_rng(seed))
     prediction = Predictor.load().predict([with_binding(scan, np.random.default_rng(seed))])[0]
