@@ -230,7 +230,7 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
     spans = np.array([(rows.start, rows.stop, cols.start, cols.stop) for rows, cols in boxes], dtype=np.float64)
     sizes = spans[:, 1::2] - spans[:, ::2]           # high, wide
     middles = (spans[:, 1::2] + spans[:, ::2]) / 2   # down, across
-    areas = np.bincount(labels.ravel(), minlength=len(boxes) + 1)[1:]
+    areas = None  # counted only once a row is found: most pictures have none
     for axis in (0, 1):  # 0: along the top or the bottom edge; 1: along the left or the right
         side = labels.shape[axis]
         start, stop = spans[:, 2 * axis], spans[:, 2 * axis + 1]
@@ -239,7 +239,11 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
             if len(near) < BINDING_ROW:
                 continue
             row = _even_row(near, sizes, middles[:, 1 - axis], middles[:, axis], axis)
-            if not row or areas.sum() - areas[row].sum() < np.median(areas[row]):
+            if not row:
+                continue
+            if areas is None:
+                areas = np.bincount(labels.ravel(), minlength=len(boxes) + 1)[1:]
+            if areas.sum() - areas[row].sum() < np.median(areas[row]):
                 continue
             # Holes, not the stubs of a squared page's fine lines left along its edge.
             if np.median([_thickest(labels[boxes[i]] == i + 1) for i in row]) >= BINDING_BOLD:

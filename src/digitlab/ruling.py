@@ -15,6 +15,7 @@ SLOPES = np.tan(np.radians(np.arange(-RULE_TILT, RULE_TILT + 0.25, 0.5)))
 FAR_TILT = 30.0
 FAR_SLOPES = np.tan(np.radians(np.concatenate([np.arange(-FAR_TILT, -RULE_TILT, 2.0),
                                                np.arange(RULE_TILT + 2.0, FAR_TILT + 0.25, 2.0)])))
+LEVEL_BIAS = 1.05  # a level page by default: a slope must pile the ink up this much better to win
 WRITING_OVER_LINES = 2.5  # ink this many times as strong as the lines' own is writing on them
 
 
@@ -119,30 +120,30 @@ def level_slope(mask: np.ndarray) -> float:
     the slope of ruled lines, if there are any; 0 unless another slope does clearly better."""
     ys, xs = np.nonzero(mask)
     centred = xs - mask.shape[1] / 2
-    best = _piled_up(ys, centred, SLOPES, level_bias=1.05)
+    best = _piled_up(ys, centred, SLOPES)
     if len(ys) < 8:
         return best
     # A quarter of the ink shows lines as well, at a quarter of the cost: the far slopes are
     # looked at on every photo, and are seldom the lines' own. The near best goes first, so it
     # stays unless a far slope does strictly better.
-    far = _piled_up(ys[::4], centred[::4], np.append(best, FAR_SLOPES), level_bias=1.05)
+    far = _piled_up(ys[::4], centred[::4], np.append(best, FAR_SLOPES))
     if far != best:
         round_far = np.tan(np.arctan(far) + np.radians(np.arange(-1.5, 1.75, 0.5)))
-        best = _piled_up(ys, centred, np.append(round_far, best), level_bias=1.05)
+        best = _piled_up(ys, centred, np.append(round_far, best))
     return best
 
 
-def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray, level_bias: float = 1.0) -> float:
+def _piled_up(ys: np.ndarray, centred: np.ndarray, slopes: np.ndarray) -> float:
     """Of `slopes`, the first at which the pixels (`ys`, and `centred`: x less the middle's) fall
     in the fewest rows (the largest sum of squared row counts); the level slope's sum is counted
-    `level_bias` times, so that near ties keep a page level. All slopes at once: one histogram of
+    LEVEL_BIAS times, so that near ties keep a page level. All slopes at once: one histogram of
     (slope, row) pairs."""
     rows = ys[None, :].astype(np.int32) + np.rint(slopes[:, None] * centred[None, :]).astype(np.int32)
     rows -= rows.min(axis=1, keepdims=True)
     span = int(rows.max()) + 1
     counts = np.bincount((rows + span * np.arange(len(slopes))[:, None]).ravel(), minlength=span * len(slopes))
     scores = (counts.reshape(len(slopes), span).astype(np.float64) ** 2).sum(axis=1)
-    scores[np.abs(slopes) < 1e-9] *= level_bias
+    scores[np.abs(slopes) < 1e-9] *= LEVEL_BIAS
     best = int(np.argmax(scores))
     return 0.0 if abs(slopes[best]) < 1e-9 else float(slopes[best])
 
