@@ -297,6 +297,28 @@ def test_digits_of_a_thin_hand_leaning_far_are_one_line_along_the_writing(text, 
         assert abs(math.degrees(lines[0].angle) + 3.0) < 6
 
 
+def leaning_number(text: str, face: int, lean: float, angle: float, seed: int):
+    """`text` in the dev face `face`, leaning `lean`, its line turned by `angle` degrees."""
+    rng = np.random.default_rng(seed)
+    glyph = leaning(join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng), lean)
+    return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=angle, noise=0.02, jpeg_quality=85), rng)
+
+
+@pytest.mark.parametrize("text, face, lean, angle, seed", [("37", 5, 0.6, 2.0, 15), ("63", 6, 0.7, 6.0, 30),
+                                                           ("64", 6, 0.3, 0.0, 49), ("808", 23, 0.5, 6.0, 13)])
+def test_a_short_leaning_number_is_found_along_its_line_not_down_its_slant(text, face, lean, angle, seed):
+    # The ink's projection profile alone was sharpest with the italic digits turned towards
+    # upright: these were found 10-22 degrees off their line.
+    lines = find_lines(find_ink(leaning_number(text, face, lean, angle, seed), work_side=READ_SIDE))
+    assert len(lines) == 1 and abs(math.degrees(lines[0].angle) + angle) < 4
+
+
+@pytest.mark.parametrize("text, face, lean, angle, seed", [("74", 7, 0.7, 2.0, 37), ("17", 5, 0.6, -2.0, 58)])
+def test_a_short_leaning_number_is_read_along_its_line(reader, text, face, lean, angle, seed):
+    # Straightened 14 and 21 degrees off their line, these read "7" and "422".
+    assert reader.read(leaning_number(text, face, lean, angle, seed)).text == text
+
+
 @pytest.mark.parametrize("text, face, lean", [("24", "ComicNeue-Light", 0.8), ("56", "dkgIt", 0.6),
                                               ("615", "dkgIt", 0.8)])
 def test_a_far_leaning_number_is_read_right_or_not_sure(reader, text, face, lean):
@@ -505,7 +527,7 @@ def test_a_notebooks_margin_beside_the_number_is_printed_not_a_digit(reader, tex
     assert reader.read(scan).text == text
 
 
-@pytest.mark.parametrize("text, face, seed", [("407584", 10, 62), ("25784", 20, 209), ("116419", 6, 172)])
+@pytest.mark.parametrize("text, face, seed", [("407584", 10, 62), ("25784", 20, 210), ("116419", 6, 172)])
 def test_the_desk_round_a_sheet_seen_askew_is_no_digit(reader, text, face, seed):
     # A line's crop reached past the sheet's slanting edge, and the desk there read as a 1
     # ("4075847", "716419").
