@@ -60,6 +60,7 @@ bench: setup system-deps
 	$(BIN)/digitlab fonts fetch
 	$(BIN)/python benchmarks/bench_scans.py --split locked
 	$(BIN)/python benchmarks/bench_reading.py --split locked
+	$(BIN)/python benchmarks/bench_line_angles.py --split locked
 	$(BIN)/python benchmarks/bench_photos.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_training.py --processes 1 2
