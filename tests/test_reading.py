@@ -315,7 +315,7 @@ def test_a_short_leaning_number_is_found_along_its_line_not_down_its_slant(text,
 
 @pytest.mark.parametrize("text, face, lean, angle, seed", [("74", 7, 0.7, 2.0, 37), ("17", 5, 0.6, -2.0, 58)])
 def test_a_short_leaning_number_is_read_along_its_line(reader, text, face, lean, angle, seed):
-    # Straightened 14 and 21 degrees off their line, these read "7" and "422".
+    # Straightened 12 and 23 degrees off their line, these read "7" and "422".
     assert reader.read(leaning_number(text, face, lean, angle, seed)).text == text
 
 
