@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -283,25 +284,22 @@ def test_a_stub_of_a_ruled_line_under_a_digit_does_not_turn_the_writing(face):
     assert len(lines) == 1 and abs(math.degrees(lines[0].angle)) < 10
 
 
+def leaning_number(text: str, font: Path, lean: float, angle: float = 3.0, seed: int = 0):
+    """`text` in `font`, leaning `lean`, its line turned by `angle` degrees."""
+    rng = np.random.default_rng(seed)
+    glyph = leaning(join_glyphs([glyph_from_font(c, font) for c in text], rng), lean)
+    return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=angle, noise=0.02, jpeg_quality=85), rng)
+
+
 @pytest.mark.parametrize("text, lean", [("79658", 0.8), ("906", 0.8), ("25", 0.5), ("25", 0.7)])
 def test_digits_of_a_thin_hand_leaning_far_are_one_line_along_the_writing(text, lean):
     # Each digit, long and thin, voted the writing's direction down its own slant, as a number
     # joined up into one long piece votes along its length: "79658" made five lines of one digit
     # at -38 degrees, "25" two lines at -45.
-    rng = np.random.default_rng(0)
-    glyph = leaning(join_glyphs([glyph_from_font(c, dev_face("ComicNeue-Light")) for c in text], rng), lean)
-    scan = draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=3.0, noise=0.02, jpeg_quality=85), rng)
-    lines = find_lines(find_ink(scan, work_side=READ_SIDE))
+    lines = find_lines(find_ink(leaning_number(text, dev_face("ComicNeue-Light"), lean), work_side=READ_SIDE))
     assert len(lines) == 1 and len(lines[0].components) == len(text)
     if len(text) > 2:  # two digits set the direction only roughly (the line crop stands them upright)
         assert abs(math.degrees(lines[0].angle) + 3.0) < 6
-
-
-def leaning_number(text: str, face: int, lean: float, angle: float, seed: int):
-    """`text` in the dev face `face`, leaning `lean`, its line turned by `angle` degrees."""
-    rng = np.random.default_rng(seed)
-    glyph = leaning(join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng), lean)
-    return draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=angle, noise=0.02, jpeg_quality=85), rng)
 
 
 @pytest.mark.parametrize("text, face, lean, angle, seed", [("37", 5, 0.6, 2.0, 15), ("63", 6, 0.7, 6.0, 30),
@@ -309,14 +307,15 @@ def leaning_number(text: str, face: int, lean: float, angle: float, seed: int):
 def test_a_short_leaning_number_is_found_along_its_line_not_down_its_slant(text, face, lean, angle, seed):
     # The ink's projection profile alone was sharpest with the italic digits turned towards
     # upright: these were found 10-22 degrees off their line.
-    lines = find_lines(find_ink(leaning_number(text, face, lean, angle, seed), work_side=READ_SIDE))
+    scan = leaning_number(text, handwriting_fonts("dev")[face], lean, angle, seed)
+    lines = find_lines(find_ink(scan, work_side=READ_SIDE))
     assert len(lines) == 1 and abs(math.degrees(lines[0].angle) + angle) < 4
 
 
 @pytest.mark.parametrize("text, face, lean, angle, seed", [("74", 7, 0.7, 2.0, 37), ("17", 5, 0.6, -2.0, 58)])
 def test_a_short_leaning_number_is_read_along_its_line(reader, text, face, lean, angle, seed):
     # Straightened 12 and 23 degrees off their line, these read "7" and "422".
-    assert reader.read(leaning_number(text, face, lean, angle, seed)).text == text
+    assert reader.read(leaning_number(text, handwriting_fonts("dev")[face], lean, angle, seed)).text == text
 
 
 @pytest.mark.parametrize("text, face, lean", [("24", "ComicNeue-Light", 0.8), ("56", "dkgIt", 0.6),
@@ -324,9 +323,7 @@ def test_a_short_leaning_number_is_read_along_its_line(reader, text, face, lean,
 def test_a_far_leaning_number_is_read_right_or_not_sure(reader, text, face, lean):
     # Read as it leans and stood upright, each read differently; the surer ("2", "5", "5", each
     # digit over 99% sure) was kept, and nothing said that a digit had been lost.
-    rng = np.random.default_rng(0)
-    glyph = leaning(join_glyphs([glyph_from_font(c, dev_face(face)) for c in text], rng), lean)
-    reading = reader.read(draw_scan(glyph, ScanStyle(side=800, fill=0.2, angle=3.0, noise=0.02, jpeg_quality=85), rng))
+    reading = reader.read(leaning_number(text, dev_face(face), lean))
     assert reading.text == text or reading.uncertain
 
 
