@@ -56,6 +56,14 @@ def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[n
     return xs * cos + ys * sin, -xs * sin + ys * cos
 
 
+def neighbour_distances(centres: np.ndarray) -> np.ndarray:
+    """The distances between the pieces' `centres` `(N, 2)`, each piece's from itself infinite:
+    no piece is its own neighbour."""
+    distance = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
+    np.fill_diagonal(distance, np.inf)
+    return distance
+
+
 def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) -> float:
     """The direction of the writing, in radians, from its pieces' (xs, ys): the docstrum idea
     (O'Gorman, 1993). Digits of one number stand closer together than lines do, so the direction
@@ -65,8 +73,7 @@ def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) ->
     centres = np.array([(xs.mean(), ys.mean()) for xs, ys in pieces])
     votes, weights = [], []
     if len(pieces) >= 2:
-        distance = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
-        np.fill_diagonal(distance, np.inf)
+        distance = neighbour_distances(centres)
         for i in range(len(pieces)):
             for j in np.argsort(distance[i])[:2]:
                 if np.isfinite(distance[i, j]):
@@ -146,9 +153,7 @@ def misalignment(tops: np.ndarray, bottoms: np.ndarray, lengths: np.ndarray, cen
     if digits.sum() < 2:
         return np.zeros(tops.shape[1])
     tops, bottoms, centres = tops[digits], bottoms[digits], centres[digits]
-    distance = np.hypot(*(centres[:, None, :] - centres[None, :, :]).transpose(2, 0, 1))
-    np.fill_diagonal(distance, np.inf)
-    nearest = np.argmin(distance, axis=1)
+    nearest = np.argmin(neighbour_distances(centres), axis=1)
     height = np.maximum(np.median(bottoms - tops, axis=0), 1.0)  # pixels: a flat dash's is 0
     off = [np.minimum(((ends - ends[nearest]) / height) ** 2, ALIGN_CLIP ** 2) for ends in (tops, bottoms)]
     return (off[0] + off[1]).mean(axis=0)
