@@ -26,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.bench_reading import (  # noqa: E402
     handwriting_fonts,
-    number_glyphs,
+    number_glyph,
     number_scan,
     random_number,
     test_digits,
@@ -36,7 +36,6 @@ from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.ink import find_ink  # noqa: E402
 from digitlab.linefinding import find_lines  # noqa: E402
 from digitlab.reading import READ_SIDE  # noqa: E402
-from tests.scanmaker import glyph_from_font, join_glyphs, joined_glyphs, leaning, outline_glyph  # noqa: E402
 
 KINDS = ("plain", "leaning", "joined", "set", "hollow", "slanted")
 _SOURCES: dict = {}  # each worker's faces and digits, loaded once
@@ -55,15 +54,7 @@ def angle_error(job: tuple[str, str, int, int]) -> float | None:
     fonts, mnist = sources(split)
     rng = np.random.default_rng([seed, KINDS.index(kind), i])
     text = random_number(rng)
-    if kind == "set":
-        glyph = glyph_from_font(text, fonts[i % len(fonts)])
-    elif kind == "hollow":
-        glyph = outline_glyph(text, fonts[i % len(fonts)])
-    else:
-        glyphs = number_glyphs(text, i, fonts, mnist, rng)
-        glyph = joined_glyphs(glyphs, rng) if kind == "joined" else join_glyphs(glyphs, rng)
-        if kind == "leaning":
-            glyph = leaning(glyph, float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1)))
+    glyph = number_glyph("plain" if kind == "slanted" else kind, text, i, fonts, mnist, rng)
     # The paper turned counterclockwise by `turn` degrees: the writing runs at -turn in the
     # image's coordinates (y down), as `TextLine.angle` measures it.
     turn = float(rng.uniform(15, 45) * rng.choice([-1, 1]) if kind == "slanted" else rng.uniform(-6, 6))

@@ -128,29 +128,39 @@ def number_scan(glyph: np.ndarray, rng: np.random.Generator, angle: float | None
     return draw_scan(glyph, style, rng)
 
 
+# The rows that differ from the plain one only in how the number is written (`number_glyph`).
+WRITING_KINDS = ("plain", "joined", "leaning", "set", "hollow")
+
+
+def number_glyph(kind: str, text: str, i: int, fonts: list[Path], mnist: tuple[np.ndarray, np.ndarray],
+                 rng: np.random.Generator) -> np.ndarray:
+    """Number `i` of a row of WRITING_KINDS, written as that row writes it."""
+    if kind == "hollow":  # outline lettering, as posters and "bubble" writing draw numbers: faces only
+        return outline_glyph(text, fonts[i % len(fonts)])
+    if kind == "set":  # set whole by the face, as a font renderer sets a string: faces only
+        return glyph_from_font(text, fonts[i % len(fonts)])
+    glyphs = number_glyphs(text, i, fonts, mnist, rng)
+    if kind == "joined":
+        return joined_glyphs(glyphs, rng)
+    if kind == "leaning":  # a hand leaning far, mostly to the right, past the scans' own shear
+        lean = float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1))
+        return leaning(join_glyphs(glyphs, rng), lean)
+    return join_glyphs(glyphs, rng)
+
+
 def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[tuple[Image.Image, str]]:
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(n):
         text = random_number(rng)
-        if kind == "hollow":  # outline lettering, as posters and "bubble" writing draw numbers: faces only
-            cases.append((number_scan(outline_glyph(text, fonts[i % len(fonts)]), rng), text))
-            continue
-        if kind == "set":  # set whole by the face, as a font renderer sets a string: faces only
-            cases.append((number_scan(glyph_from_font(text, fonts[i % len(fonts)]), rng), text))
+        if kind in WRITING_KINDS:
+            cases.append((number_scan(number_glyph(kind, text, i, fonts, mnist, rng), rng), text))
             continue
         glyphs = number_glyphs(text, i, fonts, mnist, rng)
-        if kind == "plain":
-            cases.append((number_scan(join_glyphs(glyphs, rng), rng), text))
-        elif kind == "joined":
-            cases.append((number_scan(joined_glyphs(glyphs, rng), rng), text))
-        elif kind == "paper":
+        if kind == "paper":
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, squared=bool(i % 4 >= 2)), text))
         elif kind == "drawn":  # a form's field, an answer circled, a total underlined: in turn
             cases.append((number_scan(decorated(join_glyphs(glyphs, rng), DECORATIONS[i % 3], rng), rng), text))
-        elif kind == "leaning":  # a hand leaning far, mostly to the right, past the scans' own shear
-            lean = float(rng.uniform(0.3, 0.8) * (1 if rng.random() < 0.8 else -1))
-            cases.append((number_scan(leaning(join_glyphs(glyphs, rng), lean), rng), text))
         elif kind == "photo":  # as phones see notes: in dim light, by a notebook's margin, a sheet askew, a shadow
             scan = number_scan(join_glyphs(glyphs, rng), rng, dim=i % 4 == 0)
             situation = {0: None, 1: with_margin, 2: askew_on_desk, 3: in_shadow}[i % 4]
