@@ -46,7 +46,7 @@ models: setup
 	$(BIN)/digitlab read examples/number-2026.jpg
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
 
 # The training faces are fetched for the tests of the training-data generators (seconds, once).
 test: setup system-deps lint

@@ -189,7 +189,9 @@ def test_the_reader_flags_with_the_threshold_calibrated_for_how_it_reads():
 
     number = REPO / "examples" / "number-2026.jpg"
     shipped = Reader.load(second_opinion=False)
-    assert 0 < shipped.uncertain_below < shipped.asking_below < 1  # the shipped file holds both
+    # The shipped file holds both (which is higher depends on the digit model asked).
+    assert 0 < shipped.uncertain_below < 1 and 0 < shipped.asking_below < 1
+    assert shipped.asking_below != shipped.uncertain_below
     never_alone = Reader(shipped._run_batch, shipped.info, shipped.stride, uncertain_below=0.0, asking_below=1.01)
     assert not never_alone.read(number).uncertain
     assert never_alone.asking(Predictor.load()).read(number).uncertain

@@ -35,6 +35,20 @@ def test_the_shipped_line_reader_loads_and_reads():
     assert reading.text == "2026" and len(reading.digits) == 4
 
 
+def test_the_shipped_line_reader_is_calibrated_for_the_shipped_digit_model():
+    # Its "not sure" threshold when it asks the digit model depends on that model and on how it
+    # is asked: a new digit model, or a change to the asking, must come with the threshold set again.
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "recalibrate_lines.py"),
+                           str(shipped_model(SHIPPED_LINES)), str(shipped_model(SHIPPED_DIGITS))],
+                          capture_output=True, text=True, timeout=300, check=True)
+    line = next(row for row in done.stdout.splitlines() if row.startswith("uncertain_below_asking:"))
+    shipped, computed = (float(value) for value in line.split(":")[1].split("->"))
+    assert abs(shipped - computed) < 0.01
+
+
 def onnx_metadata(path) -> dict:
     import onnx
 
