@@ -478,8 +478,9 @@ def test_a_bold_digit_cropped_tight_is_found_whole(mnist5k, index, seed, fill, a
     scan = draw_scan(glyph_from_mnist(image), ScanStyle(side=600, fill=fill, angle=angle, noise=0.015, jpeg_quality=90,
                                                         gradient=0.1), np.random.default_rng(seed))
     answer = Predictor.load().predict([tight_crop(scan, margin=0 if angle else 1)])[0]
-    # Not yet whole: the 0's top right fills the picture's corner, a blob wider than the background
-    # filter mirrored at the edges, and goes with the paper. What is left, a hook, is said not sure.
+    # Not yet whole: the 0's top right fills the picture's corner and goes with the paper (the
+    # filter widened for bold strokes is widened by a stroke measured on the rims the first one
+    # left, too narrow for that corner). What is left, a hook, is said not sure.
     assert answer.digit == label if whole else (answer.digit == label or answer.uncertain)
 
 
@@ -511,8 +512,8 @@ def test_a_bold_1_in_an_8x8_picture_is_read_not_lost_with_the_background():
     pictures = [Image.fromarray(np.clip(uci.data[i].reshape(8, 8) * 16, 0, 255).astype(np.uint8)) for i in ones]
     answers = Predictor.load().predict(pictures)
     assert not any(isinstance(a, DigitlabError) for a in answers)
-    # Three or four are curved as much as an 8's side (which, moves with the model): each read
-    # otherwise is said not sure, but for one at most.
+    # Three or four are curved as much as an 8's side (which ones depends on the model): each
+    # read otherwise is said not sure, but for one at most.
     ones = [a.digit == 1 for a in answers]
     assert sum(ones) >= 6
     assert sum(not one and not a.uncertain for one, a in zip(ones, answers)) <= 1
