@@ -21,15 +21,7 @@ import torch
 from digitlab.checkpoint import load_model, read_safetensors, write_safetensors
 from digitlab.config import TrainConfig
 from digitlab.errors import DigitlabError
-from digitlab.linetask import (
-    TEST_LINES,
-    VAL_LINES,
-    asking_metrics,
-    fixed_lines,
-    line_probabilities,
-    second_opinion_of,
-    split_sources,
-)
+from digitlab.linetask import asking_metrics, held_out_lines, line_probabilities, second_opinion_of, split_sources
 
 
 def main() -> None:
@@ -45,8 +37,7 @@ def main() -> None:
     device = torch.device("cpu")
     model, _ = load_model(args.lines)
     model = model.to(device, memory_format=torch.channels_last)
-    _, val_sources, test_sources = split_sources(config.data)
-    val_lines, test_lines = fixed_lines(val_sources, VAL_LINES, 1), fixed_lines(test_sources, TEST_LINES, 2)
+    val_lines, test_lines = held_out_lines(*split_sources(config.data)[1:])
     new = asking_metrics(val_lines, line_probabilities(model, device, val_lines), test_lines,
                          line_probabilities(model, device, test_lines), opinion, config)
     metrics = json.loads(metadata["metrics"])

@@ -117,11 +117,16 @@ def split_sources(data: str) -> tuple[LineSources, LineSources, LineSources]:
             line_sources(parts, base.test.images.numpy(), base.test.labels.numpy(), held_out_fonts))
 
 
+def held_out_lines(val_sources: LineSources, test_sources: LineSources
+                   ) -> tuple[list[tuple[np.ndarray, str]], list[tuple[np.ndarray, str]]]:
+    """The validation and test lines (the same every run): what calibrates and what judges."""
+    return fixed_lines(val_sources, VAL_LINES, 1), fixed_lines(test_sources, TEST_LINES, 2)
+
+
 def line_task(config: TrainConfig, device: torch.device) -> dict:
     """The pieces of `training.Task` for the line reader."""
     train_sources, val_sources, test_sources = split_sources(config.data)
-    val_lines = fixed_lines(val_sources, VAL_LINES, 1)
-    test_lines = fixed_lines(test_sources, TEST_LINES, 2)
+    val_lines, test_lines = held_out_lines(val_sources, test_sources)
     model = build_model(config.arch, len(LINE_CLASSES)).to(device, memory_format=torch.channels_last)
     train_loader = LineLoader(LineBatches(train_sources, config.steps_per_epoch, config.batch_size, config.seed,
                                           STRIDE), loader_workers(device))
