@@ -2,7 +2,9 @@
 a yellow sticky note, a hard shadow over most of the photo, a small digit in a 12 MP photo, a
 page on a dark desk (covering half, or a seventh, of the photo), dim light (the paper grey), a
 notebook's red margin beside the digit, a thick marker, loose-leaf paper's punched holes, a spiral
-notebook's binding above the digit.
+notebook's binding above the digit; and (drawn by tests/photomaker.py) chalk on a blackboard,
+marker on a whiteboard under a glare, red or green ink, brown kraft paper, grey ink on grey paper,
+a photo out of focus, a shaken photo, a JPEG saved at a messenger's quality.
 
     python benchmarks/bench_photos.py --model runs/demo [--per-case 40]
 
@@ -25,6 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from digitlab.datasets import load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.predict import Predictor  # noqa: E402
+from tests.photomaker import (  # noqa: E402
+    compressed_hard,
+    in_coloured_ink,
+    on_blackboard,
+    on_whiteboard,
+    out_of_focus,
+    shaken,
+)
 from tests.scanmaker import glyph_from_font, glyph_from_mnist, handwriting_fonts  # noqa: E402
 
 DESK = np.array([60, 45, 35]) / 255
@@ -92,9 +102,13 @@ def shadow(rgb: np.ndarray) -> np.ndarray:
     return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
 
 
+def plain(glyph: np.ndarray, rng: np.random.Generator) -> Image.Image:
+    """The control: dark ink on white paper, the digit 300 pixels tall in an 800-pixel photo."""
+    return photo(place(glyph, (800, 800), 300, (400, 400)), (245, 245, 240), (20, 20, 30), rng)
+
+
 CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
-    "control: plain dark ink on white": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
-                                                           (20, 20, 30), r),
+    "control: plain dark ink on white": plain,
     "faint pencil (grey on white)": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
                                                        (150, 150, 150), r),
     "blue ink on a yellow sticky note": lambda g, r: photo(place(g, (700, 700), 300, (350, 350)), (250, 235, 120),
@@ -119,6 +133,14 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
         place(g, (800, 800), 300, (400, 430)), (245, 245, 240), (20, 20, 30), r, binding),
     "thick marker": lambda g, r: photo(place(np.asarray(Image.fromarray((g * 255).astype(np.uint8)).filter(
         ImageFilter.MaxFilter(9)), np.float32) / 255, (800, 800), 300, (400, 400)), (245, 245, 240), (10, 10, 10), r),
+    "chalk on a blackboard": lambda g, r: on_blackboard(plain(g, r), r),
+    "marker on a whiteboard under a lamp's glare": lambda g, r: on_whiteboard(plain(g, r), r),
+    "red or green ink, on white or brown kraft paper": lambda g, r: in_coloured_ink(plain(g, r), r),
+    "grey ink on grey paper": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (200, 200, 200),
+                                                 (150, 150, 150), r),
+    "out of focus": lambda g, r: out_of_focus(plain(g, r), r),
+    "shaken: blurred along a line": lambda g, r: shaken(plain(g, r), r),
+    "a JPEG saved at quality 5-15": lambda g, r: compressed_hard(plain(g, r), r),
 }
 
 

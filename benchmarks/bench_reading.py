@@ -18,9 +18,10 @@ over the writing; a finger holding the sheet, a table's rules round the number, 
 corners; drawn by tests/photomaker.py), numbers written one digit to a box in a form's row of
 boxes, numbers cropped tight (the first and last digits at the picture's edges), photos with dust
 and dots of ink over the paper, numbers in pencil, loose-leaf paper with its punched holes, a spiral
-notebook with its binding in view, sheets with 2-5 numbers on separate lines (turned -45..45
-degrees, or by 90 or 180), and speed. Targets are options; each is printed as met / missed, and the
-script exits 1 when one is missed.
+notebook with its binding in view, numbers in chalk on a blackboard, in marker on a whiteboard
+under a glare, in coloured ink or on kraft paper, out of focus, shaken or saved as a hard JPEG,
+sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed.
+Targets are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
 from __future__ import annotations
@@ -49,8 +50,14 @@ from digitlab.fonts import face_files  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
 from tests.photomaker import (  # noqa: E402
     askew_on_desk,
+    compressed_hard,
+    in_coloured_ink,
     in_shadow,
     in_table,
+    on_blackboard,
+    on_whiteboard,
+    out_of_focus,
+    shaken,
     vignetted,
     with_binding,
     with_dust,
@@ -182,6 +189,10 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             cases.append((with_holes(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
         elif kind == "binding":  # a spiral notebook's page, its binding along the top or the left in view
             cases.append((with_binding(number_scan(join_glyphs(glyphs, rng), rng), rng), text))
+        elif kind == "ink":  # in turn: chalk, a whiteboard, coloured ink or paper, out of focus, shaken, a hard JPEG
+            scan = number_scan(join_glyphs(glyphs, rng), rng)
+            situation = (on_blackboard, on_whiteboard, in_coloured_ink, out_of_focus, shaken, compressed_hard)[i % 6]
+            cases.append((situation(scan, rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -329,7 +340,9 @@ def main() -> None:
                                 ("holes", "phone photos: loose-leaf paper, 2-3 holes punched left of the writing",
                                  None),
                                 ("binding", "phone photos: a spiral notebook, its binding along the top or the left",
-                                 None)):
+                                 None),
+                                ("ink", "chalk on a blackboard, marker on a whiteboard, red or green ink, kraft paper; "
+                                 "out of focus, shaken, a JPEG at quality 5-15", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

@@ -2,14 +2,18 @@
 notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
 the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper,
 dust and dots of ink over the paper, the holes punched in loose-leaf paper, a spiral notebook's
-binding.
+binding; and the writing in chalk on a blackboard, in marker on a whiteboard under a lamp's glare,
+in red or green ink or on brown kraft paper, out of focus, shaken, or saved as a JPEG at a quality
+a messenger might use.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from tests.scanmaker import writing_pixels
 
@@ -279,3 +283,91 @@ def with_binding(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
             draw.line([(x, y), (x + pitch * 0.15, 0)], fill=wire, width=max(1, int(radius * 0.35)))
         x += pitch
     return out.transpose(Image.Transpose.ROTATE_90) if left else out
+
+
+def ink_coverage(scan: Image.Image) -> np.ndarray:
+    """How much of each pixel of a scan the writing covers (0: paper, 1: the darkest writing): its
+    darkness below the paper's own light: the light of each block a twelfth of the scan wide
+    (wider than any stroke, so a bold one is not taken for paper) as its 90th percentile, which
+    its grain and any writing in it leave to the paper, smoothed."""
+    gray = np.asarray(scan.convert("L"), dtype=np.float32)
+    height, width = gray.shape
+    side = max(16, min(height, width) // 12)
+    blocks = gray[:height // side * side, :width // side * side].reshape(height // side, side, width // side,
+                                                                         side).transpose(0, 2, 1, 3)
+    blocks = np.percentile(blocks.reshape(blocks.shape[0], blocks.shape[1], -1), 90, axis=2).astype(np.float32)
+    paper = np.asarray(Image.fromarray(blocks).resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    darkest = float(np.percentile(gray, 0.5))
+    coverage = np.clip((paper - gray) / max(1.0, float(np.median(paper)) - darkest), 0, 1)
+    return np.clip((coverage - 0.15) / 0.85, 0, 1)  # the paper's grain and faint ruling stay paper
+
+
+def recoloured(coverage: np.ndarray, paper: np.ndarray, ink: tuple, rng: np.random.Generator) -> Image.Image:
+    """`coverage` in `ink` over `paper` (an RGB array, or one colour), with a camera's noise."""
+    rgb = np.broadcast_to(np.asarray(paper, np.float32), coverage.shape + (3,)) * (1 - coverage[..., None])
+    rgb = rgb + np.asarray(ink, np.float32) * coverage[..., None] + rng.normal(0, 4, coverage.shape + (3,))
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def smudges(shape: tuple[int, int], rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Broad, soft light and dark patches (old chalk wiped off a board), -strength..strength."""
+    noise = Image.fromarray(rng.integers(0, 256, (max(2, shape[0] // 96), max(2, shape[1] // 96))).astype(np.uint8))
+    soft = np.asarray(noise.resize(shape[::-1], Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(8)),
+                      dtype=np.float32)
+    return (soft - soft.mean()) / (np.abs(soft - soft.mean()).max() + 1e-6) * strength
+
+
+def on_blackboard(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The number in chalk on a blackboard: light, patchy strokes on dark green, grey or black,
+    with the smudges of wiped-off chalk."""
+    coverage = ink_coverage(scan) * rng.uniform(0.45, 1.0, (scan.height, scan.width)).astype(np.float32)
+    board = np.array([(40, 62, 50), (55, 58, 60), (25, 27, 30)][int(rng.integers(0, 3))], np.float32)
+    paper = board + smudges((scan.height, scan.width), rng, float(rng.uniform(6, 15)))[..., None]
+    return recoloured(coverage, paper, tuple(int(v) for v in rng.integers(205, 240, 3)), rng)
+
+
+def on_whiteboard(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The number in marker on a whiteboard, greyish white, with the glare of a lamp: a bright
+    spot somewhere on the photo, fading out over a fifth to two fifths of its width."""
+    height, width = scan.height, scan.width
+    ys, xs = np.mgrid[0:height, 0:width]
+    spot = np.exp(-((xs - rng.uniform(0, width)) ** 2 + (ys - rng.uniform(0, height)) ** 2)
+                  / (2 * (rng.uniform(0.2, 0.4) * width) ** 2))
+    paper = np.array([195, 200, 205], np.float32) + rng.uniform(40, 60) * spot[..., None]
+    ink = [(30, 60, 160), (25, 25, 30), (190, 35, 40), (30, 120, 60)][int(rng.integers(0, 4))]
+    return recoloured(ink_coverage(scan), paper, ink, rng)
+
+
+def in_coloured_ink(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The number in red or green ink, on white paper or on brown kraft paper."""
+    paper = (245, 245, 240) if rng.random() < 0.5 else (165, 125, 85)
+    ink = [(200, 30, 40), (30, 130, 60), (35, 30, 30)][int(rng.integers(0, 3 if paper[0] < 200 else 2))]
+    return recoloured(ink_coverage(scan), np.array(paper, np.float32), ink, rng)
+
+
+def out_of_focus(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A photo the phone did not focus: blurred by 0.4-1% of its width."""
+    return scan.convert("RGB").filter(ImageFilter.GaussianBlur(rng.uniform(0.004, 0.01) * scan.width))
+
+
+def shaken(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A phone moved while the shutter was open: each point smeared along a line 1-2.5% of the
+    photo's width, across or up and down."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    length = max(2, int(rng.uniform(0.01, 0.025) * scan.width))
+    axis = int(rng.random() < 0.3)
+    edge = [(0, 0)] * 3
+    edge[axis] = (length, length)
+    padded = np.pad(rgb, edge, mode="edge")
+    running = np.cumsum(padded, axis=axis)  # a moving average as the difference of running sums
+    ahead = np.take(running, np.arange(length, padded.shape[axis]), axis=axis)
+    behind = np.take(running, np.arange(0, padded.shape[axis] - length), axis=axis)
+    smeared = np.take((ahead - behind) / length, np.arange(length // 2, length // 2 + rgb.shape[axis]), axis=axis)
+    return Image.fromarray(np.clip(smeared, 0, 255).astype(np.uint8), "RGB")
+
+
+def compressed_hard(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A photo saved (or sent through a messenger) as a JPEG at quality 5-15: blocks and ringing."""
+    buffer = io.BytesIO()
+    scan.convert("RGB").save(buffer, "JPEG", quality=int(rng.integers(5, 16)))
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
