@@ -339,7 +339,8 @@ def on_whiteboard(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 
 def in_coloured_ink(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """The number in red or green ink, on white paper or on brown kraft paper."""
+    """The number in red or green ink on white paper, or on brown kraft paper in those or a dark
+    ink."""
     paper = (245, 245, 240) if rng.random() < 0.5 else (165, 125, 85)
     ink = [(200, 30, 40), (30, 130, 60), (35, 30, 30)][int(rng.integers(0, 3 if paper[0] < 200 else 2))]
     return recoloured(ink_coverage(scan), np.array(paper, np.float32), ink, rng)
@@ -352,7 +353,7 @@ def out_of_focus(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
 
 def shaken(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     """A phone moved while the shutter was open: each point smeared along a line 1-2.5% of the
-    photo's width, across or up and down."""
+    photo's width, up and down (7 times in 10) or across."""
     rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
     length = max(2, int(rng.uniform(0.01, 0.025) * scan.width))
     axis = int(rng.random() < 0.3)
