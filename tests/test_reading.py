@@ -531,7 +531,7 @@ def test_a_number_across_a_faint_shadows_edge_in_a_hard_jpeg_is_found(reader):
 def test_a_number_in_chalk_on_a_blackboard_or_in_marker_on_a_whiteboard_is_read(reader, kind, text, face, seed):
     # Chalk is light, patchy ink on a dark board smudged with old chalk; a whiteboard's glare is
     # paper brighter than the rest, not a hole in the ink. (Kristi's 4, drawn closed like a 9,
-    # reads "not sure" as a 9 on any paper, so its number here has none.)
+    # reads as a 9 on any paper, plain white too, so its number here has none.)
     scan = phone_photo(kind, text, face, seed)
     assert find_ink(scan, work_side=READ_SIDE).inverted == (kind == "whiteboard")
     assert reader.read(scan).text == text
