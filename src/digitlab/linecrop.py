@@ -256,7 +256,7 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.n
     stay out. A form's row of boxes goes too (`box_walls`, told where the paper's `ruled` lines
     cross the crop, and by how much the crop was sheared to stand the writing upright, `slant`)."""
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
-    paper = paper_level(bright, bright.shape[0] // 2)
+    paper = local_paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
     if high - low <= UNEVEN_PAPER:
         # Otherwise a shadow's soft edge crosses the line: its paper is darker at one end, and one
@@ -269,7 +269,7 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.n
         # The line finder found ink here. A shadow's edge too slight to count as uneven paper can
         # still split the paper in two levels, which one level takes for noise as strong as the
         # ink (a JPEG's blocks along the edge): then the paper round the strokes decides.
-        mask = threshold_ink(np.clip(bright - paper_level(bright, bright.shape[0] // 2), 0.0, None))
+        mask = threshold_ink(np.clip(bright - local_paper, 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
     # A form's boxes are found whole, before the line finder's frame (foreign to the line) goes.
