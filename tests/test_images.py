@@ -35,6 +35,18 @@ def test_big_picture_reads_like_the_same_picture_at_normal_size(mnist_glyph, tmp
     assert np.corrcoef(normalize_scan(tmp_path / "big.png").ravel(), normalize_scan(scan).ravel())[0, 1] > 0.95
 
 
+def test_a_colour_photo_as_an_array_reads_as_the_same_photo_in_a_file(mnist_glyph, tmp_path):
+    # An application hands a decoded frame (an RGB array) where a user gives the file: red ink on
+    # yellow paper, whose gray a plain average of the channels would make other than the file's.
+    glyph, _ = mnist_glyph
+    ink = 1.0 - np.asarray(clean_scan(glyph, side=300).convert("L"), dtype=np.float32)[..., None] / 255
+    paper, red = np.array([235, 215, 140], np.float32), np.array([200, 30, 40], np.float32)
+    photo = np.round(paper * (1 - ink) + red * ink).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    assert np.array_equal(load_grayscale(photo), load_grayscale(tmp_path / "photo.png"))
+    assert np.array_equal(normalize_scan(photo), normalize_scan(tmp_path / "photo.png"))
+
+
 def test_pictures_up_to_max_side_are_read_at_full_size():
     assert load_grayscale(Image.new("L", (MAX_SIDE, 10), 200)).shape == (10, MAX_SIDE)
     assert load_grayscale(Image.new("RGB", (MAX_SIDE + 1, 10))).shape == (5, MAX_SIDE // 2 + 1)

@@ -260,14 +260,16 @@ def load_grayscale(source: ImageSource, name: str | None = None) -> np.ndarray:
     images larger than `MAX_SIDE` come back reduced."""
     if isinstance(source, np.ndarray):
         array = source
-        if array.ndim == 3:
+        if array.ndim == 3 and array.dtype == np.uint8 and array.shape[2] >= 3 and min(array.shape[:2]) >= 1:
+            # Gray as Pillow makes it of the same picture in a file (ITU-R 601 luma), so an array
+            # and its file read alike; and a tenth of a float mean's time on a photo.
+            array = np.asarray(Image.fromarray(np.ascontiguousarray(array[..., :3])).convert("L"))
+        elif array.ndim == 3:
             array = array[..., :3].mean(axis=2) if array.shape[2] >= 3 else array[..., 0]
         if array.ndim != 2 or min(array.shape) < 1:
             raise DigitlabError(f"{describe(source, name)}: expected a 2-D image array, got shape {source.shape}.")
         if array.dtype == np.uint8:
             return array
-        if source.dtype == np.uint8:  # an RGB average
-            return array.astype(np.float32) / 255.0
         array = array.astype(np.float32)
         return array / 255.0 if array.max(initial=0) > 1.0 else array
     image = source if isinstance(source, Image.Image) else open_image(source, name)
