@@ -45,6 +45,8 @@ def test_a_colour_photo_as_an_array_reads_as_the_same_photo_in_a_file(mnist_glyp
     Image.fromarray(photo).save(tmp_path / "photo.png")
     assert np.array_equal(load_grayscale(photo), load_grayscale(tmp_path / "photo.png"))
     assert np.array_equal(normalize_scan(photo), normalize_scan(tmp_path / "photo.png"))
+    # The same photo as floats in [0, 1]: the same gray, within a level's rounding.
+    assert np.abs(load_grayscale(photo / 255.0) * 255 - load_grayscale(photo)).max() <= 1.0
 
 
 def test_pictures_up_to_max_side_are_read_at_full_size():
