@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from digitlab.errors import DigitlabError
@@ -260,3 +261,18 @@ def test_predict_dir_streams_every_answer_in_order(trained_run, font_glyph, tmp_
     errors = result.stderr.splitlines()
     assert len(errors) == 2 and "scan-030.png: the file is empty" in errors[0] and "not an image" in errors[1]
     assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_one_picture_handed_to_predict_for_a_list_is_one_clear_error():
+    # `predict` takes a list of pictures. Handed one path it read it a letter at a time (an error
+    # "e: no such file" for each), and one picture's array a row at a time.
+    from digitlab.predict import Predictor
+    from tests.conftest import REPO
+
+    predictor = Predictor.load()
+    seven = REPO / "examples" / "seven.jpg"
+    pixels = np.asarray(Image.open(seven).convert("RGB"))
+    for one in (str(seven), seven, seven.read_bytes(), pixels, pixels[..., 0], Image.open(seven)):
+        with pytest.raises(DigitlabError, match=r"takes a list of pictures .* pass \[picture\]"):
+            predictor.predict(one)
+    assert predictor.predict([pixels])[0].digit == predictor.predict([seven])[0].digit == 7

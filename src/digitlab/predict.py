@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from digitlab.calibration import NOT_A_DIGIT, best_digit, calibrated, is_uncertain, softmax
 from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
@@ -200,6 +201,9 @@ class Predictor:
         """`predict`'s results one at a time, in input order, as they are ready: the sources are
         normalized a chunk at a time ahead of the model (`normalize_stream`, in worker processes
         when there are many), so the first answers come at once and memory stays flat."""
+        if is_one_picture(sources):
+            raise DigitlabError(f"predict takes a list of pictures and was given one ({describe(sources)}): "
+                                "pass [picture] to read one.")
         names = names or [describe(source, index=i) for i, source in enumerate(sources)]
         start = 0
         for images in normalize_stream(sources, names, deskew=deskew):
@@ -331,6 +335,16 @@ class Reader:
             page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion, turned)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
+
+
+def is_one_picture(sources: object) -> bool:
+    """Whether `sources`, meant to be a list of pictures, is one picture: a path, bytes, a PIL image,
+    or an array of one picture's pixels (2-D, or 3-D with 3 or 4 colour channels last; a batch of
+    MNIST-form digits is 3-D too, `(N, 28, 28)`). Taken as a list, a path would be read a letter at
+    a time, and a picture a row at a time."""
+    if isinstance(sources, str | bytes | Path | Image.Image):
+        return True
+    return isinstance(sources, np.ndarray) and (sources.ndim == 2 or sources.ndim == 3 and sources.shape[2] in (3, 4))
 
 
 def _threshold_of(metadata: dict) -> dict:
