@@ -102,15 +102,16 @@ def shadow(rgb: np.ndarray) -> np.ndarray:
     return np.where((xx + 0.5 * yy > 0.75 * rgb.shape[1])[..., None], rgb * 0.45, rgb)
 
 
-def plain(glyph: np.ndarray, rng: np.random.Generator) -> Image.Image:
-    """The control: dark ink on white paper, the digit 300 pixels tall in an 800-pixel photo."""
-    return photo(place(glyph, (800, 800), 300, (400, 400)), (245, 245, 240), (20, 20, 30), rng)
+def plain(glyph: np.ndarray, rng: np.random.Generator, paper: tuple = (245, 245, 240),
+          ink: tuple = (20, 20, 30)) -> Image.Image:
+    """The control: dark ink on white paper (or `ink` on `paper`), the digit 300 pixels tall in
+    an 800-pixel photo."""
+    return photo(place(glyph, (800, 800), 300, (400, 400)), paper, ink, rng)
 
 
 CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "control: plain dark ink on white": plain,
-    "faint pencil (grey on white)": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (245, 245, 240),
-                                                       (150, 150, 150), r),
+    "faint pencil (grey on white)": lambda g, r: plain(g, r, ink=(150, 150, 150)),
     "blue ink on a yellow sticky note": lambda g, r: photo(place(g, (700, 700), 300, (350, 350)), (250, 235, 120),
                                                            (30, 60, 170), r),
     "hard shadow over most of the photo": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (240, 240, 235),
@@ -136,8 +137,7 @@ CASES: dict[str, Callable[[np.ndarray, np.random.Generator], Image.Image]] = {
     "chalk on a blackboard": lambda g, r: on_blackboard(plain(g, r), r),
     "marker on a whiteboard under a lamp's glare": lambda g, r: on_whiteboard(plain(g, r), r),
     "red or green ink, on white or brown kraft paper": lambda g, r: in_coloured_ink(plain(g, r), r),
-    "grey ink on grey paper": lambda g, r: photo(place(g, (800, 800), 300, (400, 400)), (200, 200, 200),
-                                                 (150, 150, 150), r),
+    "grey ink on grey paper": lambda g, r: plain(g, r, (200, 200, 200), (150, 150, 150)),
     "out of focus": lambda g, r: out_of_focus(plain(g, r), r),
     "shaken: blurred along a line": lambda g, r: shaken(plain(g, r), r),
     "a JPEG saved at quality 5-15": lambda g, r: compressed_hard(plain(g, r), r),

@@ -265,11 +265,11 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.n
     mask = threshold_ink(np.clip(bright - paper, 0.0, None))
     if np.ndim(paper) == 0:
         mask = ink_over_sloping_paper(bright, mask, high - low)
-    if mask is None and np.ndim(paper) == 0:
-        # The line finder found ink here. A shadow's edge too slight to count as uneven paper can
-        # still split the paper in two levels, which one level takes for noise as strong as the
-        # ink (a JPEG's blocks along the edge): then the paper round the strokes decides.
-        mask = threshold_ink(np.clip(bright - local_paper, 0.0, None))
+        if mask is None:
+            # The line finder found ink here. A shadow's edge too slight to count as uneven paper
+            # can still split the paper in two levels, which one level takes for noise as strong
+            # as the ink (a JPEG's blocks along the edge): then the paper round the strokes decides.
+            mask = threshold_ink(np.clip(bright - local_paper, 0.0, None))
     if mask is None:
         return np.zeros(bright.shape, dtype=bool)
     # A form's boxes are found whole, before the line finder's frame (foreign to the line) goes.
