@@ -114,3 +114,9 @@ def test_decoder_exception_of_any_kind_names_the_image(monkeypatch):
     monkeypatch.setattr(ImageFile.ImageFile, "load", broken_decoder)
     with pytest.raises(DigitlabError, match=r"upload.png: .*IndexError: tile cannot extend"):
         load_grayscale(buffer.getvalue(), "upload.png")
+
+
+@pytest.mark.parametrize("source, kind", [(None, "NoneType"), (["seven.png"], "list"), (7, "int")])
+def test_something_not_a_picture_is_named_for_what_it_is(source, kind):
+    with pytest.raises(DigitlabError, match=rf"^image: expected a path, bytes, a PIL image or an array, got {kind}\.$"):
+        load_grayscale(source)

@@ -119,6 +119,9 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
     """Open and decode an image file or its bytes, refusing special files, empty, non-image,
     truncated, undecodable and oversized ones with a one-line `DigitlabError`."""
     label = describe(source, name)
+    if not isinstance(source, str | Path | bytes | bytearray | memoryview):
+        # Else None read as "the file is empty", and a list as a decoder's TypeError.
+        raise DigitlabError(f"{label}: expected a path, bytes, a PIL image or an array, got {type(source).__name__}.")
     data = read_image_file(source, label) if isinstance(source, str | Path) else source
     if not data:
         raise DigitlabError(f"{label}: the file is empty.")
