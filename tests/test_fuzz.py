@@ -137,3 +137,24 @@ def test_server_answers_every_upload_with_json_and_keeps_serving(server, corpus)
                 if name.startswith("good"):
                     assert response.status_code == 200 and body.get("digit", body.get("text")) in (7, "7"), body
         assert client.get("/api/health").status_code == 200
+
+
+def test_pictures_of_odd_shapes_and_values_are_answered_or_named_never_failed_inside():
+    """"Could not be processed" is the message of an exception that nothing foresaw: a picture
+    a hundred times as tall as it is wide, or a float array holding NaN, must not come to it."""
+    rng = np.random.default_rng(SEED)
+    bar = np.full((4000, 40), 255, np.uint8)
+    bar[1333:2666, 13:26] = 0
+    pictures = {"noise 2x2000": rng.integers(0, 256, (2000, 2), dtype=np.uint8), "bar 40x4000": bar,
+                "bar 4000x40": np.ascontiguousarray(bar.T), "NaN": np.full((50, 50), np.nan, np.float32),
+                "infinite": np.full((50, 50), np.inf)}
+    reader, predictor = Reader.load(), Predictor.load()
+    for name, picture in pictures.items():
+        try:
+            reader.read(picture, name)
+        except DigitlabError as error:
+            assert "could not be processed" not in str(error) and str(error).startswith(f"{name}: ")
+        result = predictor.predict([picture], [name])[0]
+        assert not isinstance(result, DigitlabError) or "could not be processed" not in str(result), result
+    with pytest.raises(DigitlabError, match=r"^NaN: the image array holds NaN or infinite values\.$"):
+        reader.read(pictures["NaN"], "NaN")

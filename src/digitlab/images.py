@@ -277,6 +277,8 @@ def load_grayscale(source: ImageSource, name: str | None = None) -> np.ndarray:
         if array.dtype == np.uint8:
             return array
         array = array.astype(np.float32)
+        if not np.isfinite(array).all():
+            raise DigitlabError(f"{describe(source, name)}: the image array holds NaN or infinite values.")
         return array / 255.0 if array.max(initial=0) > 1.0 else array
     image = source if isinstance(source, Image.Image) else open_image(source, name)
     return to_grayscale(image, describe(source, name))

@@ -21,7 +21,9 @@ WRITING_OVER_LINES = 2.5  # ink this many times as strong as the lines' own is w
 
 def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     """The ink of a boolean mask that lies in straight runs at least `length` long along `axis`
-    (1: rows, 0: columns): an opening with 1-D min and max filters."""
+    (1: rows, 0: columns): an opening with 1-D min and max filters. Under one pixel long, every
+    ink pixel is such a run (a picture a few pixels across asks for a share of its side)."""
+    length = max(1, length)
     return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
                                     length, axis=axis) > 0
 
