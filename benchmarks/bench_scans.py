@@ -313,8 +313,8 @@ def main() -> None:
     if args.numbers:
         # Numbers are read by the shipped line reader, asking this digit model as `read` does.
         reader = Reader.load(second_opinion=False).asking(predictor)
-        exact = 0
-        for image, text in make_numbers(fonts, args.numbers, seed + 60):
+        numbers, exact = make_numbers(fonts, args.numbers, seed + 60), 0
+        for image, text in numbers:
             try:
                 exact += reader.read(image).text == text
             except DigitlabError:
@@ -322,6 +322,11 @@ def main() -> None:
         share = exact / args.numbers
         bench.row("whole numbers (2-6 digits), read exactly", args.numbers, f"{share:.1%}",
                   bench.target(share >= args.min_numbers, f">= {args.min_numbers:.0%}") if args.min_numbers else "")
+        # A user's slip: the same pictures handed to the single-digit reader, which reads one digit.
+        answers = bench.read([image for image, _ in numbers])
+        sure = np.mean([not isinstance(r, DigitlabError) and not r.uncertain for r in answers])
+        bench.row("... the same numbers handed to `predict` (one digit): answered without the flag", args.numbers,
+                  f"{sure:.1%}")
 
     print(f"model: {predictor.info.get('model')} ({predictor.info.get('arch')}, {predictor.info.get('backend')}); "
           f"faces: {args.split} half ({len(fonts)}); {time.perf_counter() - started:.0f} s")

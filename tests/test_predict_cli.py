@@ -100,6 +100,10 @@ def test_read_whole_numbers(font_glyph, tmp_path):
         assert all(len(d["box"]) == 4 and 0 <= d["confidence"] <= 1 for d in reading["digits"])
         boxes = [d["box"] for d in reading["digits"]]
         assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)  # left to right
+    # Handed to the single-digit reader by mistake, each is one digit "not sure", and why.
+    told = run_cli("predict", str(tmp_path))
+    assert told.returncode == 0, told.stderr
+    assert told.stdout.count("(not sure: there is more writing beside it; `digitlab read` reads numbers)") == 3
 
 
 def test_bomb_via_cli_is_one_line(trained_run, tmp_path):

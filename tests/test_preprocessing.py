@@ -10,7 +10,7 @@ from scipy import ndimage
 from digitlab.errors import DigitlabError
 from digitlab.images import load_grayscale
 from digitlab.predict import Predictor
-from digitlab.preprocessing import normalize_scan, outline_inside
+from digitlab.preprocessing import normalize_scan, outline_inside, scan_digit
 from tests.conftest import clean_scan, dev_face
 from tests.photomaker import with_binding
 from tests.scanmaker import (
@@ -21,6 +21,7 @@ from tests.scanmaker import (
     glyph_from_font,
     glyph_from_mnist,
     handwriting_fonts,
+    join_glyphs,
     outline_glyph,
 )
 
@@ -673,3 +674,21 @@ def test_a_bold_markers_counters_closed_to_slits_are_not_taken_for_outlines(mnis
     line = np.asarray(Image.fromarray(line).resize((line.shape[1] * 5, 140)))
     mask = ndimage.binary_dilation(line > 0.3, iterations=bold)
     assert outline_inside(mask) is mask
+
+
+def test_a_number_is_told_from_one_digit_with_pieces_or_a_frame(mnist5k):
+    """The single-digit reader reads a picture of a number as its largest digit: `scan_digit`
+    says so (`others_beside`), and `predict` answers "not sure". A digit's own pieces, a box, an
+    oval or a line drawn round or under it are no other digits."""
+    images, labels = mnist5k.test.images.numpy(), mnist5k.test.labels.numpy()
+    rng = np.random.default_rng(8)
+
+    def glyph(digit: int) -> np.ndarray:
+        return glyph_from_mnist(images[rng.choice(np.flatnonzero(labels == digit))])
+
+    numbers = [clean_scan(join_glyphs([glyph(int(d)) for d in text], rng), side=800) for text in ("20", "317", "4859")]
+    assert [scan_digit(picture).others_beside for picture in numbers] == [True, True, True]
+    singles = [clean_scan(glyph(d)) for d in range(10)]
+    singles += [clean_scan(decorated(glyph(d), kind, rng)) for d, kind in ((3, "box"), (5, "oval"), (8, "underline"))]
+    assert not any(scan_digit(picture).others_beside for picture in singles)
+    assert all(result.uncertain and result.others_beside for result in Predictor.load().predict(numbers))

@@ -292,13 +292,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             record = result.to_json() | {"top_k": [{"digit": k, "confidence": round(result.probabilities[k], 6)}
                                                    for k in order]}
             emit(json.dumps(record))
-        elif result.not_a_digit is not None and result.label != predictor.classes[result.digit]:
+            continue
+        flag = "  (not sure)" if result.uncertain else ""
+        if result.others_beside:
+            flag = "  (not sure: there is more writing beside it; `digitlab read` reads numbers)"
+        if result.not_a_digit is not None and result.label != predictor.classes[result.digit]:
             # The model finds the picture no digit: say so, then the digit it would be at best.
             emit(f"{path}: not a digit ({result.not_a_digit:.1%}), then {predictor.classes[result.digit]} "
-                 f"({result.confidence:.1%})  (not sure)")
+                 f"({result.confidence:.1%})" + flag)
         else:
             others = ", ".join(f"{predictor.classes[k]} ({result.probabilities[k]:.1%})" for k in order[1:])
-            flag = "  (not sure)" if result.uncertain else ""
             emit(f"{path}: {result.label} ({result.confidence:.1%})" + (f", then {others}" if others else "") + flag)
     return status
 

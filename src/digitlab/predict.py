@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
 from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, metadata_number, network_from_file, shipped_model
 from digitlab.orientation import Orientation
-from digitlab.preprocessing import deskew_by_moments, normalize_scan, normalize_stream
+from digitlab.preprocessing import ScanDigit, deskew_by_moments, normalize_stream, scan_digit
 from digitlab.runs import read_metrics
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
@@ -37,6 +37,7 @@ class Prediction:
     label: str
     image: np.ndarray = field(repr=False)  # the 28x28 the model saw
     not_a_digit: float | None = None       # the model's probability that this is no digit at all
+    others_beside: bool = False            # ink the size of a digit beside it, left out: maybe a number
 
     @property
     def runner_up(self) -> tuple[int, float]:
@@ -183,7 +184,7 @@ class Predictor:
     def uncertain(self, probabilities: np.ndarray) -> np.ndarray:
         return is_uncertain(probabilities, self.uncertain_below, self.reject_class)
 
-    def _prediction(self, name: str, image: np.ndarray, probabilities: np.ndarray) -> Prediction:
+    def _answer(self, name: str, image: np.ndarray, probabilities: np.ndarray) -> Prediction:
         best = int(best_digit(probabilities[None], self.reject_class)[0])
         digit_probabilities = [float(p) for i, p in enumerate(probabilities) if i != self.reject_class]
         not_a_digit = float(probabilities[self.reject_class]) if self.reject_class is not None else None
@@ -206,21 +207,27 @@ class Predictor:
                                 "pass [picture] to read one.")
         names = names or [describe(source, index=i) for i, source in enumerate(sources)]
         start = 0
-        for images in normalize_stream(sources, names, deskew=deskew):
-            end = start + len(images)
-            yield from self._predict_normalized(sources[start:end], names[start:end], images, deskew)
+        for scans in normalize_stream(sources, names, deskew=deskew, scan=scan_digit):
+            end = start + len(scans)
+            yield from self._predict_normalized(sources[start:end], names[start:end], scans, deskew)
             start = end
 
     def _predict_normalized(self, sources: Sequence[ImageSource], names: Sequence[str],
-                            images: list[np.ndarray | DigitlabError], deskew: bool) -> list[Prediction | DigitlabError]:
-        good = [im for im in images if not isinstance(im, DigitlabError)]
+                            scans: list[ScanDigit | DigitlabError], deskew: bool) -> list[Prediction | DigitlabError]:
+        good = [scan.image for scan in scans if not isinstance(scan, DigitlabError)]
         probabilities = iter(self.scan_probabilities(np.stack(good)) if good else [])
-        results = [im if isinstance(im, DigitlabError) else self._prediction(name, im, next(probabilities))
-                   for im, name in zip(images, names)]
+        results = [scan if isinstance(scan, DigitlabError) else self._prediction(name, scan, next(probabilities))
+                   for scan, name in zip(scans, names)]
         for i, result in enumerate(results):
             if isinstance(result, NoDigitFound) or isinstance(result, Prediction) and result.uncertain:
                 results[i] = self._other_polarity(sources[i], names[i], deskew) or result
         return results
+
+    def _prediction(self, name: str, scan: ScanDigit, probabilities: np.ndarray) -> Prediction:
+        """The model's answer for a scan's digit; "not sure" too where digit-sized ink beside it
+        was left out, since the picture may then be a number, and the digit only one of it."""
+        prediction = self._answer(name, scan.image, probabilities)
+        return replace(prediction, uncertain=True, others_beside=True) if scan.others_beside else prediction
 
     def _other_polarity(self, source: ImageSource, name: str, deskew: bool) -> Prediction | None:
         """An unsure answer, or none, for a picture whose polarity is in doubt (a hard shadow over
@@ -230,10 +237,10 @@ class Predictor:
             polarity = other_polarity(source, name)
             if polarity is None:
                 return None
-            image = normalize_scan(source, name, deskew=deskew, polarity=polarity)
+            scan = scan_digit(source, name, deskew=deskew, polarity=polarity)
         except Exception:  # a second reading is only a try: whatever stops it leaves the first answer
             return None
-        prediction = self._prediction(name, image, self.scan_probabilities(image[None])[0])
+        prediction = self._prediction(name, scan, self.scan_probabilities(scan.image[None])[0])
         return None if prediction.uncertain else prediction
 
 
