@@ -23,6 +23,7 @@ from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink
 from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
 from digitlab.linefinding import TextLine, find_lines
+from digitlab.marks import marks_between_digits
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
 from digitlab.second_opinion import (
     DigitOpinion,
@@ -247,7 +248,7 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
     read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
-    return read.doubted() if unread or no_digit else read
+    return read.doubted() if unread or no_digit or marks_between_digits(image) else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:

@@ -1,0 +1,58 @@
+"""Signs written between or before the digits of a number: a decimal point or a comma, a colon,
+a dash (a minus sign, a range). The line reader knows only digits and reads past them: "12.50"
+was read "1250", "12:30" "1230", "-5" "5", each surely. A line holding one is read as before, but
+not sure (`reading.read_cut`): the number read is not the one written. Found in the line image
+as the reader sees it (`reading.placed_line`), among the pieces of ink too small to be digits."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from digitlab.strokes import stroke_width
+
+DOT = 0.35   # a point or a comma is at most this share of the digits' height either way
+# ... and its middle lies this far down the digits' band or further: a decimal point or a comma
+# at the foot; of a colon often only the upper point, at the middle (the crop keeps the ink that
+# reaches the line's middle band: `linecrop.line_mask`).
+LOW = 0.3
+DASH = 1.8   # a dash is this many times as long as it is thick, or more
+# A point made by the pen is a blot about the stroke's width across (a disc's area is 0.79 of its
+# width squared); a speck of dust is less. On the validation faces' numbers, the specks that had
+# passed for points were 0.13-0.61 of the stroke's width squared, the dev faces' points 0.68-1.4.
+BLOT = 0.5
+
+
+def marks_between_digits(image: np.ndarray) -> bool:
+    """Whether a line image (`placed_line`: ink bright) holds a point, a comma, a colon (its lower
+    point) or a dash between two digits, or a dash before the first: a piece of ink under half the
+    digits' height, beside the digits rather than under one's middle. Specks of dust (smaller
+    than a pen's blot, or at the digits' middle height or above) and the parts of a digit are
+    no such signs."""
+    ink = image > 0.5
+    labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
+    if count < 2:
+        return False
+    boxes = ndimage.find_objects(labels)
+    areas = np.bincount(labels.ravel())[1:]
+    least_blot = BLOT * stroke_width(ink) ** 2
+    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
+    digits = [box for box, height in zip(boxes, heights) if height >= 0.5 * heights.max()]
+    top = float(np.median([rows.start for rows, _ in digits]))
+    tall = float(np.median([rows.stop for rows, _ in digits])) - top
+    first = min(cols.start for _, cols in digits)
+    last = max(cols.stop for _, cols in digits)
+    for (rows, cols), area in zip(boxes, areas):
+        high, wide = rows.stop - rows.start, cols.stop - cols.start
+        centre = (cols.start + cols.stop) / 2
+        # A digit's own piece (a 7's crossbar, a 1's foot) lies under its middle; a sign set
+        # close may reach under a digit's edge (an italic 2's foot runs on under a colon).
+        own = any(c.start + 0.2 * (c.stop - c.start) <= centre <= c.stop - 0.2 * (c.stop - c.start) for _, c in digits)
+        if high >= 0.5 * tall or own or cols.stop > last:
+            continue
+        middle = ((rows.start + rows.stop) / 2 - top) / tall
+        dash = wide >= DASH * high and 0.2 * tall <= wide <= tall and 0.3 <= middle <= 0.75
+        blot = high <= DOT * tall and wide <= DOT * tall and area >= least_blot and middle >= LOW
+        if dash or blot and cols.start > first:
+            return True
+    return False

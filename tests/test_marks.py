@@ -1,0 +1,28 @@
+"""Signs between or before a number's digits (a point, a colon, a dash), which the line reader
+reads past: the number is read as before, "not sure"; the same digits without the sign are sure."""
+
+import pytest
+
+from digitlab.predict import Reader
+from tests.conftest import clean_scan, dev_face
+from tests.scanmaker import glyph_from_font
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader.load()
+
+
+@pytest.mark.parametrize("face", ["dkg", "Breip", "Humor-Sans"])
+@pytest.mark.parametrize("written, digits", [("12:30", "1230"), ("-5", "5"), ("7-3", "73")])
+def test_a_number_with_a_sign_in_it_is_read_not_sure(reader, face, written, digits):
+    font = dev_face(face)
+    with_sign = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
+    without = reader.read(clean_scan(glyph_from_font(digits, font), side=800, fill=0.6))
+    assert with_sign.text == without.text == digits
+    assert with_sign.uncertain and not without.uncertain
+
+
+def test_a_decimal_point_makes_a_price_not_sure(reader):
+    font = dev_face("dkg")
+    assert reader.read(clean_scan(glyph_from_font("12.50", font), side=800, fill=0.6)).uncertain
