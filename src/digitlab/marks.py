@@ -11,8 +11,8 @@ from scipy import ndimage
 
 from digitlab.strokes import stroke_width
 
-DOT = 0.35   # a point or a comma is at most this share of the digits' height either way
-# ... and its middle lies this far down the digits' band or further: a decimal point or a comma
+DOT = 0.35   # a point or a comma is at most this share of the digits' height either way,
+# and its middle lies LOW down the digits' band or further: a decimal point or a comma
 # at the foot; of a colon often only the upper point, at the middle (the crop keeps the ink that
 # reaches the line's middle band: `linecrop.line_mask`).
 LOW = 0.3
@@ -24,11 +24,10 @@ BLOT = 0.5
 
 
 def marks_between_digits(image: np.ndarray) -> bool:
-    """Whether a line image (`placed_line`: ink bright) holds a point, a comma, a colon (its lower
-    point) or a dash between two digits, or a dash before the first: a piece of ink under half the
-    digits' height, beside the digits rather than under one's middle. Specks of dust (smaller
-    than a pen's blot, or at the digits' middle height or above) and the parts of a digit are
-    no such signs."""
+    """Whether a line image (`placed_line`: ink bright) holds a point, a comma, a colon or a dash
+    between two digits, or a dash before the first: a piece of ink under half the digits' height,
+    beside the digits rather than under one's middle. Specks of dust (smaller than a pen's blot,
+    or high on the digits) and the parts of a digit are no such signs."""
     ink = image > 0.5
     labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
     if count < 2:
@@ -53,6 +52,6 @@ def marks_between_digits(image: np.ndarray) -> bool:
         middle = ((rows.start + rows.stop) / 2 - top) / tall
         dash = wide >= DASH * high and 0.2 * tall <= wide <= tall and 0.3 <= middle <= 0.75
         blot = high <= DOT * tall and wide <= DOT * tall and area >= least_blot and middle >= LOW
-        if dash or blot and cols.start > first:
+        if dash or (blot and cols.start > first):
             return True
     return False

@@ -58,8 +58,8 @@ def drawn_pieces(ink: InkMap) -> set[int]:
 
 def main_digit_components(ink: InkMap, drawn: set[int]) -> list[int]:
     """Indices of the components that make up the single digit: the largest one and the pieces
-    of fair size near it (a detached bar of a 5, a broken stroke), the largest first. What is `drawn` round or under
-    the digit (`drawn_pieces`) is no part of it."""
+    of fair size near it (a detached bar of a 5, a broken stroke), the largest first. What is
+    `drawn` round or under the digit (`drawn_pieces`) is no part of it."""
     areas = ink.areas.copy()
     areas[list(drawn)] = 0.0
     largest = int(np.argmax(areas))
@@ -83,7 +83,7 @@ def digits_beside(ink: InkMap, components: list[int], drawn: set[int]) -> bool:
     largest's height, shares half of its rows and a fifth of its columns at most, is at least
     BESIDE_AREA of its area and lies within 1.5 heights of it; nothing `drawn` round or under the
     writing counts. (On the dev faces: in 2 to 8 of 10 pictures of a number, by how it is
-    written; in none of 1,000 of one digit.)"""
+    written; in none of 2,000 of one digit.)"""
     rows, cols = ink.boxes[components[0]]
     y0, x0, y1, x1 = rows.start, cols.start, rows.stop, cols.stop
     height, width = y1 - y0, x1 - x0
