@@ -7,8 +7,8 @@ as the reader sees it (`reading.placed_line`), among the pieces of ink too small
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
+from digitlab.second_opinion import line_pieces
 from digitlab.strokes import stroke_width
 
 DOT = 0.35   # a point or a comma is at most this share of the digits' height either way,
@@ -28,13 +28,10 @@ def marks_between_digits(image: np.ndarray) -> bool:
     between two digits, or a dash before the first: a piece of ink under half the digits' height,
     beside the digits rather than under one's middle. Specks of dust (smaller than a pen's blot,
     or high on the digits) and the parts of a digit are no such signs."""
-    ink = image > 0.5
-    labels, count = ndimage.label(ink, structure=np.ones((3, 3)))
-    if count < 2:
+    _, boxes, areas = line_pieces(image)
+    if len(boxes) < 2:
         return False
-    boxes = ndimage.find_objects(labels)
-    areas = np.bincount(labels.ravel())[1:]
-    least_blot = BLOT * stroke_width(ink) ** 2
+    least_blot = BLOT * stroke_width(image > 0.5) ** 2
     heights = np.array([rows.stop - rows.start for rows, _ in boxes])
     digits = [box for box, height in zip(boxes, heights) if height >= 0.5 * heights.max()]
     top = float(np.median([rows.start for rows, _ in digits]))
