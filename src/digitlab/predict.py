@@ -216,11 +216,16 @@ class Predictor:
                             scans: list[ScanDigit | DigitlabError], deskew: bool) -> list[Prediction | DigitlabError]:
         good = [scan.image for scan in scans if not isinstance(scan, DigitlabError)]
         probabilities = iter(self.scan_probabilities(np.stack(good)) if good else [])
-        results = [scan if isinstance(scan, DigitlabError) else self._prediction(name, scan, next(probabilities))
-                   for scan, name in zip(scans, names)]
-        for i, result in enumerate(results):
-            if isinstance(result, NoDigitFound) or isinstance(result, Prediction) and result.uncertain:
-                results[i] = self._other_polarity(sources[i], names[i], deskew) or result
+        results: list[Prediction | DigitlabError] = []
+        for source, name, scan in zip(sources, names, scans):
+            if isinstance(scan, DigitlabError):
+                result, doubt = scan, isinstance(scan, NoDigitFound)
+            else:
+                digit = next(probabilities)
+                # only the model's own doubt asks for the other polarity: digit-sized ink beside
+                # the digit says the picture may be a number, not that the paper was taken for ink
+                result, doubt = self._prediction(name, scan, digit), bool(self.uncertain(digit[None])[0])
+            results.append(doubt and self._other_polarity(source, name, deskew) or result)
         return results
 
     def _prediction(self, name: str, scan: ScanDigit, probabilities: np.ndarray) -> Prediction:
