@@ -39,6 +39,7 @@ from tests.scanmaker import (
     join_glyphs,
     leaning,
     outline_glyph,
+    random_style,
     tight_crop,
 )
 
@@ -119,6 +120,36 @@ def reader():
         return Reader.load()
     except DigitlabError as exc:
         pytest.skip(str(exc))
+
+
+def test_blank_ruled_and_squared_paper_holds_no_digit(reader):
+    """On a blank ruled page the ink's threshold followed the printed lines, and a JPEG's blocks
+    and the noise along them passed for small digits: "8", "11" or "1", read surely."""
+    from digitlab.predict import Predictor
+
+    predictor, rng = Predictor.load(), np.random.default_rng(1)
+    blank, refused, answered_sure = np.zeros((28, 28), np.float32), 0, []
+    for kind in ("ruled", "squared"):
+        for i in range(24):
+            style = dataclasses.replace(random_style(rng), ruled=True, squared=kind == "squared", ruling_tilt=0.0)
+            image = draw_scan(blank, style, rng)
+            try:
+                reading = reader.read(image)
+                answered_sure += [] if reading.uncertain else [(kind, i, reading.text)]
+            except DigitlabError as exc:
+                refused += "no digit found" in str(exc)
+            prediction = predictor.predict([image])[0]
+            if not isinstance(prediction, DigitlabError) and not prediction.uncertain:
+                answered_sure.append((kind, i, "predict", prediction.label))
+    assert answered_sure == [] and refused >= 45
+
+
+def test_a_number_on_ruled_and_squared_paper_still_reads(reader):
+    fonts, rng = handwriting_fonts("dev"), np.random.default_rng(3)
+    for squared in (False, True):
+        glyph = join_glyphs([glyph_from_font(c, fonts[2]) for c in "4072"], rng)
+        style = ScanStyle(side=800, fill=0.12, ruled=True, squared=squared, noise=0.05, jpeg_quality=70)
+        assert reader.read(draw_scan(glyph, style, rng)).text == "4072"
 
 
 @pytest.mark.parametrize("angle", [0, 30, -45, 90, 180])

@@ -8,10 +8,11 @@ digits (`preprocessing`) and lines of digits (`reading`).
    for the caller to read both ways;
 3. uneven light and paper texture removed by subtracting a large grey opening (white top-hat),
    wider where the strokes are bold (a digit cropped tight, a small picture's bold bar);
-4. noise suppressed (light blur) and the ink thresholded (Otsu, with a floor relative to the
-   strongest ink so a blank page is not "found" to hold noise);
+4. noise suppressed (light blur) and the ink thresholded (`threshold`: Otsu, with a floor
+   relative to the strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
    them or lying along them kept, and a lone line printed across the page (a notebook's margin);
+   a ruled page on which nothing but its lines stands out is blank;
    the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`);
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
@@ -38,6 +39,7 @@ from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
 from digitlab.strokes import quadrilateral_share, solidity, typical_stroke
+from digitlab.threshold import ink_and_faint, only_printed_lines, otsu_threshold, sample
 
 WORK_SIDE = 256
 SMALL_SIDE = 128       # smaller pictures are enlarged before their ink is found
@@ -141,28 +143,6 @@ def has_sharp_edges(gray: np.ndarray) -> bool:
     return bool(steps >= 0.25)
 
 
-def otsu_threshold(values: np.ndarray, bins: int = 64) -> float:
-    top = max(float(values.max()), 1e-6)
-    hist = np.bincount(np.minimum((values.ravel() * (bins / top)).astype(np.int32), bins - 1), minlength=bins)
-    centers = (np.arange(bins) + 0.5) * (top / bins)
-    weight = np.cumsum(hist)[:-1]
-    mean_below = np.cumsum(hist * centers)
-    w0, w1 = weight, hist.sum() - weight
-    valid = (w0 > 0) & (w1 > 0)
-    if not valid.any():
-        return top
-    m0 = mean_below[:-1][valid] / w0[valid]
-    m1 = (mean_below[-1] - mean_below[:-1][valid]) / w1[valid]
-    between = np.zeros(bins - 1)
-    between[valid] = w0[valid] * w1[valid] * (m0 - m1) ** 2
-    return float((np.argmax(between) + 1) * top / bins)
-
-
-def sample(image: np.ndarray) -> np.ndarray:
-    """Every third pixel each way: plenty for medians, nine times cheaper."""
-    return image[::3, ::3] if image.size > 4096 else image
-
-
 def background_window(gray: np.ndarray) -> int:
     """The default width of `ink_strength`'s background filter: a sixth of the picture."""
     return max(9, max(gray.shape) // 6)
@@ -191,60 +171,6 @@ def paper_level(gray: np.ndarray, window: int | None = None) -> np.ndarray:
         background = np.asarray(Image.fromarray(background, mode="F").resize(
             (gray.shape[1], gray.shape[0]), Image.Resampling.BILINEAR), dtype=np.float32)
     return background
-
-
-def binomial_blur(image: np.ndarray) -> np.ndarray:
-    """The [1, 2, 1] / 4 kernel each way: a Gaussian of sigma 0.71, several times faster than
-    `ndimage.gaussian_filter` on these small images."""
-    padded = np.pad(image, 1, mode="edge")
-    rows = padded[:-2] + 2 * padded[1:-1] + padded[2:]
-    return (rows[:, :-2] + 2 * rows[:, 1:-1] + rows[:, 2:]) * (1 / 16)
-
-
-def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
-    """Boolean ink mask, or None when nothing stands out from the noise (a blank page)."""
-    found = ink_and_faint(strength)
-    return None if found is None else found[0]
-
-
-def ink_and_faint(strength: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """`threshold_ink`'s mask, and the faint ink: every pixel above the level at which fainter ink
-    counts where it touches clear ink, touching it or not (printed lines show whole in it)."""
-    # A light blur, not a median: a median would erase the 1-pixel strokes of small digits.
-    clean = binomial_blur(strength)
-    few = sample(clean)
-    split = otsu_threshold(few)
-    paper = few[few < split]
-    # The paper's level and noise, from the pixels that are not ink. When ink is a small share of
-    # the picture all pixels do; when it covers a fifth or more (a digit cropped tight) the ink
-    # would pass for noise. (On a blank page Otsu splits the noise itself, about in half, and its
-    # lower half would understate it: hence all pixels, unless the split finds ink clearly apart.)
-    background = few
-    if paper.size < 0.67 * few.size:
-        background = paper
-    elif paper.size < 0.8 * few.size:
-        paper_level = float(np.median(paper))
-        if np.median(few[few >= split]) - paper_level > 20 * float(np.median(np.abs(paper - paper_level))) * 1.4826:
-            background = paper
-    middle = float(np.median(background))
-    noise = float(np.median(np.abs(background - middle))) * 1.4826
-    # The peak is the strongest 0.03% of pixels: enough for a small digit, robust to a few specks.
-    flat = clean.ravel()
-    candidates = flat[flat > middle + 3 * noise]
-    k = max(1, int(flat.size * 0.0003))
-    peak = float(np.partition(candidates, candidates.size - k)[candidates.size - k]) if candidates.size >= k else 0.0
-    if peak < max(0.08, 8 * noise):
-        return None
-    threshold = max(split, 0.3 * peak, 4 * noise)
-    # Hysteresis: fainter ink counts where it touches clear ink, so thin parts of a stroke
-    # do not break a digit into pieces.
-    weak = clean > max(0.5 * threshold, 3 * noise)
-    labels, count = ndimage.label(weak, structure=np.ones((3, 3)))
-    if count == 0:
-        return None
-    keep = np.bincount(labels[clean > threshold], minlength=count + 1) > 0
-    keep[0] = False
-    return keep[labels], weak
 
 
 def frame_of(work: np.ndarray) -> np.ndarray:
@@ -409,6 +335,8 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`linecrop.foreign_ink`)
         unruled = unruled & ~margin
         ruling = margin if ruling is None else ruling | margin
+    if ruling is not None and only_printed_lines(strength, ruling):
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (only the paper's printed lines).")
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))

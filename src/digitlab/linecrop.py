@@ -13,9 +13,10 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlab.boxrows import box_walls
-from digitlab.ink import InkMap, paper_level, threshold_ink
+from digitlab.ink import InkMap, paper_level
 from digitlab.linefinding import TextLine
 from digitlab.ruling import long_runs
+from digitlab.threshold import threshold_ink
 
 CROP_HEIGHT = 64   # a line is cut from the original at this height before its ink is thresholded
 MARGIN_ACROSS = 0.25  # the crop's margin above and below the line's ink, in line heights

@@ -27,8 +27,9 @@ from scipy import ndimage
 from digitlab.decorations import nested_pieces, underlines
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
-from digitlab.ink import Box, InkMap, find_ink, shrink, threshold_ink
+from digitlab.ink import Box, InkMap, find_ink, shrink
 from digitlab.strokes import erode, stroke_width
+from digitlab.threshold import threshold_ink
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
 DETAIL_SIDE = 112      # digit crops are re-read at up to this size...
