@@ -335,8 +335,6 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`linecrop.foreign_ink`)
         unruled = unruled & ~margin
         ruling = margin if ruling is None else ruling | margin
-    if ruling is not None and only_printed_lines(strength, ruling):
-        raise NoDigitFound(f"{describe(source, name)}: no digit found (only the paper's printed lines).")
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
@@ -356,6 +354,8 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         boxes = ndimage.find_objects(labels)
     if count == 0:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
+    if ruling is not None and only_printed_lines(strength, ruling if aside is None else ruling | aside):
+        raise NoDigitFound(f"{describe(source, name)}: no digit found (only the paper's printed lines).")
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+EDGE = 3  # pixels along the picture's edge that `only_printed_lines` leaves out
+
 
 def sample(image: np.ndarray) -> np.ndarray:
     """Every third pixel each way: plenty for medians, nine times cheaper."""
@@ -92,12 +94,17 @@ def ink_and_faint(strength: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return keep[labels], weak
 
 
-def only_printed_lines(strength: np.ndarray, ruling: np.ndarray) -> bool:
-    """Whether a page would be blank without its ruled lines: the ink's threshold is set from
-    the strongest ink, the lines themselves on a blank page, and a JPEG's blocks or the noise
-    along the lines then pass for small digits. Away from the lines nothing stands out."""
+def only_printed_lines(strength: np.ndarray, printed: np.ndarray) -> bool:
+    """Whether a page would be blank without its ruled lines (`printed`, with whatever else was
+    set aside as no writing): the ink's threshold is set from the strongest ink, the lines
+    themselves on a blank page, and a JPEG's blocks or the noise along the lines then pass for
+    small digits. Away from the lines nothing stands out."""
     clean = binomial_blur(strength)
     _, middle, noise = paper_and_noise(sample(clean))
     # Two pixels either side: a line's blurred edge is not in its mask, and is as strong as the line.
-    away = clean[~ndimage.binary_dilation(ruling, iterations=2)]
+    # Nor the picture's outer pixels, where the lines' ends and the paper's edge show: no writing
+    # lies wholly there.
+    near = ndimage.binary_dilation(printed, iterations=2)
+    near[:EDGE], near[-EDGE:], near[:, :EDGE], near[:, -EDGE:] = True, True, True, True
+    away = clean[~near]
     return strongest(away, middle, noise, clean.size) < max(0.08, 8 * noise)
