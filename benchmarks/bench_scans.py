@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from digitlab.datasets import load_dataset  # noqa: E402
 from digitlab.errors import DigitlabError  # noqa: E402
 from digitlab.predict import Predictor, Reader  # noqa: E402
+from tests.photomaker import with_pen  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
@@ -262,6 +263,12 @@ def main() -> None:
         cases = [plain_scan(decorated(g, DECORATIONS[i % 3], rng), rng) for i, (g, _) in enumerate(glyphs)]
         return cases, [plain_scan(g, rng) for g, _ in glyphs], [d for _, d in glyphs]
 
+    def with_a_pen(rng):  # a digit a fifth or less of the photo high, as one is beside a pen in view
+        glyphs = font_and_mnist_glyphs(fonts, per, rng)
+        scans = [draw_scan(g, ScanStyle(side=600, fill=float(rng.uniform(0.1, 0.2)), angle=float(rng.uniform(-5, 5)),
+                                        noise=0.015, jpeg_quality=90), rng) for g, _ in glyphs]
+        return [with_pen(scan, rng) for scan in scans], scans, [d for _, d in glyphs]
+
     bench.pair("digit touching the picture's edges (tight crop)", tight, args.max_gap, seed + 1)
     for side, dark, label in ((28, False, "28x28 white on black"), (28, True, "28x28 black on white"),
                               (16, False, "16x16 white on black"), (8, False, "8x8, either polarity")):
@@ -280,6 +287,7 @@ def main() -> None:
     bench.pair("on squared paper, its lines at up to 4 degrees", paper(True), args.max_gap, seed + 45)
     bench.pair("on ruled or squared paper photographed 8-25 degrees askew", far_askew, args.max_gap, seed + 48)
     bench.pair("in a box, in an oval or over a line drawn in the writing's pen", drawn_round, args.max_gap, seed + 46)
+    bench.pair("a pen or a pencil lying on the paper beside the digit", with_a_pen, args.max_gap, seed + 49)
 
     rng = np.random.default_rng(seed + 50)
     chars = [(NOT_DIGITS[i % len(NOT_DIGITS)], fonts[i % len(fonts)]) for i in range(2 * per)]

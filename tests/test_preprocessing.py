@@ -12,7 +12,7 @@ from digitlab.images import load_grayscale
 from digitlab.predict import Predictor
 from digitlab.preprocessing import normalize_scan, outline_inside, scan_digit
 from tests.conftest import clean_scan, dev_face
-from tests.photomaker import with_binding
+from tests.photomaker import with_binding, with_pen
 from tests.scanmaker import (
     ScanStyle,
     broad_brush,
@@ -578,6 +578,26 @@ def test_a_digit_circled_or_underlined_in_the_writings_pen_is_read_without_it(di
     glyph = decorated(glyph_from_font(str(digit), handwriting_fonts("dev")[face]), kind, rng)
     scan = draw_scan(glyph, ScanStyle(side=600, fill=0.5, angle=2.0, noise=0.02, jpeg_quality=85), rng)
     assert Predictor.load().predict([scan])[0].digit == digit
+
+
+@pytest.mark.parametrize("seed", [3, 7, 23])
+def test_a_digit_with_a_pen_lying_beside_it_is_read_without_the_pen(seed):
+    # The pen, straight and far longer than the digit, was the largest piece: read "1", surely.
+    fonts, rng = handwriting_fonts("dev"), np.random.default_rng(seed)
+    digit, face = seed % 10, fonts[seed * 7 % len(fonts)]
+    scan = draw_scan(glyph_from_font(str(digit), face), ScanStyle(side=600, fill=0.18, angle=2.0, noise=0.02,
+                                                                  jpeg_quality=85), rng)
+    prediction = Predictor.load().predict([with_pen(scan, rng)])[0]
+    assert prediction.digit == digit and not prediction.uncertain
+
+
+@pytest.mark.parametrize("face", ["Breip", "ComicNeue-Light", "ComicNeue-Italic"])
+def test_a_percent_signs_slash_is_no_pen(face):
+    # As long beside the rings as a pen beside a digit, but it runs between them: set aside, it
+    # left a ring read "0" at up to 100%.
+    scan = draw_scan(glyph_from_font("%", dev_face(face)), ScanStyle(side=600, fill=0.4, angle=2.0, noise=0.02,
+                                                                     jpeg_quality=85), np.random.default_rng(1))
+    assert Predictor.load().predict([scan])[0].uncertain
 
 
 def test_a_sliver_of_desk_is_not_ink_but_a_blot_near_the_edge_is():

@@ -12,6 +12,7 @@ deskewed.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections import deque
@@ -24,11 +25,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from digitlab.decorations import nested_pieces, underlines
+from digitlab.decorations import long_strokes, nested_pieces, underlines
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import Box, InkMap, find_ink, shrink
-from digitlab.strokes import erode, stroke_width
+from digitlab.strokes import erode, principal_direction, stroke_width
 from digitlab.threshold import threshold_ink
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
@@ -41,6 +42,7 @@ INSIDE_SHARE = 0.1  # an outline's insides are at least this share of its ink's 
 # counters, the 1s and 7s beside them hold none (34% and 60%).
 HOLDING_SHARE = 0.75
 T = TypeVar("T")
+PEN_CROSSING = 0.02  # a pen has the writing on one side of it, all but this share (`pens_aside`)
 BESIDE_AREA = 0.15  # a piece beside the digit this share of its area or more may be another digit (`digits_beside`)
 
 
@@ -50,11 +52,41 @@ def _union(slices: list[tuple[slice, slice]]) -> tuple[int, int, int, int]:
 
 
 def drawn_pieces(ink: InkMap) -> set[int]:
-    """The components drawn round or under the writing: a box or an oval (`nested_pieces`'
-    frames), a line under it (`underlines`)."""
+    """The components drawn round or under the writing, or lying beside it: a box or an oval
+    (`nested_pieces`' frames), a line under it (`underlines`), a pen on the paper (`pens_aside`)."""
     fair = [int(i) for i in np.flatnonzero(ink.areas >= 0.01 * ink.areas.max())]
-    _, drawn = nested_pieces(ink, fair)
-    return drawn | underlines(ink, [i for i in fair if i not in drawn])
+    inner, drawn = nested_pieces(ink, fair)
+    drawn |= underlines(ink, [i for i in fair if i not in drawn])
+    return drawn | pens_aside(ink, [i for i in fair if i not in drawn], inner)
+
+
+def pens_aside(ink: InkMap, pieces: list[int], inner: set[int]) -> set[int]:
+    """Straight strokes far longer than the other pieces (`long_strokes`: a pen or a pencil lying
+    on the paper) with all the writing beside them on one side (`one_side_of`). The pen was often
+    the largest piece, and so taken for the digit; but a "%"'s slash, as long beside its rings,
+    runs between them, and without it a ring read "0"."""
+    pixels = {i: ink.pixels(i) for i in pieces}
+    sticks = long_strokes(pixels, pieces, inner)
+    writing = [i for i in pieces if i not in sticks]
+    if not sticks or not writing:
+        return set()
+    xs, ys = (np.concatenate([pixels[i][k] for i in writing]) for k in (0, 1))
+    return {i for i in sticks if one_side_of(*pixels[i], xs, ys)}
+
+
+def one_side_of(stick_xs: np.ndarray, stick_ys: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether the pixels (`xs`, `ys`) that lie beside a straight stroke, between its ends, lie on
+    one side of it (all but PEN_CROSSING of them); none beside it do too."""
+    turn = principal_direction(stick_xs, stick_ys)
+    along, across = (math.cos(turn), math.sin(turn)), (-math.sin(turn), math.cos(turn))
+    x0, y0 = stick_xs.mean(), stick_ys.mean()
+    ends = (stick_xs - x0) * along[0] + (stick_ys - y0) * along[1]
+    position = (xs - x0) * along[0] + (ys - y0) * along[1]
+    beside = (position >= ends.min()) & (position <= ends.max())
+    if not beside.any():
+        return True
+    side = ((xs - x0) * across[0] + (ys - y0) * across[1])[beside] > 0
+    return min(side.mean(), 1 - side.mean()) <= PEN_CROSSING
 
 
 def main_digit_components(ink: InkMap, drawn: set[int]) -> list[int]:
