@@ -591,6 +591,17 @@ def test_a_digit_with_a_pen_lying_beside_it_is_read_without_the_pen(seed):
     assert prediction.digit == digit and not prediction.uncertain
 
 
+@pytest.mark.parametrize("face", ["Breip", "dkgIt"])
+def test_a_1_beside_a_speck_is_no_pen(face):
+    # Straight and far longer than the speck, the 1 passed for a pen, and the speck was read.
+    glyph = glyph_from_font("1", dev_face(face))
+    height, width = glyph.shape
+    page = np.pad(glyph, ((0, 0), (width, width)))
+    yy, xx = np.mgrid[:height, :3 * width]
+    page = np.maximum(page, (np.hypot(yy - 0.9 * height, xx - 2.6 * width) <= 0.04 * height).astype(np.float32))
+    assert Predictor.load().predict([clean_scan(page, fill=0.4)])[0].digit == 1
+
+
 @pytest.mark.parametrize("face", ["Breip", "ComicNeue-Light", "ComicNeue-Italic"])
 def test_a_percent_signs_slash_is_no_pen(face):
     # As long beside the rings as a pen beside a digit, but it runs between them: set aside, it

@@ -42,6 +42,7 @@ INSIDE_SHARE = 0.1  # an outline's insides are at least this share of its ink's 
 # counters, the 1s and 7s beside them hold none (34% and 60%).
 HOLDING_SHARE = 0.75
 T = TypeVar("T")
+PEN_WRITING = 3.0  # beside a pen, a piece of writing is this many strokes long or more (`pens_aside`)
 PEN_CROSSING = 0.02  # a pen has the writing on one side of it, all but this share (`pens_aside`)
 BESIDE_AREA = 0.15  # a piece beside the digit this share of its area or more may be another digit (`digits_beside`)
 
@@ -68,7 +69,10 @@ def pens_aside(ink: InkMap, pieces: list[int], inner: set[int]) -> set[int]:
     pixels = {i: ink.pixels(i) for i in pieces}
     sticks = long_strokes(pixels, pieces, inner)
     writing = [i for i in pieces if i not in sticks]
-    if not sticks or not writing:
+    # Beside a 1 and specks of dust alone, the 1 is the long straight stroke: the writing has a
+    # piece PEN_WRITING strokes long or more, which a speck, as wide as it is long, is not.
+    if not sticks or all(max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
+                         < PEN_WRITING * stroke_width(ink.labels[ink.boxes[i]] == i + 1) for i in writing):
         return set()
     xs, ys = (np.concatenate([pixels[i][k] for i in writing]) for k in (0, 1))
     return {i for i in sticks if one_side_of(*pixels[i], xs, ys)}
