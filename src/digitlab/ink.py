@@ -12,8 +12,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    relative to the strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
    them or lying along them kept, and a lone line printed across the page (a notebook's margin);
-   a ruled page on which nothing but its lines stands out is blank;
    the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`);
+   a ruled page on which nothing else stands out is blank;
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
 """

@@ -71,11 +71,16 @@ def pens_aside(ink: InkMap, pieces: list[int], inner: set[int]) -> set[int]:
     writing = [i for i in pieces if i not in sticks]
     # Beside a 1 and specks of dust alone, the 1 is the long straight stroke: the writing has a
     # piece PEN_WRITING strokes long or more, which a speck, as wide as it is long, is not.
-    if not sticks or all(max(ink.boxes[i][0].stop - ink.boxes[i][0].start, ink.boxes[i][1].stop - ink.boxes[i][1].start)
-                         < PEN_WRITING * stroke_width(ink.labels[ink.boxes[i]] == i + 1) for i in writing):
+    if not sticks or all(strokes_long(ink, i) < PEN_WRITING for i in writing):
         return set()
     xs, ys = (np.concatenate([pixels[i][k] for i in writing]) for k in (0, 1))
     return {i for i in sticks if one_side_of(*pixels[i], xs, ys)}
+
+
+def strokes_long(ink: InkMap, index: int) -> float:
+    """A piece's longer side in its own stroke widths."""
+    rows, cols = ink.boxes[index]
+    return max(rows.stop - rows.start, cols.stop - cols.start) / stroke_width(ink.labels[rows, cols] == index + 1)
 
 
 def one_side_of(stick_xs: np.ndarray, stick_ys: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> bool:
