@@ -124,7 +124,7 @@ def reader():
 
 def test_blank_ruled_and_squared_paper_holds_no_digit(reader):
     """On a blank ruled page the ink's threshold followed the printed lines, and a JPEG's blocks
-    and the noise along them passed for small digits: "8", "11" or "1", read surely."""
+    and the noise along them passed for small digits: "11", "9" or "8", read surely."""
     from digitlab.predict import Predictor
 
     predictor, rng = Predictor.load(), np.random.default_rng(1)
@@ -141,7 +141,7 @@ def test_blank_ruled_and_squared_paper_holds_no_digit(reader):
             prediction = predictor.predict([image])[0]
             if not isinstance(prediction, DigitlabError) and not prediction.uncertain:
                 answered_sure.append((kind, i, "predict", prediction.label))
-    assert answered_sure == [] and refused >= 45
+    assert answered_sure == [] and refused == 2 * 24
 
 
 def test_a_number_on_ruled_and_squared_paper_still_reads(reader):
