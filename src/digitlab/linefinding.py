@@ -13,7 +13,7 @@ import numpy as np
 
 from digitlab.decorations import STICK_WIDTH, long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
-from digitlab.strokes import principal_axes, principal_direction, stroke_width
+from digitlab.strokes import principal_axes, principal_direction, stroke_width, turned
 
 # A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
 # stroke half again as tall is no 1. One leaning far is a sheared hand's, no taller across the
@@ -47,13 +47,6 @@ class TextLine:
     @property
     def height(self) -> float:
         return self.v1 - self.v0
-
-
-def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Image coordinates in the frame of writing at `angle`: (along, across). Angles as a column
-    (shape (K, 1)) turn the points to all K frames at once."""
-    cos, sin = np.cos(angle), np.sin(angle)
-    return xs * cos + ys * sin, -xs * sin + ys * cos
 
 
 def neighbour_distances(centres: np.ndarray) -> np.ndarray:

@@ -50,9 +50,14 @@ def principal_axes(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Pixels' coordinates (`xs`, `ys`) along and across the principal axis of their second
     moments, from their centre: a straight stroke's length is the spread of the first, its width
     that of the second. The axis in closed form, as a 2x2 covariance allows."""
-    x, y = xs - xs.mean(), ys - ys.mean()
-    turn = principal_direction(xs, ys)
-    return x * math.cos(turn) + y * math.sin(turn), y * math.cos(turn) - x * math.sin(turn)
+    return turned(xs - xs.mean(), ys - ys.mean(), principal_direction(xs, ys))
+
+
+def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates in the frame of writing at `angle`: (along, across). Angles as a column
+    (shape (K, 1)) turn the points to all K frames at once."""
+    cos, sin = np.cos(angle), np.sin(angle)
+    return xs * cos + ys * sin, -xs * sin + ys * cos
 
 
 def principal_direction(xs: np.ndarray, ys: np.ndarray) -> float:
