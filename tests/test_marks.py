@@ -26,3 +26,15 @@ def test_a_number_with_a_sign_in_it_is_read_not_sure(reader, face, written, digi
 def test_a_decimal_point_makes_a_price_not_sure(reader):
     font = dev_face("dkg")
     assert reader.read(clean_scan(glyph_from_font("12.50", font), side=800, fill=0.6)).uncertain
+
+
+@pytest.mark.parametrize("face", ["DancingScript-Regular", "ComicNeue-Light", "kiloji_p"])
+@pytest.mark.parametrize("written, digits", [("4,250", "4250"), ("12.50", "1250")])
+def test_a_point_or_a_comma_on_the_lines_foot_is_seen(reader, face, written, digits):
+    """A point or a comma sits under the line's middle band, which the reader's crop keeps to: the
+    sign test looks at the line's ink with it."""
+    font = dev_face(face)
+    with_sign = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
+    without = reader.read(clean_scan(glyph_from_font(digits, font), side=800, fill=0.6))
+    assert with_sign.text == without.text == digits
+    assert with_sign.uncertain and not without.uncertain

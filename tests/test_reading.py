@@ -13,7 +13,7 @@ from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
 from digitlab.linefinding import find_lines, frame_sides, typical_height
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
-from tests.conftest import dev_face
+from tests.conftest import clean_scan, dev_face
 from tests.photomaker import (
     askew_on_desk,
     in_shadow,
@@ -489,6 +489,14 @@ def test_stubs_of_a_grid_cut_off_by_the_picture_edge_are_no_line_of_writing(read
     draw.line([(798, 520), (798, 610)], fill=(110, 115, 125), width=3)
     draw.line([(1, 100), (1, 190)], fill=(110, 115, 125), width=3)
     assert reader.read(scan).text == text
+
+
+@pytest.mark.parametrize("written", ["4,250", "7,031", "0,548"])
+def test_a_comma_whose_tail_reaches_below_the_digits_is_no_line_of_its_own(written):
+    # A face's comma half as tall as its digits counts as tall, and its middle lies below the
+    # digits' row: it made a line of its own, read "1" ("4250\n1").
+    scan = clean_scan(glyph_from_font(written, dev_face("BecauseWeOrganize-Regular")), side=800, fill=0.6)
+    assert len(find_lines(find_ink(scan, work_side=READ_SIDE))) == 1
 
 
 @pytest.mark.parametrize("text, face, speck", [("796515", 1, (14, 8)), ("8590", 7, (6, 14)), ("8590", 7, (10, 10))])

@@ -251,11 +251,17 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
 
 def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
               slant: float = 0.0) -> np.ndarray:
+    """The ink of a line crop (`line_ink`) kept to the components that reach the line's middle
+    band (`in_middle_band`), so the edges of the lines above and below stay out."""
+    return in_middle_band(line_ink(bright, foreign, ruled, slant))
+
+
+def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
+             slant: float = 0.0) -> np.ndarray:
     """The ink of a line crop, thresholded against the crop's own paper (its light is even over
-    so small a piece, but where a shadow's edge crosses it), less the `foreign` ink, and kept to
-    the components that reach the line's middle band, so the edges of the lines above and below
-    stay out. A form's row of boxes goes too (`box_walls`, told where the paper's `ruled` lines
-    cross the crop, and by how much the crop was sheared to stand the writing upright, `slant`)."""
+    so small a piece, but where a shadow's edge crosses it), less the `foreign` ink. A form's row
+    of boxes goes too (`box_walls`, told where the paper's `ruled` lines cross the crop, and by how
+    much the crop was sheared to stand the writing upright, `slant`)."""
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
     paper = local_paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
@@ -283,6 +289,12 @@ def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.n
     for axis, length in ((0, int(0.8 * height)), (1, int(0.8 * width))):
         if length >= 8:
             mask = mask & ~long_runs(mask, length, axis)
-    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    return mask
+
+
+def in_middle_band(mask: np.ndarray) -> np.ndarray:
+    """The components of a line crop's ink that reach its middle band (0.3-0.7 of its height)."""
+    labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+    height = mask.shape[0]
     band = labels[int(0.3 * height):int(0.7 * height)]
     return np.isin(labels, np.setdiff1d(np.unique(band), [0]))

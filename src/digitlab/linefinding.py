@@ -29,6 +29,7 @@ LEANING_PEN_HEIGHT = 1.25
 # degrees off (2.8% with these; weights 4-16 and clips 0.15-0.4 did about as well).
 ALIGN_WEIGHT = 8.0
 ALIGN_CLIP = 0.25
+SIGN_HEIGHT = 0.6  # a piece this share of the digits' height or less, within a row's band, is on that row
 
 
 @dataclass
@@ -225,7 +226,15 @@ def find_lines(ink: InkMap) -> list[TextLine]:
                 row.append(i)
                 break
         else:
-            rows.append([i])
+            # A short piece by a row's band, as a small piece is (below), is a sign written on the
+            # row (a comma's tail reaches down past the digits' foot), not a line of its own.
+            held = [row for row in rows if extent[i][3] - extent[i][2] < SIGN_HEIGHT * typical
+                    and min(extent[j][2] for j in row) - 0.2 * typical <= centre
+                    <= max(extent[j][3] for j in row) + 0.2 * typical]
+            if held:
+                held[0].append(i)
+            else:
+                rows.append([i])
     # Small pieces (a dot, a detached bar) join the row whose band holds them.
     for i in set(keep) - set(big):
         centre = (extent[i][2] + extent[i][3]) / 2

@@ -21,7 +21,16 @@ from digitlab.decorations import detach_from_frames, without_frames
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
 from digitlab.ink import Box, InkMap, find_ink
-from digitlab.linecrop import CROP_HEIGHT, foreign_ink, line_crop, line_mask, own_ink, ruled_ink, without_stray_frames
+from digitlab.linecrop import (
+    CROP_HEIGHT,
+    foreign_ink,
+    in_middle_band,
+    line_crop,
+    line_ink,
+    own_ink,
+    ruled_ink,
+    without_stray_frames,
+)
 from digitlab.linefinding import TextLine, find_lines
 from digitlab.marks import marks_between_digits
 from digitlab.preprocessing import MNIST_STROKE, hole_elongations, looks_hollow, normalize_stroke, outline_inside
@@ -172,47 +181,61 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     italic face) far better stood upright; but some lines it reads better as they lean, joined-up
     writing most. Two readings that differ, the surer not all but certain, leave every digit "not
     sure"."""
-    mask, coefficients, outlined = cut_line(ink, line, flip)
-    read = replace(read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion), outlined=outlined)
-    slant = writing_slant(mask)
+    cut = cut_line(ink, line, flip)
+    read = read_cut(cut, ink.zoom, reader, stride, uncertain_below, opinion)
+    slant = writing_slant(cut.mask)
     if abs(slant) < LEAST_SLANT or (abs(slant) < FAR_SLANT and certainty([read]) >= SURE_AS_WRITTEN):
         return read
-    mask, coefficients, outlined = cut_line(ink, line, flip, slant)
-    upright = replace(read_cut(mask, coefficients, ink.zoom, reader, stride, uncertain_below, opinion),
-                      outlined=outlined)
+    upright = read_cut(cut_line(ink, line, flip, slant), ink.zoom, reader, stride, uncertain_below, opinion)
     chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
     # Two views of one line that read differently, neither all but certain: one of them is wrong,
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
     return chosen.doubted() if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN else chosen
 
 
-def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
-             ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """A line's ink, cut from the original pixels (`line_crop`, `line_mask`), less any frame drawn
-    round it that the line finder could not set apart (`without_stray_frames`, `without_frames`),
-    the affine coefficients that map the cut's pixels to the original's, and whether it is hollow
-    lettering's: that is cut at twice the height, and its ink is the inside of the outlines."""
-    def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-        mask = line_mask(bright, foreign_ink(ink, line, coefficients, bright.shape),
+@dataclass(frozen=True)
+class LineCut:
+    """A line's ink as `cut_line` cuts it from the picture."""
+
+    mask: np.ndarray          # the ink the line reader reads
+    coefficients: np.ndarray  # the affine map of the mask's pixels to the original's
+    outlined: bool            # hollow lettering's: the mask is the inside of the outlines
+    # The mask with the small pieces on the line's foot (points, commas) that it leaves out; None
+    # for hollow lettering, whose insides hold bits the size of a point: its line image is used.
+    signs: np.ndarray | None
+
+
+def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0) -> LineCut:
+    """A line's ink, cut from the original pixels (`line_crop`, `line_ink`), kept to what reaches
+    its middle band (`in_middle_band`), less any frame drawn round it that the line finder could
+    not set apart (`without_stray_frames`, `without_frames`). Hollow lettering is cut at twice the
+    height, and its ink is the inside of the outlines."""
+    def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        whole = line_ink(bright, foreign_ink(ink, line, coefficients, bright.shape),
                          ruled_ink(ink, coefficients, bright.shape), slant)
-        return without_frames(without_stray_frames(mask, lambda: own_ink(ink, line, coefficients, bright.shape)))
+        band = in_middle_band(whole)
+        mask = without_frames(without_stray_frames(band, lambda: own_ink(ink, line, coefficients, bright.shape)))
+        # A point or a comma sits on the line's foot, under the middle band: the reader, which
+        # knows only digits, does without it, but `marks_between_digits` looks for it.
+        return mask, mask | (whole & ~band)
 
     bright, coefficients = line_crop(ink, line, flip, slant=slant)
-    mask = ink_of(bright, coefficients)
+    mask, signs = ink_of(bright, coefficients)
     if might_be_outlines(mask):
         # Look at twice the height, where the inside of a thin face's outline is still one hole.
         fine_bright, fine_coefficients = line_crop(ink, line, flip, 2 * CROP_HEIGHT, slant)
-        fine = ink_of(fine_bright, fine_coefficients)
+        fine, _ = ink_of(fine_bright, fine_coefficients)
         inside = outline_inside(fine)
         if inside is not fine:
-            return inside, fine_coefficients, True
-    return mask, coefficients, False
+            return LineCut(inside, fine_coefficients, True, None)
+    return LineCut(mask, coefficients, False, signs)
 
 
-def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: LineReaderFn, stride: int,
-             uncertain_below: float, opinion: DigitOpinion | None) -> ReadLine:
+def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncertain_below: float,
+             opinion: DigitOpinion | None) -> ReadLine:
     """The digits of a line's ink (`cut_line`), with their boxes and confidences in the original
     picture (`zoom`: `InkMap.zoom`)."""
+    mask, coefficients = cut.mask, cut.coefficients
     image, geometry = placed_line(mask)
     probabilities = reader([image])[0]
     decoded = ctc_best_path(probabilities)
@@ -247,8 +270,9 @@ def read_cut(mask: np.ndarray, coefficients: np.ndarray, zoom: float, reader: Li
     corners = (rectangle(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1) if len(rows)
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
-    read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image)
-    return read.doubted() if unread or no_digit or marks_between_digits(image) else read
+    read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image, cut.outlined)
+    signed = marks_between_digits(image if cut.signs is None else cut.signs)
+    return read.doubted() if unread or no_digit or signed else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:
