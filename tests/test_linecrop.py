@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitlab.linecrop import ink_over_sloping_paper, line_mask
+from digitlab.linecrop import in_middle_band, ink_over_sloping_paper, line_ink
 
 
 def faint_strokes_on(paper: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -25,7 +25,7 @@ def test_faint_strokes_on_paper_lit_a_little_unevenly_are_found_whole_and_alone(
     # the strokes came out broken, with the paper's noise beside them (4 and 7 pieces).
     paper = np.concatenate([np.full(level_for, 0.32), np.linspace(0.32, 0.18, 260 - level_for)])
     crop, strokes = faint_strokes_on(paper[None].repeat(64, axis=0))
-    mask = line_mask(crop)
+    mask = in_middle_band(line_ink(crop))
     assert ndimage.label(mask)[1] == 3
     assert mask[strokes].mean() > 0.9
 
@@ -33,6 +33,6 @@ def test_faint_strokes_on_paper_lit_a_little_unevenly_are_found_whole_and_alone(
 def test_on_evenly_lit_paper_the_ink_is_the_one_levels():
     # Told the paper spreads far (so the plane is fitted), it finds no slope and keeps the mask.
     crop, strokes = faint_strokes_on(np.full((64, 260), 0.25))
-    mask = line_mask(crop)
+    mask = in_middle_band(line_ink(crop))
     assert ink_over_sloping_paper(crop, mask, 1.0) is mask
     assert mask[strokes].mean() > 0.9 and ndimage.label(mask)[1] == 3

@@ -1,5 +1,5 @@
 """A form's row of boxes, written one digit to a box, in a line's crop: its top and bottom edges,
-and the walls between its boxes, which read as 1s if they stay (`linecrop.line_mask` leaves them
+and the walls between its boxes, which read as 1s if they stay (`linecrop.line_ink` leaves them
 out)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A text line cut out of the photo for the line reader: turned upright at a fixed height from the
-original pixels (`line_crop`), its ink thresholded against its own paper (`line_mask`), less the
+original pixels (`line_crop`), its ink thresholded against its own paper (`line_ink`), less the
 ink that the line finder set apart from it (`foreign_ink`) and a frame round it that it could not
 (`without_stray_frames`). Part of reading numbers (`reading`)."""
 
@@ -212,12 +212,12 @@ def _in_crop(working: np.ndarray, window: tuple[slice, slice], coefficients: np.
 
 
 def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.ndarray:
-    """`mask` (a line crop's ink, `line_mask`) less the pieces that are mostly not the line's own
-    writing (`own()`, asked only when there are such pieces), lie at either end of it or round it,
-    and together, in the same columns, reach past the line's ink both above and below: a box or an
-    oval drawn round the number, or its sides, too faint or thin for the working mask to hold
-    them, so that the line finder could not set them apart, and that would read as 1s. A frame
-    touching the writing is one piece with it, and stays."""
+    """`mask` (a line crop's ink in its middle band: `line_ink`, `in_middle_band`) less the pieces
+    that are mostly not the line's own writing (`own()`, asked only when there are such pieces),
+    lie at either end of it or round it, and together, in the same columns, reach past the line's
+    ink both above and below: a box or an oval drawn round the number, or its sides, too faint or
+    thin for the working mask to hold them, so that the line finder could not set them apart, and
+    that would read as 1s. A frame touching the writing is one piece with it, and stays."""
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     height = mask.shape[0]
     # The line's ink lies between these rows, give or take a twentieth of its height.
@@ -247,13 +247,6 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
         if min(boxes[j][0].start for j in same) < above and max(boxes[j][0].stop for j in same) > below:
             stray.append(k + 1)
     return mask & ~np.isin(labels, stray) if stray else mask
-
-
-def line_mask(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
-              slant: float = 0.0) -> np.ndarray:
-    """The ink of a line crop (`line_ink`) kept to the components that reach the line's middle
-    band (`in_middle_band`), so the edges of the lines above and below stay out."""
-    return in_middle_band(line_ink(bright, foreign, ruled, slant))
 
 
 def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
@@ -293,7 +286,8 @@ def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.nd
 
 
 def in_middle_band(mask: np.ndarray) -> np.ndarray:
-    """The components of a line crop's ink that reach its middle band (0.3-0.7 of its height)."""
+    """The components of a line crop's ink that reach its middle band (0.3-0.7 of its height): the
+    edges of the lines above and below stay out."""
     labels, _ = ndimage.label(mask, structure=np.ones((3, 3)))
     height = mask.shape[0]
     band = labels[int(0.3 * height):int(0.7 * height)]

@@ -28,8 +28,8 @@ BLOT = 0.5
 def marks_between_digits(image: np.ndarray) -> bool:
     """Whether a line's ink (`cut_line`'s, or a line image: ink bright) holds a point, a comma, a
     colon or a dash between two digits, or a dash before the first: a piece of ink at most SIGN of
-    the digits' height, beside the digits rather than under one's middle. Specks of dust (smaller than a pen's blot,
-    or high on the digits) and the parts of a digit are no such signs."""
+    the digits' height, beside the digits rather than under one's middle. Specks of dust (smaller
+    than a pen's blot, or high on the digits) and the parts of a digit are no such signs."""
     _, boxes, areas = line_pieces(image)
     if len(boxes) < 2:
         return False
