@@ -246,6 +246,24 @@ def test_the_way_up_is_in_doubt_only_between_its_bounds_and_when_the_two_ways_re
     assert line("09").doubted().digits[1]["uncertain"] and not line("09").digits[1]["uncertain"]
 
 
+def test_a_sign_seen_in_either_view_of_a_leaning_line_leaves_it_not_sure(monkeypatch):
+    # A leaning line is read as written and stood upright, and the surer reading kept; a comma may
+    # touch a digit in one view and stand apart in the other, where the sign test sees it.
+    import digitlab.reading as reading
+
+    def line(signed: bool, confidence: float) -> reading.ReadLine:
+        digits = [{"digit": d, "confidence": confidence, "box": [0, 0, 1, 1], "uncertain": False} for d in (1, 2)]
+        read = reading.ReadLine("12", confidence, [[0, 0], [1, 0], [1, 1], [0, 1]], digits, signed=signed)
+        return read.doubted() if signed else read
+
+    ink = find_ink(clean_scan(glyph_from_font("12", dev_face("dkgIt"))), work_side=READ_SIDE)
+    views = [line(True, 0.9), line(False, 0.95)]  # as written, then upright (the surer)
+    monkeypatch.setattr(reading, "read_cut", lambda *args: views.pop(0))
+    monkeypatch.setattr(reading, "writing_slant", lambda mask: 0.5)
+    chosen = reading.read_line(ink, find_lines(ink)[0], lambda images: [], 4, 0.5)
+    assert chosen.confidence == 0.95 and all(d["uncertain"] for d in chosen.digits)
+
+
 @pytest.mark.parametrize("text, face", [("3850", "Kristi"), ("6071", "BecauseWeLearn-Regular"),
                                         ("2749", "DancingScript-Regular"), ("2749", "dkg"), ("980", "TomsonTalks"),
                                         ("828", "YuseiMagic-Regular")])

@@ -35,7 +35,7 @@ def marks_between_digits(image: np.ndarray) -> bool:
         return False
     least_blot = BLOT * stroke_width(image > 0.5) ** 2
     heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    digits = [box for box, height in zip(boxes, heights) if height >= 0.5 * heights.max()]
+    digits = [box for box, height in zip(boxes, heights) if height > SIGN * heights.max()]
     top = float(np.median([rows.start for rows, _ in digits]))
     tall = float(np.median([rows.stop for rows, _ in digits])) - top
     first = min(cols.start for _, cols in digits)

@@ -138,6 +138,7 @@ class ReadLine:
     digits: list[dict]
     image: np.ndarray | None = field(repr=False, default=None)
     outlined: bool = False  # read from the insides of hollow lettering (`cut_line`)
+    signed: bool = False    # holds a sign between its digits (`marks_between_digits`)
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": self.corners, "confidence": round(self.confidence, 6),
@@ -190,7 +191,10 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
     # Two views of one line that read differently, neither all but certain: one of them is wrong,
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
-    return chosen.doubted() if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN else chosen
+    # A sign seen in either view is the line's: in the other a comma may touch a digit.
+    if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN or other.signed:
+        return chosen.doubted()
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -270,8 +274,9 @@ def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncer
     corners = (rectangle(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1) if len(rows)
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
-    read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image, cut.outlined)
     signed = marks_between_digits(image if cut.signs is None else cut.signs)
+    read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image, cut.outlined,
+                    signed)
     return read.doubted() if unread or no_digit or signed else read
 
 
