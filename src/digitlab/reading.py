@@ -181,7 +181,7 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     reader learnt lines leaning up to about 0.4 either way, and reads a hand leaning further (an
     italic face) far better stood upright; but some lines it reads better as they lean, joined-up
     writing most. Two readings that differ, the surer not all but certain, leave every digit "not
-    sure"."""
+    sure", as a sign seen in either view does."""
     cut = cut_line(ink, line, flip)
     read = read_cut(cut, ink.zoom, reader, stride, uncertain_below, opinion)
     slant = writing_slant(cut.mask)
@@ -192,7 +192,7 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     # Two views of one line that read differently, neither all but certain: one of them is wrong,
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
     # A sign seen in either view is the line's: in the other a comma may touch a digit.
-    if chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN or other.signed:
+    if (chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN) or other.signed:
         return chosen.doubted()
     return chosen
 
