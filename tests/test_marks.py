@@ -1,5 +1,6 @@
-"""Signs between or before a number's digits (a point, a colon, a dash), which the line reader
-reads past: the number is read as before, "not sure"; the same digits without the sign are sure."""
+"""Signs between or before a number's digits (a point, a comma, a colon, a dash), which the line
+reader reads past: the number is read as before, "not sure"; the same digits without the sign are
+sure."""
 
 import numpy as np
 import pytest
