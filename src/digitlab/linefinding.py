@@ -218,6 +218,12 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     big = sorted((i for i in keep if extent[i][3] - extent[i][2] >= 0.45 * typical and i not in inner),
                  key=lambda i: (extent[i][2] + extent[i][3]) / 2)
     rows: list[list[int]] = []
+
+    def by_band(centre: float) -> list[list[int]]:
+        """The rows whose band (a fifth of the digits' height wider each way) holds `centre`."""
+        return [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
+                <= max(extent[j][3] for j in row) + 0.2 * typical]
+
     for i in big:
         centre = (extent[i][2] + extent[i][3]) / 2
         for row in rows:
@@ -228,18 +234,14 @@ def find_lines(ink: InkMap) -> list[TextLine]:
         else:
             # A short piece by a row's band, as a small piece is (below), is a sign written on the
             # row (a comma's tail reaches down past the digits' foot), not a line of its own.
-            held = [row for row in rows if extent[i][3] - extent[i][2] < SIGN_HEIGHT * typical
-                    and min(extent[j][2] for j in row) - 0.2 * typical <= centre
-                    <= max(extent[j][3] for j in row) + 0.2 * typical]
+            held = by_band(centre) if extent[i][3] - extent[i][2] < SIGN_HEIGHT * typical else []
             if held:
                 held[0].append(i)
             else:
                 rows.append([i])
     # Small pieces (a dot, a detached bar) join the row whose band holds them.
     for i in set(keep) - set(big):
-        centre = (extent[i][2] + extent[i][3]) / 2
-        near = [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
-                <= max(extent[j][3] for j in row) + 0.2 * typical]
+        near = by_band((extent[i][2] + extent[i][3]) / 2)
         if near:
             near[0].append(i)
     lines, drawn_sides, strays, tall = [], set(), set(), set(big)

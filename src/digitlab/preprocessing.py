@@ -28,7 +28,7 @@ from digitlab.decorations import long_strokes, nested_pieces, underlines
 from digitlab.errors import DigitlabError
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import Box, InkMap, find_ink, shrink
-from digitlab.strokes import erode, principal_axes, principal_direction, stroke_width, turned
+from digitlab.strokes import erode, principal_direction, stroke_width, turned
 from digitlab.threshold import threshold_ink
 
 MNIST_STROKE = 2.4     # typical MNIST stroke width in pixels of the 28x28 image
@@ -85,8 +85,9 @@ def strokes_long(ink: InkMap, index: int) -> float:
 def one_side_of(stick_xs: np.ndarray, stick_ys: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> bool:
     """Whether the pixels (`xs`, `ys`) that lie beside a straight stroke, between its ends, lie on
     one side of it (all but PEN_CROSSING of them); none beside it do too."""
-    ends, _ = principal_axes(stick_xs, stick_ys)
-    position, across = turned(xs - stick_xs.mean(), ys - stick_ys.mean(), principal_direction(stick_xs, stick_ys))
+    x0, y0, angle = stick_xs.mean(), stick_ys.mean(), principal_direction(stick_xs, stick_ys)
+    ends, _ = turned(stick_xs - x0, stick_ys - y0, angle)
+    position, across = turned(xs - x0, ys - y0, angle)
     beside = (position >= ends.min()) & (position <= ends.max())
     if not beside.any():
         return True
