@@ -1,6 +1,8 @@
 """The digit model's second opinion on the line reader's digits: which digits it is asked about,
 and how the two readings decide together."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,49 @@ def test_the_reader_flags_with_the_threshold_calibrated_for_how_it_reads():
     never_alone = Reader(shipped._run_batch, shipped.info, shipped.stride, uncertain_below=0.0, asking_below=1.01)
     assert not never_alone.read(number).uncertain
     assert never_alone.asking(Predictor.load()).read(number).uncertain
+
+
+def lone_seven(seed: int):
+    """A dev face's plain 7 (ComicNeue-Light), alone on a photo, that the line reader surely reads
+    "1" (its short bar goes with the stroke), and `predict` reads 7."""
+    from tests.conftest import dev_face
+    from tests.scanmaker import ScanStyle, draw_scan, glyph_from_font
+
+    style = ScanStyle(side=1130, fill=0.22, angle=3.65, shear=-0.127, noise=0.03, jpeg_quality=90, gradient=0.14,
+                      tint=(228, 247, 254), ink=(16, 10, 46))
+    return draw_scan(glyph_from_font("7", dev_face("ComicNeue-Light")), style, np.random.default_rng(seed))
+
+
+def test_a_lone_digit_is_read_as_the_digit_model_surely_reads_it():
+    from digitlab.predict import Reader
+
+    alone = Reader.load(second_opinion=False)
+    asking = Reader.load()
+    for seed in range(3):
+        photo = lone_seven(seed)
+        by_lines = alone.read(photo)
+        assert by_lines.text == "1" and not by_lines.uncertain  # the line reader's own misreading
+        read = asking.read(photo)
+        assert read.text == "7" and not read.uncertain
+        assert read.digits[0]["box"] == by_lines.digits[0]["box"]  # where the line reader found it
+        assert read.lines[0]["text"] == "7" and read.lines[0]["digits"] == read.digits
+
+
+def test_a_lone_digit_the_digit_model_doubts_or_a_doubted_line_is_not_taken_surely(monkeypatch):
+    """The digit model's digit is taken only where it is sure; a line doubted for more than its
+    confidence (which way up, a sign beside it) stays "not sure" with the digit model's digit."""
+    from digitlab import reading
+    from digitlab.predict import Reader
+
+    reader = Reader.load()
+    photo = lone_seven(0)
+    sure = reader.second_opinion.predict([photo])[0]
+    monkeypatch.setattr(reader.second_opinion, "predict",
+                        lambda sources, names=None: [dataclasses.replace(sure, uncertain=True)])
+    assert reader.read(photo).text == "1"
+    monkeypatch.setattr(reader.second_opinion, "predict", lambda sources, names=None: [sure])
+    assert reader.read(photo).text == "7"
+    read_cut = reading.read_cut
+    monkeypatch.setattr(reading, "read_cut", lambda *args: read_cut(*args).doubted())
+    doubted = reader.read(photo)
+    assert doubted.text == "7" and doubted.uncertain

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -23,6 +24,9 @@ from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, metadata_number, ne
 from digitlab.orientation import Orientation
 from digitlab.preprocessing import ScanDigit, deskew_by_moments, normalize_stream, scan_digit
 from digitlab.runs import read_metrics
+
+if TYPE_CHECKING:  # reading pulls in the page pipeline, which `predict` alone does without
+    from digitlab.reading import PageReading
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
 
@@ -345,8 +349,30 @@ class Reader:
             threshold = self.uncertain_below if opinion is None else self.asking_below
             turned = self.orientation.turned_log_odds if self.orientation is not None else None
             page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion, turned)
+            if self.second_opinion is not None:
+                page = self._lone_digit_asked(page, source, name, threshold)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),
                        [line.image for line in page.lines], [line.to_json() for line in page.lines])
+
+    def _lone_digit_asked(self, page: PageReading, source: ImageSource, name: str, threshold: float) -> PageReading:
+        """A picture read as one digit, which the digit model, reading the picture as `predict`
+        does, surely reads as another: the digit model's digit. The line reader learnt digits in
+        lines, the digit model digits alone: a lone 7 the line reader read "1" at 0.999, `predict`
+        "7" surely. A line doubted for more than its confidence (which way up it is, a sign or
+        ink left unread beside the digit) stays "not sure"; a picture surely turned (`predict`
+        reads it as it is) and a digit the digit model is not sure of are left as they are."""
+        if len(page.lines) != 1 or len(page.lines[0].digits) != 1:
+            return page
+        line, digit = page.lines[0], page.lines[0].digits[0]
+        doubted = digit["uncertain"] and digit["confidence"] >= threshold
+        if page.turned and not doubted:
+            return page
+        answer = self.second_opinion.predict([source], [name])[0]
+        if isinstance(answer, DigitlabError) or answer.uncertain or answer.digit == digit["digit"]:
+            return page
+        confidence = round(answer.confidence, 6)
+        read = digit | {"digit": answer.digit, "confidence": confidence, "uncertain": doubted}
+        return replace(page, lines=[replace(line, text=str(answer.digit), confidence=confidence, digits=[read])])
 
 
 def is_one_picture(sources: object) -> bool:

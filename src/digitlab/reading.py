@@ -288,6 +288,7 @@ def bounding_box(points: list[list[float]]) -> Box:
 @dataclass
 class PageReading:
     lines: list[ReadLine]
+    turned: bool = False  # read turned by 180 degrees (`upside_down`)
 
     @property
     def text(self) -> str:
@@ -316,19 +317,21 @@ def read_page(source: ImageSource, reader: LineReaderFn, stride: int, uncertain_
         try_turned = could_be_upside_down(chosen, odds)
     else:  # one line read surely could not turn; the lines of a page vote however surely each reads
         try_turned = len(chosen) > 1 or certainty(chosen) < math.log(0.98)
+    turned_page = False
     if try_turned:
         flipped = [read_line(ink, line, reader, stride, uncertain_below, flip=True, opinion=opinion)
                    for line in reversed(lines)]  # the turned page's lines, top to bottom
         paired = flipped[::-1]  # each beside its upright reading
         in_doubt = odds is not None and way_up_in_doubt(chosen, paired, odds)
-        if upside_down(chosen, paired, odds):
+        turned_page = upside_down(chosen, paired, odds)
+        if turned_page:
             chosen = flipped
         if in_doubt:
             chosen = [line.doubted() for line in chosen]
     found = [line for line in chosen if line.text]
     if not found:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the ink there does not read as digits).")
-    return PageReading(found)
+    return PageReading(found, turned_page)
 
 
 def upside_down(upright: list[ReadLine], flipped: list[ReadLine], odds: list[float] | None = None) -> bool:
