@@ -1,6 +1,6 @@
-"""Signs between or before a number's digits (a point, a comma, a colon, a dash), which the line
-reader reads past: the number is read as before, "not sure"; the same digits without the sign are
-sure."""
+"""Signs between or before a number's digits (a point, a comma, a colon, a dash, a slash), which the
+line reader reads past (a slash, as a 1): the number is read as before, "not sure"; the same digits
+without the sign (or with a 1 for the slash) are sure."""
 
 import numpy as np
 import pytest
@@ -54,3 +54,32 @@ def test_a_comma_half_as_tall_as_the_digits_is_a_sign_not_a_digit():
     ink |= ((rows - 45.5) / 9.2) ** 2 + ((cols - 84 + 0.4 * (rows - 45.5)) / 4) ** 2 <= 1
     assert marks_between_digits(ink)
     assert not marks_between_digits(ink & (cols < 70) | ink & (cols >= 100))
+
+
+@pytest.mark.parametrize("face", ["dkg", "kiloji", "TomsonTalks"])
+@pytest.mark.parametrize("written, with_one", [("12/05", "12105"), ("3/4", "314")])
+def test_a_slash_in_a_date_or_a_fraction_is_no_1(reader, face, written, with_one):
+    """The line reader reads a slash as 1, surely: the number is read the same with the face's own
+    1 in its place, but only that one is sure."""
+    font = dev_face(face)
+    slashed = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
+    one = reader.read(clean_scan(glyph_from_font(with_one, font), side=800, fill=0.6))
+    assert slashed.text == one.text == with_one
+    assert slashed.uncertain and not one.uncertain
+
+
+def test_a_slash_is_straight_leaning_and_taller_than_the_digits_a_1_is_not():
+    # Three upright digits 30 pixels tall (rows 15-44) and between them a straight stroke.
+    def line(top: int, bottom: int, lean: float) -> np.ndarray:
+        ink = np.zeros((64, 200), dtype=bool)
+        for left in (20, 50, 140):
+            ink[15:45, left:left + 6] = True
+        rows, cols = np.mgrid[:64, :200]
+        middle = (top + bottom) / 2
+        ink |= (rows >= top) & (rows < bottom) & (np.abs(cols - 95 + lean * (rows - middle)) < 2.5)
+        return ink
+
+    assert marks_between_digits(line(8, 52, 0.45))      # a slash: over the tops, under the feet
+    assert not marks_between_digits(line(15, 45, 0.45))  # as tall as the digits: a leaning 1
+    assert not marks_between_digits(line(8, 52, 0.0))    # upright: a 1 written tall
+    assert not marks_between_digits(line(8, 52, -0.45))  # leaning back
