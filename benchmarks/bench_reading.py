@@ -180,7 +180,7 @@ def make_slashed(fonts: list[Path], n: int, seed: int) -> list[Image.Image]:
     return scans
 
 
-def unflagged_share(reader, images: list[Image.Image]) -> float:
+def unflagged_share(reader: Reader, images: list[Image.Image]) -> float:
     """The share of `images` that `reader` reads without the "not sure" flag (a refusal is a flag)."""
     sure = 0
     for image in images:

@@ -201,7 +201,7 @@ def test_the_reader_flags_with_the_threshold_calibrated_for_how_it_reads():
 
 def lone_seven(seed: int):
     """A dev face's plain 7 (ComicNeue-Light), alone on a photo, that the line reader surely reads
-    "1" (its short bar goes with the stroke), and `predict` reads 7."""
+    as "1" and `predict` reads as 7 (a case of the benchmark's kind, from a scratch probe)."""
     from tests.conftest import dev_face
     from tests.scanmaker import ScanStyle, draw_scan, glyph_from_font
 

@@ -1,10 +1,11 @@
 """Signs written between or before the digits of a number: a decimal point or a comma, a colon,
 a dash (a minus sign, a range), a slash (a date, a fraction). The line reader knows only digits
-and reads past them, or reads a slash as 1: "12.50" was read "1250", "12:30" "1230", "-5" "5",
-"12/05" "12105", each surely. A line holding one is read as before, but
-not sure (`reading.read_cut`): the number read is not the one written. Found in the line's ink as
-it is cut from the picture, with the pieces on the line's foot that the reader does without
-(`reading.cut_line`), among the pieces of ink too small to be digits."""
+and reads past them, or reads a slash as a 1: "12.50" was read "1250", "12:30" "1230", "-5" "5",
+"12/05" "12105", each surely. A line holding one is read as before, but not sure
+(`reading.read_cut`): the number read is not the one written. Found in the line's ink as it is cut
+from the picture, with the pieces on the line's foot that the reader does without
+(`reading.cut_line`), among the pieces of ink too small to be digits; a slash, among those taller
+than the digits."""
 
 from __future__ import annotations
 
@@ -76,10 +77,10 @@ def has_slash(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> bool:
     (SLASH_STRAIGHT, SLASH_LEAN, SLASH_TALL)."""
     heights = np.array([rows.stop - rows.start for rows, _ in boxes])
     tall = [k for k, height in enumerate(heights) if height > SIGN * heights.max()]
+    if len(tall) < 2:  # a slash is told by the digits beside it
+        return False
     for k in tall:
         others = [j for j in tall if j != k]
-        if not others:
-            return False
         usual = float(np.median(heights[others]))
         rows, cols = boxes[k]
         if (heights[k] < SLASH_TALL * usual or rows.start > np.median([boxes[j][0].start for j in others])
