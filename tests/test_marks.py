@@ -16,14 +16,20 @@ def reader() -> Reader:
     return Reader.load()
 
 
+def read_alike_only_the_sign_doubted(reader: Reader, face: str, written: str, digits: str) -> None:
+    """`written`, with a sign, and `digits`, without it, set in a dev face: read alike, as `digits`,
+    and only the first "not sure"."""
+    font = dev_face(face)
+    with_sign, without = (reader.read(clean_scan(glyph_from_font(text, font), side=800, fill=0.6))
+                          for text in (written, digits))
+    assert with_sign.text == without.text == digits
+    assert with_sign.uncertain and not without.uncertain
+
+
 @pytest.mark.parametrize("face", ["dkg", "Breip", "Humor-Sans"])
 @pytest.mark.parametrize("written, digits", [("12:30", "1230"), ("-5", "5"), ("7-3", "73")])
 def test_a_number_with_a_sign_in_it_is_read_not_sure(reader, face, written, digits):
-    font = dev_face(face)
-    with_sign = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
-    without = reader.read(clean_scan(glyph_from_font(digits, font), side=800, fill=0.6))
-    assert with_sign.text == without.text == digits
-    assert with_sign.uncertain and not without.uncertain
+    read_alike_only_the_sign_doubted(reader, face, written, digits)
 
 
 def test_a_decimal_point_makes_a_price_not_sure(reader):
@@ -36,11 +42,7 @@ def test_a_decimal_point_makes_a_price_not_sure(reader):
 def test_a_point_or_a_comma_on_the_lines_foot_is_seen(reader, face, written, digits):
     """A point or a comma sits under the line's middle band, which the reader's crop keeps to: the
     sign test looks at the line's ink with it."""
-    font = dev_face(face)
-    with_sign = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
-    without = reader.read(clean_scan(glyph_from_font(digits, font), side=800, fill=0.6))
-    assert with_sign.text == without.text == digits
-    assert with_sign.uncertain and not without.uncertain
+    read_alike_only_the_sign_doubted(reader, face, written, digits)
 
 
 def test_a_comma_half_as_tall_as_the_digits_is_a_sign_not_a_digit():
@@ -61,11 +63,7 @@ def test_a_comma_half_as_tall_as_the_digits_is_a_sign_not_a_digit():
 def test_a_slash_in_a_date_or_a_fraction_is_no_1(reader, face, written, with_one):
     """The line reader reads a slash as 1, surely: the number is read the same with the face's own
     1 in its place, but only that one is sure."""
-    font = dev_face(face)
-    slashed = reader.read(clean_scan(glyph_from_font(written, font), side=800, fill=0.6))
-    one = reader.read(clean_scan(glyph_from_font(with_one, font), side=800, fill=0.6))
-    assert slashed.text == one.text == with_one
-    assert slashed.uncertain and not one.uncertain
+    read_alike_only_the_sign_doubted(reader, face, written, with_one)
 
 
 def test_a_slash_is_straight_leaning_and_taller_than_the_digits_a_1_is_not():
