@@ -139,6 +139,7 @@ class ReadLine:
     image: np.ndarray | None = field(repr=False, default=None)
     outlined: bool = False  # read from the insides of hollow lettering (`cut_line`)
     signed: bool = False    # holds a sign between its digits (`marks_between_digits`)
+    no_digit: bool = False  # holds ink the digit model is sure is no digit (`surely_no_digit`)
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": self.corners, "confidence": round(self.confidence, 6),
@@ -181,7 +182,7 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     reader learnt lines leaning up to about 0.4 either way, and reads a hand leaning further (an
     italic face) far better stood upright; but some lines it reads better as they lean, joined-up
     writing most. Two readings that differ, the surer not all but certain, leave every digit "not
-    sure", as a sign seen in either view does."""
+    sure", as a sign or a piece the digit model is sure is no digit seen in either view does."""
     cut = cut_line(ink, line, flip)
     read = read_cut(cut, ink.zoom, reader, stride, uncertain_below, opinion)
     slant = writing_slant(cut.mask)
@@ -191,8 +192,9 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     chosen, other = (upright, read) if certainty([upright]) > certainty([read]) else (read, upright)
     # Two views of one line that read differently, neither all but certain: one of them is wrong,
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
-    # A sign seen in either view is the line's: in the other a comma may touch a digit.
-    if (chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN) or other.signed:
+    # A sign seen in either view is the line's: in the other a comma may touch a digit. So is a
+    # piece the digit model is sure is no digit ("+5" read "75"): in the other it may go unasked.
+    if (chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN) or other.signed or other.no_digit:
         return chosen.doubted()
     return chosen
 
@@ -276,7 +278,7 @@ def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncer
     text = "".join(str(d["digit"]) for d in digits)
     signed = marks_between_digits(image if cut.signs is None else cut.signs)
     read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image, cut.outlined,
-                    signed)
+                    signed, no_digit)
     return read.doubted() if unread or no_digit or signed else read
 
 
