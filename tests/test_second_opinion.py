@@ -245,15 +245,15 @@ def test_a_lone_digit_the_digit_model_doubts_or_a_doubted_line_is_not_taken_sure
     assert doubted.text == "7" and doubted.uncertain
 
 
-@pytest.mark.parametrize("face, written, read", [("BecauseWeCreate-Regular", "+5", "75"),
-                                                  ("ComicNeue-Regular", "+5", "75"), ("kiloji_d", "#7", "747")])
-def test_a_sign_the_digit_model_is_sure_is_no_digit_in_either_view_of_a_line_leaves_it_not_sure(face, written, read):
+@pytest.mark.parametrize("face, written", [("BecauseWeCreate-Regular", "+5"), ("ComicNeue-Regular", "+5"),
+                                           ("kiloji_d", "#7")])
+def test_a_sign_the_digit_model_is_sure_is_no_digit_in_either_view_of_a_line_leaves_it_not_sure(face, written):
     """A leaning line is read as written and stood upright, and the surer reading kept; where the
     digit model is sure, in the other view, that a piece the line reader read as a digit is no
-    digit ("+" read "7"), the line is not sure either, as with a sign (`marks`)."""
+    digit, the line is not sure either, as with a sign (`marks`). These read "75", "75" and "747",
+    surely, before."""
     from digitlab.predict import Reader
     from tests.conftest import clean_scan, dev_face
     from tests.scanmaker import glyph_from_font
 
-    reading = Reader.load().read(clean_scan(glyph_from_font(written, dev_face(face)), side=800, fill=0.6))
-    assert reading.text == read and reading.uncertain
+    assert Reader.load().read(clean_scan(glyph_from_font(written, dev_face(face)), side=800, fill=0.6)).uncertain
