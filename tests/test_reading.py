@@ -253,7 +253,7 @@ def test_a_sign_seen_in_either_view_of_a_leaning_line_leaves_it_not_sure(monkeyp
 
     def line(signed: bool, confidence: float) -> reading.ReadLine:
         digits = [{"digit": d, "confidence": confidence, "box": [0, 0, 1, 1], "uncertain": False} for d in (1, 2)]
-        read = reading.ReadLine("12", confidence, [[0, 0], [1, 0], [1, 1], [0, 1]], digits, signed=signed)
+        read = reading.ReadLine("12", confidence, [[0, 0], [1, 0], [1, 1], [0, 1]], digits, holds_non_digit=signed)
         return read.doubted() if signed else read
 
     ink = find_ink(clean_scan(glyph_from_font("12", dev_face("dkgIt"))), work_side=READ_SIDE)

@@ -46,11 +46,12 @@ def marks_between_digits(image: np.ndarray) -> bool:
     labels, boxes, areas = line_pieces(image)
     if len(boxes) < 2:
         return False
-    if has_slash(labels, boxes):
+    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
+    tall = [k for k, height in enumerate(heights) if height > SIGN * heights.max()]  # the digits' pieces
+    if has_slash(labels, boxes, heights, tall):
         return True
     least_blot = BLOT * stroke_width(image > 0.5) ** 2
-    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    digits = [box for box, height in zip(boxes, heights) if height > SIGN * heights.max()]
+    digits = [boxes[k] for k in tall]
     top = float(np.median([rows.start for rows, _ in digits]))
     tall = float(np.median([rows.stop for rows, _ in digits])) - top
     first = min(cols.start for _, cols in digits)
@@ -71,12 +72,11 @@ def marks_between_digits(image: np.ndarray) -> bool:
     return False
 
 
-def has_slash(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> bool:
-    """Whether one of a line's pieces of ink (`line_pieces`) is a slash: straight, leaning to the
-    right and taller than the other digits, reaching over their tops and down to their feet
-    (SLASH_STRAIGHT, SLASH_LEAN, SLASH_TALL)."""
-    heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    tall = [k for k, height in enumerate(heights) if height > SIGN * heights.max()]
+def has_slash(labels: np.ndarray, boxes: list[tuple[slice, slice]], heights: np.ndarray, tall: list[int]) -> bool:
+    """Whether one of a line's pieces of ink (`line_pieces`: `labels`, `boxes`; their `heights`)
+    among the `tall` ones (a digit's height) is a slash: straight, leaning to the right and taller
+    than the other digits, reaching over their tops and down to their feet (SLASH_STRAIGHT,
+    SLASH_LEAN, SLASH_TALL)."""
     if len(tall) < 2:  # a slash is told by the digits beside it
         return False
     for k in tall:

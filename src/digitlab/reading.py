@@ -138,8 +138,9 @@ class ReadLine:
     digits: list[dict]
     image: np.ndarray | None = field(repr=False, default=None)
     outlined: bool = False  # read from the insides of hollow lettering (`cut_line`)
-    signed: bool = False    # holds a sign between its digits (`marks_between_digits`)
-    no_digit: bool = False  # holds ink the digit model is sure is no digit (`surely_no_digit`)
+    # Holds ink that is no digit: a sign (`marks_between_digits`), or a piece the digit model is sure
+    # is none (`surely_no_digit`). It leaves the line "not sure" in either view (`read_line`).
+    holds_non_digit: bool = False
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": self.corners, "confidence": round(self.confidence, 6),
@@ -194,7 +195,7 @@ def read_line(ink: InkMap, line: TextLine, reader: LineReaderFn, stride: int, un
     # and the surer was, a third to a half of the time (the benchmark's validation and dev rows).
     # A sign seen in either view is the line's: in the other a comma may touch a digit. So is a
     # piece the digit model is sure is no digit ("+5" read "75"): in the other it may go unasked.
-    if (chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN) or other.signed or other.no_digit:
+    if (chosen.text != other.text and certainty([chosen]) < SURE_AS_WRITTEN) or other.holds_non_digit:
         return chosen.doubted()
     return chosen
 
@@ -276,10 +277,10 @@ def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncer
     corners = (rectangle(cols.min(), rows.min(), cols.max() + 1, rows.max() + 1) if len(rows)
                else rectangle(0, 0, mask.shape[1], mask.shape[0]))
     text = "".join(str(d["digit"]) for d in digits)
-    signed = marks_between_digits(image if cut.signs is None else cut.signs)
+    non_digit = no_digit or marks_between_digits(image if cut.signs is None else cut.signs)
     read = ReadLine(text, min((d["confidence"] for d in digits), default=0.0), corners, digits, image, cut.outlined,
-                    signed, no_digit)
-    return read.doubted() if unread or no_digit or signed else read
+                    non_digit)
+    return read.doubted() if unread or non_digit else read
 
 
 def bounding_box(points: list[list[float]]) -> Box:
