@@ -69,6 +69,7 @@ from tests.photomaker import (  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
+    app_drawing,
     decorated,
     draw_page,
     draw_scan,
@@ -229,6 +230,9 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
             scan = number_scan(join_glyphs(glyphs, rng), rng)
             situation = (on_blackboard, on_whiteboard, in_coloured_ink, out_of_focus, shaken, compressed_hard)[i % 6]
             cases.append((situation(scan, rng), text))
+        elif kind == "app":  # drawn in a paint app with its 1-2 pixel pencil, on a canvas the number fills
+            cases.append((app_drawing(text, int(rng.uniform(100, 700)), 2 if i % 3 == 2 else 1, i % 4 == 3, rng),
+                          text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -378,7 +382,9 @@ def main() -> None:
                                 ("binding", "phone photos: a spiral notebook, its binding along the top or the left",
                                  None),
                                 ("ink", "chalk on a blackboard, marker on a whiteboard, red or green ink, kraft paper; "
-                                 "out of focus, shaken, a JPEG at quality 5-15", None)):
+                                 "out of focus, shaken, a JPEG at quality 5-15", None),
+                                ("app", "numbers drawn in a paint app with a 1-2 pixel pencil, 100-700 pixels high "
+                                 "(strokes drawn by the script, not the faces: the same in every split)", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

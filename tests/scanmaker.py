@@ -473,6 +473,55 @@ def draw_page(numbers: list[np.ndarray], texts: list[str], rng: np.random.Genera
     return Page(Image.open(io.BytesIO(buffer.getvalue())), texts[:placed_count])
 
 
+# ---------------------------------------------------------------- drawn in a paint app
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, points: int = 24) -> list[tuple[float, float]]:
+    angles = np.linspace(0, 2 * np.pi, points + 1)
+    return [(cx + rx * float(np.cos(t)), cy + ry * float(np.sin(t))) for t in angles]
+
+
+# Each digit as a paint app's user draws it with the mouse: polylines in a box 1 wide, 1.6 high.
+APP_STROKES = {
+    "0": [_ellipse(0.5, 0.8, 0.45, 0.78)],
+    "1": [[(0.2, 0.3), (0.55, 0.0), (0.5, 1.6)]],
+    "2": [[(0.0, 0.35), (0.2, 0.08), (0.5, 0.0), (0.85, 0.12), (0.9, 0.45), (0.6, 0.9), (0.0, 1.6), (1.0, 1.55)]],
+    "3": [[(0.05, 0.2), (0.4, 0.0), (0.85, 0.15), (0.8, 0.55), (0.35, 0.75), (0.9, 0.95), (0.9, 1.35), (0.45, 1.6),
+           (0.0, 1.4)]],
+    "4": [[(0.75, 1.6), (0.7, 0.0), (0.0, 1.1), (1.05, 1.05)]],
+    "5": [[(0.9, 0.0), (0.15, 0.0), (0.1, 0.7), (0.6, 0.6), (0.95, 0.95), (0.85, 1.4), (0.4, 1.6), (0.0, 1.45)]],
+    "6": [[(0.8, 0.05), (0.3, 0.4), (0.05, 1.0), (0.2, 1.5), (0.6, 1.6), (0.95, 1.3), (0.8, 0.9), (0.4, 0.85),
+           (0.1, 1.1)]],
+    "7": [[(0.05, 0.05), (1.0, 0.0), (0.35, 1.6)]],
+    "8": [_ellipse(0.5, 0.38, 0.36, 0.36), _ellipse(0.5, 1.17, 0.45, 0.42)],
+    "9": [_ellipse(0.5, 0.45, 0.42, 0.42), [(0.92, 0.45), (0.8, 1.6)]],
+}
+
+
+def app_drawing(text: str, height: int, pen: int = 1, light_on_dark: bool = False,
+                rng: np.random.Generator | None = None) -> Image.Image:
+    """A number drawn in a paint app with a `pen` pixels wide (1: the pencil tool, no smoothing),
+    its digits about `height` pixels high, on a canvas of the app's one colour. With `rng`, each
+    digit is drawn by an unsteady hand: its points moved, its size and lean varied."""
+    unit, margin = height / 1.6, height // 4
+    canvas = Image.new("L", (int(len(text) * 1.6 * unit) + 2 * margin, int(1.2 * height) + 2 * margin),
+                        0 if light_on_dark else 255)
+    draw = ImageDraw.Draw(canvas)
+    for k, digit in enumerate(text):
+        left = margin + k * 1.5 * unit
+        size, lean = (1.0, 0.0) if rng is None else (float(rng.uniform(0.85, 1.1)), float(rng.uniform(-0.25, 0.15)))
+        for line in APP_STROKES[digit]:
+            points = np.asarray(line)
+            if rng is not None:  # a loop's many points wobble less, and it stays closed
+                wobble = rng.normal(0, 0.03 if len(line) <= 10 else 0.01, points.shape)
+                if line[0] == line[-1]:
+                    wobble[-1] = wobble[0]
+                points = points + wobble
+            draw.line([(left + (x - lean * (y - 1.6)) * size * unit, margin + y * size * unit) for x, y in points],
+                      fill=255 if light_on_dark else 0, width=pen, joint="curve")
+    return canvas
+
+
 # ---------------------------------------------------------------- hostile but valid pictures
 
 

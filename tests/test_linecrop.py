@@ -1,10 +1,16 @@
 """Cutting a line out of the photo for the line reader: its ink against its own paper."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitlab.linecrop import in_middle_band, ink_over_sloping_paper, line_ink
+from digitlab.ink import find_ink
+from digitlab.linecrop import THIN_PEN, in_middle_band, ink_over_sloping_paper, line_crop, line_ink, pen_share
+from digitlab.linefinding import find_lines
+from digitlab.reading import READ_SIDE
+from tests.scanmaker import app_drawing
 
 
 def faint_strokes_on(paper: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -36,3 +42,30 @@ def test_on_evenly_lit_paper_the_ink_is_the_one_levels():
     mask = in_middle_band(line_ink(crop))
     assert ink_over_sloping_paper(crop, mask, 1.0) is mask
     assert mask[strokes].mean() > 0.9 and ndimage.label(mask)[1] == 3
+
+
+def cut(picture):
+    """The first line's ink map, line, crop and coefficients, and the crop's step in the picture's pixels."""
+    ink = find_ink(picture, work_side=READ_SIDE)
+    line = find_lines(ink)[0]
+    bright, coefficients = line_crop(ink, line)
+    return ink, line, bright, coefficients, math.hypot(coefficients[0], coefficients[3])
+
+
+def test_a_pens_share_of_a_crop_pixel_tells_a_hairline_from_a_pen():
+    # Digits 400 pixels high are cut about 10 pixels to the crop's one: an app's 1-pixel pencil
+    # fills a tenth of it, a 3-pixel pen a third (more where its strokes meet), a 14-pixel marker all of it.
+    shares = []
+    for pen in (1, 3, 14):
+        ink, line, bright, coefficients, step = cut(app_drawing("747", 400, pen))
+        shares.append(pen_share(ink.gray, ink, line, coefficients, bright.shape[::-1], step))
+    assert shares[0] < 0.2 < shares[1] < THIN_PEN < 0.9 < shares[2]
+
+
+@pytest.mark.parametrize("text, height", [("747", 120), ("2741", 120), ("66", 400)])
+def test_a_hairline_number_is_cut_a_piece_to_a_digit(text, height):
+    # The crop's samples fell between a 1-pixel pencil's strokes: "2741" came out in 9 pieces,
+    # and those off the line's middle band were lost (it read "7141"); where a crop pixel spans
+    # more, what they caught was too faint to count as ink (the "66": no digit found).
+    _, _, bright, _, _ = cut(app_drawing(text, height))
+    assert ndimage.label(in_middle_band(line_ink(bright)), structure=np.ones((3, 3)))[1] == len(text)

@@ -15,6 +15,7 @@ from tests.conftest import clean_scan, dev_face
 from tests.photomaker import with_binding, with_pen
 from tests.scanmaker import (
     ScanStyle,
+    app_drawing,
     broad_brush,
     decorated,
     draw_scan,
@@ -223,6 +224,16 @@ def test_a_blocky_light_digit_on_a_flat_canvas_is_no_sheet_on_a_desk(face, digit
     drawn = broad_brush(glyph_from_font(str(digit), dev_face(face)), np.random.default_rng(seed))
     assert not find_ink(drawn).inverted
     assert Predictor.load().predict([drawn])[0].digit == digit
+
+
+@pytest.mark.parametrize("light_on_dark", [False, True])
+def test_a_digit_drawn_with_a_paint_apps_pencil_on_a_large_canvas_is_found_and_read(light_on_dark):
+    # A 1-pixel pencil on a canvas of 1,800 pixels or more, averaged down to the working size,
+    # faded under the noise floor: every digit was "no digit found". A blank canvas stays blank.
+    drawn = [app_drawing(str(d), 1200, light_on_dark=light_on_dark, rng=np.random.default_rng(d)) for d in range(10)]
+    answers = Predictor.load().predict(drawn + [Image.new("L", drawn[0].size, 0 if light_on_dark else 255)])
+    assert [getattr(answer, "digit", None) for answer in answers[:10]] == list(range(10))
+    assert isinstance(answers[10], DigitlabError) and "no digit found" in str(answers[10])
 
 
 def test_a_sheet_wholly_in_view_is_found_at_any_angle_and_in_perspective():

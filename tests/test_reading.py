@@ -30,6 +30,7 @@ from tests.photomaker import (
 )
 from tests.scanmaker import (
     ScanStyle,
+    app_drawing,
     decorated,
     draw_page,
     draw_scan,
@@ -822,3 +823,11 @@ def test_a_letter_beside_a_number_leaves_the_reading_not_sure(reader, text, face
     assert alone.text == number and not alone.uncertain
     beside = reader.read(draw_scan(glyph_from_font(text, font), style, np.random.default_rng(0)))
     assert beside.text == number or beside.uncertain, beside.text
+
+
+@pytest.mark.parametrize("text, height", [("747", 120), ("2741", 120), ("305", 400), ("1234567890", 400)])
+def test_a_number_drawn_with_a_paint_apps_pencil_is_read(reader, text, height):
+    # A 1-pixel pencil on a canvas the number fills: the line's crop, a few of the canvas's pixels
+    # to one of its own, lost the strokes between its samples ("747" read "141", "2741" "7141"),
+    # and the "305" was not found at all; nor, on a canvas 4,200 pixels wide, was any of the ink.
+    assert reader.read(app_drawing(text, height)).text == text

@@ -143,6 +143,12 @@ def has_sharp_edges(gray: np.ndarray) -> bool:
     return bool(steps >= 0.25)
 
 
+def one_colour(work: np.ndarray) -> bool:
+    """Whether nine in ten pixels of a picture lie within a grey level of its median: a drawing
+    app's canvas, never paper."""
+    return bool(np.percentile(np.abs(work - np.median(work)), 90) < 1 / 255)
+
+
 def background_window(gray: np.ndarray) -> int:
     """The default width of `ink_strength`'s background filter: a sixth of the picture."""
     return max(9, max(gray.shape) // 6)
@@ -316,6 +322,15 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         # bold 1 (an 8x8 one is a third of the picture wide) was "no digit found". Filter with
         # half the picture's width instead; shading alone would pass for ink at that width.
         strength = ink_strength(bright_ink, max(work.shape) // 2)
+        found = ink_and_faint(strength)
+    if found is None and scale < 0.5 and one_colour(work) and has_sharp_edges(gray):
+        # A hairline (a paint app's 1-pixel pencil) on a canvas many times the working side,
+        # averaged down, fades under the noise floor: grow its ink to the averaging's width first.
+        # Only on an app's canvas of one colour: on paper the darkest grain would grow too.
+        grow = ndimage.minimum_filter if inverted else ndimage.maximum_filter
+        work, _ = shrink(grow(gray, size=round(1 / scale)), work_side)
+        bright_ink = 1.0 - work if inverted else work
+        strength = ink_strength(bright_ink)
         found = ink_and_faint(strength)
     labels, count = ndimage.label(found[0], structure=np.ones((3, 3))) if found is not None else (None, 0)
     stroke = typical_stroke(labels, count) if found is not None else 0.0

@@ -24,6 +24,8 @@ STRAY_WRITING = 0.2   # a crop's piece less of which is the line's own writing m
 UNEVEN_PAPER = 0.15   # a crop whose paper spans more than this (5th to 95th percentile) lies in a shadow's edge
 EDGE_STEP = 0.1       # paper at the picture's edge this far from the picture's median is run on past it
 SLOPE_OVER_INK = 0.3  # paper whose light falls across a crop by this share of the ink's height is levelled
+PEN_CONTRAST = 32  # grey levels over the paper that `pen_share` takes for a row's ink, not its noise
+THIN_PEN = 0.6     # a pen filling less of a crop's pixel than this is drawn bolder for the crop (`line_crop`)
 ASIDE_GROW = 2       # working pixels more round a finger set aside (`foreign_ink`) than round other foreign ink
 
 
@@ -48,14 +50,15 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     coefficients = np.array([cos / k, -(sin + cos * slant) / k, cos * u0 - sin * v0,
                              sin / k, (cos - sin * slant) / k, sin * u0 + cos * v0]) * to_gray
     gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
-    image, shrunk = Image.fromarray(gray), 1
+    image, sampling = Image.fromarray(gray), tuple(coefficients)
     step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
-    if step >= 3:  # shrink first: an affine resampling does not average, and would alias
+    if step >= 2 and pen_share(gray, ink, line, coefficients, size, step) < THIN_PEN:
+        image, sampling = _bolder_and_averaged(gray, ink.inverted, coefficients, size, step)
+    elif step >= 3:  # shrink first: an affine resampling does not average, and would alias
         shrunk = int(step // 1.5)
-        image = image.reduce(shrunk)
+        image, sampling = image.reduce(shrunk), tuple(coefficients / shrunk)
     fill = int(np.median(gray[::7, ::7]))
-    crop = image.transform(size, Image.Transform.AFFINE, tuple(coefficients / shrunk), Image.Resampling.BILINEAR,
-                           fillcolor=fill)
+    crop = image.transform(size, Image.Transform.AFFINE, sampling, Image.Resampling.BILINEAR, fillcolor=fill)
     bright = np.asarray(crop, dtype=np.float32) / 255
     bright = 1.0 - bright if ink.inverted else bright
     if ink.sheet is None:  # (past a sheet's edge lies the desk, dealt with below)
@@ -72,6 +75,69 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
         if off.any() and not off.all():
             bright = np.where(off, np.median(bright[~off]), bright).astype(np.float32)
     return bright, coefficients
+
+
+def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.ndarray, size: tuple[int, int],
+              step: float) -> float:
+    """How much of a crop's pixel the line's pen fills (1 where it fills it or more): the line's own
+    ink (as the line finder found it) along three rows through the middle of a line crop of `size`
+    cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its strongest averaged
+    over a crop pixel's width (`step` pixels of `gray`) against its strongest as it is. The median
+    of the rows' shares; 1 when the rows cross none of the line's ink."""
+    window, _ = _working_window(ink, coefficients, (size[1], size[0]))
+    own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
+    own[1:] |= own[:-1].copy()  # grown by a working pixel each way (a stroke's edge falls either side)
+    own[:-1] |= own[1:].copy()
+    own[:, 1:] |= own[:, :-1].copy()
+    own[:, :-1] |= own[:, 1:].copy()
+    if ink.ruling is not None:  # squared paper's lines are hairlines too, and cross the writing
+        own &= ~ndimage.binary_dilation(ink.ruling[window], iterations=2)
+    a, b, c, d, e, f = coefficients
+    width = max(1, round(step))
+    # A crop pixel's width of rows of `gray` round each of the three, every pixel of `gray` along them.
+    xs = np.arange(0.0, size[0], 1.0 / step)
+    ys = (np.array([0.4, 0.5, 0.6]) * size[1])[:, None] + (np.arange(width) - (width - 1) / 2) / step
+    cols = (a * xs + b * ys[..., None] + c).astype(np.intp)
+    rows = (d * xs + e * ys[..., None] + f).astype(np.intp)
+    inside = (cols >= 0) & (rows >= 0) & (cols < gray.shape[1]) & (rows < gray.shape[0])
+    cols, rows = np.where(inside, cols, 0), np.where(inside, rows, 0)
+    mine = inside & own[np.clip((rows * ink.scale).astype(np.intp) - window[0].start, 0, own.shape[0] - 1),
+                        np.clip((cols * ink.scale).astype(np.intp) - window[1].start, 0, own.shape[1] - 1)]
+    if not mine.any():
+        return 1.0
+    values = gray[rows, cols].astype(np.float32)
+    values = -values if ink.inverted else values
+    values -= float(np.median(values[inside][::5]))
+    shares = []
+    for row, its in zip(values, mine):
+        strongest = float(row[its].max()) if its.any() else 0.0
+        if strongest < PEN_CONTRAST:
+            continue
+        averaged = np.convolve(row.mean(axis=0), np.full(width, 1.0 / width), mode="same")
+        shares.append(min(1.0, float(averaged[its.any(axis=0)].max()) / strongest))
+    return float(np.median(shares)) if shares else 1.0
+
+
+def _bolder_and_averaged(gray: np.ndarray, inverted: bool, coefficients: np.ndarray, size: tuple[int, int],
+                         step: float) -> tuple[Image.Image, tuple[float, ...]]:
+    """The part of the picture under a line crop (`line_crop`) whose pen is thinner than a crop's
+    pixel, its ink grown to half a crop pixel's width and area-averaged to the crop's scale: the
+    crop's samples would fall between the strokes of a hairline pen (an app's 1-pixel pencil on a
+    large canvas) and break them, and the pieces off the line's middle band were lost ("7" read
+    "1"). With the coefficients that sample it as `coefficients` sampled the picture."""
+    a, b, c, d, e, f = coefficients
+    xs = [a * x + b * y + c for x in (0, size[0]) for y in (0, size[1])]
+    ys = [d * x + e * y + f for x in (0, size[0]) for y in (0, size[1])]
+    pad = 2 * step + 2  # room for the bilinear samples at the crop's edge
+    x0, y0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
+    x1, y1 = min(gray.shape[1], int(max(xs) + pad) + 1), min(gray.shape[0], int(max(ys) + pad) + 1)
+    part = gray[y0:y1, x0:x1]
+    grow = ndimage.minimum_filter if inverted else ndimage.maximum_filter  # dark ink grows by the darkest
+    part = grow(part, size=max(2, round(step / 2)))
+    out = (max(1, round((x1 - x0) / step)), max(1, round((y1 - y0) / step)))
+    averaged = Image.fromarray(part).resize(out, Image.Resampling.BOX)
+    sx, sy = out[0] / (x1 - x0), out[1] / (y1 - y0)
+    return averaged, (a * sx, b * sx, (c - x0) * sx, d * sy, e * sy, (f - y0) * sy)
 
 
 def _edge_paper_past_edge(bright: np.ndarray, off: np.ndarray, fill: float, height: int) -> np.ndarray:
