@@ -30,6 +30,7 @@ from tests.photomaker import with_pen  # noqa: E402
 from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
+    app_drawing,
     broad_brush,
     decorated,
     draw_scan,
@@ -288,6 +289,17 @@ def main() -> None:
     bench.pair("on ruled or squared paper photographed 8-25 degrees askew", far_askew, args.max_gap, seed + 48)
     bench.pair("in a box, in an oval or over a line drawn in the writing's pen", drawn_round, args.max_gap, seed + 46)
     bench.pair("a pen or a pencil lying on the paper beside the digit", with_a_pen, args.max_gap, seed + 49)
+
+    def pencil_in_app(rng):  # a paint app's 1-2 pixel pencil on a canvas of 1,200-3,000 pixels;
+        cases, controls = [], []  # the control: the same strokes drawn with a pen a twelfth as broad as they are high
+        for i in range(per):
+            height, steady = int(rng.uniform(1000, 2500)), int(rng.integers(1 << 30))
+            cases.append(app_drawing(str(i % 10), height, 1 + i % 2, i % 4 == 3, np.random.default_rng(steady)))
+            controls.append(app_drawing(str(i % 10), height, height // 12, i % 4 == 3, np.random.default_rng(steady)))
+        return cases, controls, [i % 10 for i in range(per)]
+
+    bench.pair("drawn in a paint app with a 1-2 pixel pencil on a large canvas (strokes drawn by the script, not "
+               "the faces)", pencil_in_app, args.max_gap, seed + 51)
 
     rng = np.random.default_rng(seed + 50)
     chars = [(NOT_DIGITS[i % len(NOT_DIGITS)], fonts[i % len(fonts)]) for i in range(2 * per)]
