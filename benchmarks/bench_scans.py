@@ -290,7 +290,7 @@ def main() -> None:
     bench.pair("in a box, in an oval or over a line drawn in the writing's pen", drawn_round, args.max_gap, seed + 46)
     bench.pair("a pen or a pencil lying on the paper beside the digit", with_a_pen, args.max_gap, seed + 49)
 
-    def pencil_in_app(rng):  # a paint app's 1-2 pixel pencil on a canvas of 1,200-3,000 pixels;
+    def pencil_in_app(rng):  # a paint app's 1-2 pixel pencil, the digit 1,000-2,500 pixels high on its canvas;
         cases, controls = [], []  # the control: the same strokes drawn with a pen a twelfth as broad as they are high
         for i in range(per):
             height, steady = int(rng.uniform(1000, 2500)), int(rng.integers(1 << 30))

@@ -52,7 +52,8 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
     image, sampling = Image.fromarray(gray), tuple(coefficients)
     step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
-    if step >= 2 and pen_share(gray, ink, line, coefficients, size, step) < THIN_PEN:
+    # Not on ruled paper: its lines are hairlines too, and a blank page's, drawn bolder, read as digits.
+    if step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, size, step) < THIN_PEN:
         image, sampling = _bolder_and_averaged(gray, ink.inverted, coefficients, size, step)
     elif step >= 3:  # shrink first: an affine resampling does not average, and would alias
         shrunk = int(step // 1.5)
@@ -80,18 +81,16 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
 def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.ndarray, size: tuple[int, int],
               step: float) -> float:
     """How much of a crop's pixel the line's pen fills (1 where it fills it or more): the line's own
-    ink (as the line finder found it) along three rows through the middle of a line crop of `size`
-    cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its strongest averaged
-    over a crop pixel's width (`step` pixels of `gray`) against its strongest as it is. The median
-    of the rows' shares; 1 when the rows cross none of the line's ink."""
+    ink (as the line finder found it: on unruled paper) in three bands a crop pixel wide through the middle of a line
+    crop of `size` cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its
+    strongest averaged over a crop pixel (`step` by `step` pixels of `gray`) against its strongest
+    as it is. The median of the bands' shares; 1 when they cross none of the line's ink."""
     window, _ = _working_window(ink, coefficients, (size[1], size[0]))
     own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
     own[1:] |= own[:-1].copy()  # grown by a working pixel each way (a stroke's edge falls either side)
     own[:-1] |= own[1:].copy()
     own[:, 1:] |= own[:, :-1].copy()
     own[:, :-1] |= own[:, 1:].copy()
-    if ink.ruling is not None:  # squared paper's lines are hairlines too, and cross the writing
-        own &= ~ndimage.binary_dilation(ink.ruling[window], iterations=2)
     a, b, c, d, e, f = coefficients
     width = max(1, round(step))
     # A crop pixel's width of rows of `gray` round each of the three, every pixel of `gray` along them.
