@@ -81,7 +81,7 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
 def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.ndarray, size: tuple[int, int],
               step: float) -> float:
     """How much of a crop's pixel the line's pen fills (1 where it fills it or more): the line's own
-    ink (as the line finder found it: on unruled paper) in three bands a crop pixel wide through the middle of a line
+    ink (as the line finder found it) in three bands a crop pixel wide through the middle of a line
     crop of `size` cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its
     strongest averaged over a crop pixel (`step` by `step` pixels of `gray`) against its strongest
     as it is. The median of the bands' shares; 1 when they cross none of the line's ink."""
