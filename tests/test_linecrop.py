@@ -58,7 +58,7 @@ def test_a_pens_share_of_a_crop_pixel_tells_a_hairline_from_a_pen():
     shares = []
     for pen in (1, 3, 14):
         ink, line, bright, coefficients, step = cut(app_drawing("747", 400, pen))
-        shares.append(pen_share(ink.gray, ink, line, coefficients, bright.shape[::-1], step))
+        shares.append(pen_share(ink.gray, ink, line, coefficients, bright.shape, step))
     assert shares[0] < 0.2 < shares[1] < THIN_PEN < 0.9 < shares[2]
 
 

@@ -53,8 +53,9 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     image, sampling = Image.fromarray(gray), tuple(coefficients)
     step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
     # Not on ruled paper: its lines are hairlines too, and a blank page's, drawn bolder, read as digits.
-    if step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, size, step) < THIN_PEN:
-        image, sampling = _bolder_and_averaged(gray, ink.inverted, coefficients, size, step)
+    shape = (size[1], size[0])
+    if step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, shape, step) < THIN_PEN:
+        image, sampling = _bolder_and_averaged(gray, ink.inverted, coefficients, shape, step)
     elif step >= 3:  # shrink first: an affine resampling does not average, and would alias
         shrunk = int(step // 1.5)
         image, sampling = image.reduce(shrunk), tuple(coefficients / shrunk)
@@ -71,31 +72,33 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
         # the sheet's edge (a line near it, a crop's margins), it would read as a 1. The line's
         # own writing stays, however near the edge (the sheet's outline is coarse).
         window, grow = _working_window(ink, coefficients, bright.shape)
-        own = ndimage.binary_dilation(np.isin(ink.labels[window], np.asarray(line.components) + 1), iterations=grow)
+        own = ndimage.binary_dilation(_own_in_window(ink, line, window), iterations=grow)
         off = _in_crop(~ink.sheet[window] & ~own, window, coefficients, ink.scale, bright.shape)
         if off.any() and not off.all():
             bright = np.where(off, np.median(bright[~off]), bright).astype(np.float32)
     return bright, coefficients
 
 
-def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.ndarray, size: tuple[int, int],
+def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[int, ...],
               step: float) -> float:
     """How much of a crop's pixel the line's pen fills (1 where it fills it or more): the line's own
     ink (as the line finder found it) in three bands a crop pixel wide through the middle of a line
-    crop of `size` cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its
+    crop of `shape` cut with `coefficients` (`line_crop`), sampled at every pixel of `gray`, its
     strongest averaged over a crop pixel (`step` by `step` pixels of `gray`) against its strongest
     as it is. The median of the bands' shares; 1 when they cross none of the line's ink."""
-    window, _ = _working_window(ink, coefficients, (size[1], size[0]))
-    own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
-    own[1:] |= own[:-1].copy()  # grown by a working pixel each way (a stroke's edge falls either side)
+    window, _ = _working_window(ink, coefficients, shape)
+    own = _own_in_window(ink, line, window)
+    # Grown by a working pixel each way (a stroke's edge falls either side), by shifts: on a line's
+    # window `ndimage.binary_dilation` costs more than the rest of this, on every line.
+    own[1:] |= own[:-1].copy()
     own[:-1] |= own[1:].copy()
     own[:, 1:] |= own[:, :-1].copy()
     own[:, :-1] |= own[:, 1:].copy()
     a, b, c, d, e, f = coefficients
     width = max(1, round(step))
     # A crop pixel's width of rows of `gray` round each of the three, every pixel of `gray` along them.
-    xs = np.arange(0.0, size[0], 1.0 / step)
-    ys = (np.array([0.4, 0.5, 0.6]) * size[1])[:, None] + (np.arange(width) - (width - 1) / 2) / step
+    xs = np.arange(0.0, shape[1], 1.0 / step)
+    ys = (np.array([0.4, 0.5, 0.6]) * shape[0])[:, None] + (np.arange(width) - (width - 1) / 2) / step
     cols = (a * xs + b * ys[..., None] + c).astype(np.intp)
     rows = (d * xs + e * ys[..., None] + f).astype(np.intp)
     inside = (cols >= 0) & (rows >= 0) & (cols < gray.shape[1]) & (rows < gray.shape[0])
@@ -117,7 +120,7 @@ def pen_share(gray: np.ndarray, ink: InkMap, line: TextLine, coefficients: np.nd
     return float(np.median(shares)) if shares else 1.0
 
 
-def _bolder_and_averaged(gray: np.ndarray, inverted: bool, coefficients: np.ndarray, size: tuple[int, int],
+def _bolder_and_averaged(gray: np.ndarray, inverted: bool, coefficients: np.ndarray, shape: tuple[int, ...],
                          step: float) -> tuple[Image.Image, tuple[float, ...]]:
     """The part of the picture under a line crop (`line_crop`) whose pen is thinner than a crop's
     pixel, its ink grown to half a crop pixel's width and area-averaged to the crop's scale: the
@@ -125,8 +128,7 @@ def _bolder_and_averaged(gray: np.ndarray, inverted: bool, coefficients: np.ndar
     large canvas) and break them, and the pieces off the line's middle band were lost ("7" read
     "1"). With the coefficients that sample it as `coefficients` sampled the picture."""
     a, b, c, d, e, f = coefficients
-    xs = [a * x + b * y + c for x in (0, size[0]) for y in (0, size[1])]
-    ys = [d * x + e * y + f for x in (0, size[0]) for y in (0, size[1])]
+    xs, ys = _corners(coefficients, shape)
     pad = 2 * step + 2  # room for the bilinear samples at the crop's edge
     x0, y0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
     x1, y1 = min(gray.shape[1], int(max(xs) + pad) + 1), min(gray.shape[0], int(max(ys) + pad) + 1)
@@ -217,9 +219,8 @@ def foreign_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tu
     if not line.foreign and ink.ruling is None and ink.aside is None:  # most lines: a number alone on plain paper
         return np.zeros(shape, dtype=bool)
     window, grow = _working_window(ink, coefficients, shape)
-    labels = ink.labels[window]
-    own = np.isin(labels, np.asarray(line.components) + 1)
-    other = np.isin(labels, np.asarray(line.foreign, dtype=np.int64) + 1)
+    own = _own_in_window(ink, line, window)
+    other = np.isin(ink.labels[window], np.asarray(line.foreign, dtype=np.int64) + 1)
     if ink.ruling is not None:
         other |= ink.ruling[window]
     aside = ink.aside[window] if ink.aside is not None else None
@@ -251,18 +252,28 @@ def own_ink(ink: InkMap, line: TextLine, coefficients: np.ndarray, shape: tuple[
     """Where, in a line crop of `shape` cut with `coefficients` (`line_crop`), lies the line's own
     writing as the line finder found it at working resolution. Bool, the crop's shape."""
     window, _ = _working_window(ink, coefficients, shape)
-    own = np.isin(ink.labels[window], np.asarray(line.components) + 1)
-    return _in_crop(own, window, coefficients, ink.scale, shape)
+    return _in_crop(_own_in_window(ink, line, window), window, coefficients, ink.scale, shape)
+
+
+def _own_in_window(ink: InkMap, line: TextLine, window: tuple[slice, slice]) -> np.ndarray:
+    """The line's own writing (its components) in the working image's `window`. Bool."""
+    return np.isin(ink.labels[window], np.asarray(line.components) + 1)
+
+
+def _corners(coefficients: np.ndarray, shape: tuple[int, ...]) -> tuple[list[float], list[float]]:
+    """Where the corners of a crop of `shape` cut with `coefficients` lie: (xs, ys)."""
+    a, b, c, d, e, f = coefficients
+    return ([a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])],
+            [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])])
 
 
 def _working_window(ink: InkMap, coefficients: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[slice, slice], int]:
     """The working image's window under a crop, with room to grow its ink by as many working
     pixels as a crop's pixel spans (at least one): a crop of a large line is coarser than the
     working image, and its samples would miss a thin line between them."""
-    a, b, c, d, e, f = np.asarray(coefficients) * ink.scale
-    grow = max(1, math.ceil(math.hypot(a, d)))
-    xs = [a * x + b * y + c for x in (0, shape[1]) for y in (0, shape[0])]
-    ys = [d * x + e * y + f for x in (0, shape[1]) for y in (0, shape[0])]
+    working = np.asarray(coefficients) * ink.scale
+    grow = max(1, math.ceil(math.hypot(working[0], working[3])))
+    xs, ys = _corners(working, shape)
     x0, y0 = max(0, int(min(xs)) - grow - 1), max(0, int(min(ys)) - grow - 1)
     return (slice(y0, int(max(ys)) + grow + 2), slice(x0, int(max(xs)) + grow + 2)), grow
 

@@ -47,11 +47,11 @@ def marks_between_digits(image: np.ndarray) -> bool:
     if len(boxes) < 2:
         return False
     heights = np.array([rows.stop - rows.start for rows, _ in boxes])
-    tall = [k for k, height in enumerate(heights) if height > SIGN * heights.max()]  # the digits' pieces
-    if has_slash(labels, boxes, heights, tall):
+    digit_pieces = [k for k, height in enumerate(heights) if height > SIGN * heights.max()]
+    if has_slash(labels, boxes, heights, digit_pieces):
         return True
     least_blot = BLOT * stroke_width(image > 0.5) ** 2
-    digits = [boxes[k] for k in tall]
+    digits = [boxes[k] for k in digit_pieces]
     top = float(np.median([rows.start for rows, _ in digits]))
     tall = float(np.median([rows.stop for rows, _ in digits])) - top
     first = min(cols.start for _, cols in digits)
