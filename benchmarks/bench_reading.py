@@ -20,7 +20,8 @@ boxes, numbers cropped tight (the first and last digits at the picture's edges),
 and dots of ink over the paper, numbers in pencil, loose-leaf paper with its punched holes, a spiral
 notebook with its binding in view, numbers in chalk on a blackboard, in marker on a whiteboard
 under a glare, in coloured ink or on kraft paper, out of focus, shaken or saved as a hard JPEG,
-sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed.
+numbers drawn in a paint app with a 1-2 pixel pencil, numbers whose digits rise and fall (a hand
+bouncing off its line, old-style figures), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed.
 Targets are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
@@ -82,6 +83,7 @@ from tests.scanmaker import (  # noqa: E402
     joined_glyphs,
     leaning,
     outline_glyph,
+    rising_and_falling,
     tight_crop,
 )
 
@@ -233,6 +235,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
         elif kind == "app":  # drawn in a paint app with its 1-2 pixel pencil, on a canvas the number fills
             cases.append((app_drawing(text, int(rng.uniform(100, 700)), 2 if i % 3 == 2 else 1, i % 4 == 3, rng),
                           text))
+        elif kind == "rising":  # in turn: a hand whose digits bounce off the line, old-style figures
+            cases.append((number_scan(rising_and_falling(text, glyphs, rng, old_style=i % 4 >= 2), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -384,7 +388,9 @@ def main() -> None:
                                 ("ink", "chalk on a blackboard, marker on a whiteboard, red or green ink, kraft paper; "
                                  "out of focus, shaken, a JPEG at quality 5-15", None),
                                 ("app", "numbers drawn in a paint app with a 1-2 pixel pencil, 100-700 pixels high "
-                                 "(strokes drawn by the script, not the faces: the same in every split)", None)):
+                                 "(strokes drawn by the script, not the faces: the same in every split)", None),
+                                ("rising", "numbers whose digits rise and fall: a hand bouncing up to 0.2 of their "
+                                 "height off the line, or old-style figures", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

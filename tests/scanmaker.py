@@ -418,6 +418,40 @@ def joined_glyphs(glyphs: list[np.ndarray], rng: np.random.Generator) -> np.ndar
     return crop_to_ink(np.asarray(canvas, dtype=np.float32))
 
 
+# Old-style figures, as some hands and faces write them: where each digit stands, in shares of
+# the tall digits' height from their top (top, foot); 0, 1 and 2 are as small as lower-case
+# letters.
+OLD_STYLE = {**dict.fromkeys("68", (0.0, 1.0)), **dict.fromkeys("012", (0.35, 1.0)),
+             **dict.fromkeys("34579", (0.35, 1.35))}
+
+
+def rising_and_falling(text: str, glyphs: list[np.ndarray], rng: np.random.Generator, old_style: bool,
+                       bounce: float = 0.2, smallest: float = 0.7) -> np.ndarray:
+    """Digits side by side at heights that do not line up: in old-style figures (`OLD_STYLE`), or,
+    else, as a hand whose digits bounce off the line, each scaled by `smallest`..1 and raised or
+    lowered by up to `bounce` of the tallest digit's height."""
+    height = max(g.shape[0] for g in glyphs)
+    places = []
+    for ch, g in zip(text, glyphs):
+        if old_style:
+            top, foot = OLD_STYLE[ch]
+        else:
+            foot = 1.0 + rng.uniform(-bounce, bounce)
+            top = foot - rng.uniform(smallest, 1.0)
+        size = max(1, int((foot - top) * height))
+        scaled = Image.fromarray(g).resize((max(1, int(g.shape[1] * size / g.shape[0])), size),
+                                           Image.Resampling.BILINEAR)
+        places.append((np.asarray(scaled), int((top + bounce) * height)))
+    gaps = [int(height * rng.uniform(0.12, 0.35)) for _ in glyphs]
+    out = np.zeros((int((1.4 + 2 * bounce) * height) + 2, sum(g.shape[1] for g, _ in places) + sum(gaps)), np.float32)
+    x = 0
+    for (g, top), gap in zip(places, gaps):
+        region = out[top:top + g.shape[0], x:x + g.shape[1]]
+        np.maximum(region, g[:region.shape[0]], out=region)
+        x += g.shape[1] + gap
+    return crop_to_ink(out)
+
+
 def stroke_thickness(glyph: np.ndarray) -> float:
     from scipy import ndimage
 

@@ -41,6 +41,7 @@ from tests.scanmaker import (
     leaning,
     outline_glyph,
     random_style,
+    rising_and_falling,
     tight_crop,
 )
 
@@ -353,6 +354,34 @@ def test_digits_of_a_thin_hand_leaning_far_are_one_line_along_the_writing(text, 
     assert len(lines) == 1 and len(lines[0].components) == len(text)
     if len(text) > 2:  # two digits set the direction only roughly (the line crop stands them upright)
         assert abs(math.degrees(lines[0].angle) + 3.0) < 6
+
+
+def rising_and_falling_number(text: str, face: int, old_style: bool, seed: int, angle: float = 3.0):
+    rng = np.random.default_rng(seed)
+    glyph = rising_and_falling(text, [glyph_from_font(c, handwriting_fonts("dev")[face]) for c in text], rng, old_style,
+                               bounce=0.25)
+    return draw_scan(glyph, ScanStyle(side=800, fill=0.25, angle=angle, noise=0.02, jpeg_quality=85), rng)
+
+
+@pytest.mark.parametrize("text, face, old_style, seed", [("363", 0, True, 3), ("363", 12, True, 87),
+                                                         ("363", 0, False, 3), ("5968", 6, False, 46),
+                                                         ("471", 0, False, 3)])
+def test_digits_that_rise_and_fall_are_one_line_along_the_writing(text, face, old_style, seed):
+    # Old-style figures (a 6 rising over the rest, a 3 hanging below their foot) and a hand whose
+    # digits bounce off the line: the neighbours' directions ran up and down from one digit to
+    # the next, the writing was found 15-27 degrees off, and its digits made two or three lines.
+    lines = find_lines(find_ink(rising_and_falling_number(text, face, old_style, seed), work_side=READ_SIDE))
+    assert len(lines) == 1 and len(lines[0].components) == len(text)
+    if old_style:
+        assert abs(math.degrees(lines[0].angle) + 3.0) < 4
+
+
+@pytest.mark.parametrize("text, face, old_style, seed", [("363", 3, True, 24), ("2739", 6, False, 46),
+                                                         ("5968", 18, False, 130)])
+def test_digits_that_rise_and_fall_are_read_as_one_number(reader, text, face, old_style, seed):
+    # Read "63\n3", "739\n2" and "8\n96\n5", none of them "not sure".
+    reading = reader.read(rising_and_falling_number(text, face, old_style, seed))
+    assert reading.text == text or ("\n" not in reading.text and reading.uncertain)
 
 
 @pytest.mark.parametrize("text, face, lean, angle, seed", [("37", 5, 0.6, 2.0, 15), ("63", 6, 0.7, 6.0, 30),
