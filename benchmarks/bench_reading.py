@@ -21,7 +21,8 @@ and dots of ink over the paper, numbers in pencil, loose-leaf paper with its pun
 notebook with its binding in view, numbers in chalk on a blackboard, in marker on a whiteboard
 under a glare, in coloured ink or on kraft paper, out of focus, shaken or saved as a hard JPEG,
 numbers drawn in a paint app with a 1-2 pixel pencil, numbers whose digits rise and fall (a hand
-bouncing off its line, old-style figures), sheets with 2-5 numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed.
+bouncing off its line, old-style figures), sheets with 2-5 numbers on separate lines (turned
+-45..45 degrees, or by 90 or 180), and speed.
 Targets are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 

@@ -11,7 +11,8 @@ import pytest
 
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
-from digitlab.linefinding import find_lines, frame_sides, typical_height
+from digitlab.linefinding import find_lines, frame_sides
+from digitlab.linerows import typical_height
 from digitlab.reading import READ_SIDE, ctc_best_path, placed_line
 from tests.conftest import clean_scan, dev_face
 from tests.photomaker import (

@@ -8,20 +8,14 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 
-from digitlab.decorations import STICK_WIDTH, long_strokes, nested_pieces, underlines
+from digitlab.decorations import long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
-from digitlab.strokes import principal_axes, principal_direction, stroke_width, turned
+from digitlab.linerows import PEN_HEIGHT, along_centres, band_height, by_band, no_written_one, rows_at, straight
+from digitlab.strokes import stroke_width, turned
 
-# A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
-# stroke half again as tall is no 1. One leaning far is a sheared hand's, no taller across the
-# writing than its digits (a pen lying so measured 1.3 times), and one nearer flat than upright
-# is none at all.
-PEN_HEIGHT = 1.5
-LEANING_PEN_HEIGHT = 1.25
 # `refined_angle`: how much neighbouring digits' tops and bottoms lining up weighs beside the
 # projection profile's sharpness (the log of it), and the misalignment, in shares of the digits'
 # height, past which a top or a bottom counts no more (a 6's tall stem, a 9 hanging below the
@@ -30,10 +24,6 @@ LEANING_PEN_HEIGHT = 1.25
 # degrees off (2.8% with these; weights 4-16 and clips 0.15-0.4 did about as well).
 ALIGN_WEIGHT = 8.0
 ALIGN_CLIP = 0.25
-SIGN_HEIGHT = 0.6  # a piece this share of the digits' height or less, within a row's band, is on that row
-# Two rows of digits side by side (none over another) that share this share of the shorter one's
-# height are one line whose digits rise and fall (`staggered_rows_joined`).
-STAGGER_SHARE = 0.25
 
 
 @dataclass
@@ -211,12 +201,14 @@ def find_lines(ink: InkMap) -> list[TextLine]:
         angle = writing_direction(ink, pixels, keep, inner)
     keep = [i for i in keep if i not in under] or keep
     layout = rows_at(pixels, keep, inner, angle)
-    if layout.staggered and len(layout.big) >= 3:
+    digits = [i for i in layout.big if i not in layout.pens]
+    if layout.staggered and len(digits) >= 3:
         # Digits that rise and fall lead the neighbours' directions up and down from one to the
         # next: along the digits' centres the writing may be one line, or a narrower one.
-        along = along_centres(pixels, layout.big, angle)
+        along = along_centres(pixels, digits, angle)
         other = rows_at(pixels, keep, inner, along)
-        if len(other.rows) == 1 and (len(layout.rows) > 1 or band_height(other) < band_height(layout)):
+        if len(other.writing) == 1 and set(digits) <= set(other.writing[0]) and (
+                len(layout.writing) > 1 or band_height(other) < band_height(layout)):
             layout, angle = other, along
     extent, typical, dashes, big, rows = layout.extent, layout.typical, layout.dashes, layout.big, layout.rows
     keep = [i for i in keep if i not in dashes]
@@ -259,141 +251,6 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     return lines
 
 
-class RowLayout(NamedTuple):
-    """How a page's pieces lie at one angle: each one's rectangle in the frame of writing, the
-    digits' height, the flat dashes, the pieces as tall as digits (by their centres across the
-    writing), the rows they make, and whether two rows were joined as one line whose digits rise
-    and fall, or two rows' bands overlap (the angle may be one digit's rise to the next)."""
-
-    extent: dict[int, tuple[float, float, float, float]]
-    typical: float
-    dashes: set[int]
-    big: list[int]
-    rows: list[list[int]]
-    staggered: bool
-
-
-def rows_at(pixels: dict, keep: list[int], inner: set[int], angle: float) -> RowLayout:
-    """The rows of pieces (`keep`, less `inner` rings, which join the rows later as small pieces
-    do) across the writing at `angle`: each piece as tall as a digit joins the first row whose
-    middle lies within half a digit's height of its own (the rows joined again where their digits
-    rise and fall, `staggered_rows_joined`)."""
-    extent = {i: turned_extent(pixels[i], angle) for i in keep}
-    typical = typical_height(pixels, extent, [i for i in keep if i not in inner])
-    # Flat dashes (a ruled line's remnant, an underline) are never digits.
-    dashes = {i for i in keep if extent[i][3] - extent[i][2] < 0.3 * typical
-              and extent[i][1] - extent[i][0] > 2 * typical}
-    big = sorted((i for i in keep if i not in dashes and extent[i][3] - extent[i][2] >= 0.45 * typical
-                  and i not in inner), key=lambda i: (extent[i][2] + extent[i][3]) / 2)
-    rows: list[list[int]] = []
-    for i in big:
-        centre = (extent[i][2] + extent[i][3]) / 2
-        for row in rows:
-            row_centre = statistics.median((extent[j][2] + extent[j][3]) / 2 for j in row)
-            if abs(centre - row_centre) < 0.5 * typical:
-                row.append(i)
-                break
-        else:
-            # A short piece by a row's band, as a small piece is (below), is a sign written on the
-            # row (a comma's tail reaches down past the digits' foot), not a line of its own.
-            held = by_band(rows, extent, typical, centre)
-            if held and extent[i][3] - extent[i][2] < SIGN_HEIGHT * typical:
-                held[0].append(i)
-            else:
-                rows.append([i])
-    joined = staggered_rows_joined(rows, extent, typical)
-    bands = [(min(extent[j][2] for j in row), max(extent[j][3] for j in row)) for row in joined]
-    overlapping = any(min(a[1], b[1]) > max(a[0], b[0]) for k, a in enumerate(bands) for b in bands[k + 1:])
-    return RowLayout(extent, typical, dashes, big, joined, overlapping or len(joined) < len(rows))
-
-
-def band_height(layout: RowLayout) -> float:
-    """How far across the writing the digits of a layout's first row reach."""
-    row = layout.rows[0]
-    return max(layout.extent[j][3] for j in row) - min(layout.extent[j][2] for j in row)
-
-
-def by_band(rows: list[list[int]], extent: dict[int, tuple[float, float, float, float]], typical: float,
-            centre: float) -> list[list[int]]:
-    """The rows whose band (a fifth of the digits' height wider each way) holds `centre`."""
-    return [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
-            <= max(extent[j][3] for j in row) + 0.2 * typical]
-
-
-def turned_extent(piece: tuple[np.ndarray, np.ndarray], angle: float) -> tuple[float, float, float, float]:
-    """A piece's rectangle (u0, u1, v0, v1) in the frame of writing at `angle`."""
-    u, v = turned(*piece, angle)
-    return float(u.min()), float(u.max()) + 1, float(v.min()), float(v.max()) + 1
-
-
-def staggered_rows_joined(rows: list[list[int]], extent: dict[int, tuple[float, float, float, float]],
-                          typical: float) -> list[list[int]]:
-    """`rows` with any two that make one line of digits rising and falling joined. Old-style
-    figures (a 6 or an 8 rising over the rest, a 3, 4, 5, 7 or 9 hanging below their foot) and a
-    hand whose digits bounce off the line put the digits of one number at heights further apart
-    than half theirs, and the row finder made two lines of them, read apart and out of order. Two
-    rows are one when their bands share over STAGGER_SHARE of the shorter one's height and their
-    digits stand side by side, within a digit's height of each other and none over another: two
-    lines of writing stand one over the other."""
-    rows = [list(row) for row in rows]
-
-    def band(row: list[int]) -> tuple[float, float]:
-        return min(extent[j][2] for j in row), max(extent[j][3] for j in row)
-
-    def side_by_side(a: list[int], b: list[int]) -> bool:
-        for i in a:
-            for j in b:
-                overlap = min(extent[i][1], extent[j][1]) - max(extent[i][0], extent[j][0])
-                if overlap > 0.3 * min(extent[i][1] - extent[i][0], extent[j][1] - extent[j][0]):
-                    return False
-        gaps = [max(extent[i][0] - extent[j][1], extent[j][0] - extent[i][1]) for i in a for j in b]
-        return min(gaps) < typical
-
-    def one_line(a: list[int], b: list[int]) -> bool:
-        (top_a, foot_a), (top_b, foot_b) = band(a), band(b)
-        shared = min(foot_a, foot_b) - max(top_a, top_b)
-        return shared > STAGGER_SHARE * min(foot_a - top_a, foot_b - top_b) and side_by_side(a, b)
-
-    joined = True
-    while joined:
-        joined = False
-        pairs = [(a, b) for a in range(len(rows)) for b in range(a + 1, len(rows))]
-        for a, b in pairs:
-            if one_line(rows[a], rows[b]):
-                rows[a] += rows.pop(b)
-                joined = True
-                break
-    return rows
-
-
-def along_centres(pixels: dict, pieces: list[int], angle: float) -> float:
-    """The direction of a line of digits that rise and fall, for which the neighbours' directions
-    (`writing_angle`) run up and down from one digit to the next, and `refined_angle` lines up
-    neighbours that do not line up: the principal axis of the digits' centres, in the sense
-    nearer `angle`."""
-    centres = np.array([(pixels[j][0].mean(), pixels[j][1].mean()) for j in pieces])
-    along = principal_direction(centres[:, 0], centres[:, 1])
-    return along + math.pi * round((angle - along) / math.pi)
-
-
-def straight(piece: tuple[np.ndarray, np.ndarray]) -> bool:
-    """Whether a piece's (xs, ys) make one straight stroke (a pen, a 1, a ruled line's stub)."""
-    along, across = principal_axes(*piece)
-    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
-
-
-def typical_height(pixels: dict, extent: dict[int, tuple[float, float, float, float]], pieces: list[int]) -> float:
-    """The digits' height: the median of the pieces of fair size beside the tallest. The tallest
-    is no measure when it is a straight stick over twice as tall as the next (a pen lying by the
-    number: its digits were all small pieces, and the number read as the pen alone, "1")."""
-    heights = np.array([extent[i][3] - extent[i][2] for i in pieces])
-    order = np.argsort(heights)
-    tallest = float(heights[order[-1]])
-    if len(pieces) > 1 and tallest > 2 * heights[order[-2]] and straight(pixels[pieces[order[-1]]]):
-        tallest = float(heights[order[-2]])
-    return float(np.median(heights[heights >= 0.4 * tallest]))
-
-
 def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[float, float, float, float]],
                 tall: set[int]) -> set[int]:
     """The pieces of lines that are one straight stroke, beside lines of other writing, that no
@@ -411,14 +268,8 @@ def lone_sticks(lines: list[TextLine], pixels: dict, extent: dict[int, tuple[flo
     if not alone or not others:
         return set()
     usual = float(np.median(others))
-    pens = set()
-    for j, line in alone.items():
-        # How far the stroke leans from upright across the writing (axial: 0 to 90 degrees).
-        lean = abs((principal_direction(*pixels[j]) - line.angle) % math.pi - math.pi / 2)
-        tall_for = PEN_HEIGHT if lean < math.radians(25) else LEANING_PEN_HEIGHT if lean < math.pi / 4 else 0.0
-        if extent[j][3] - extent[j][2] >= tall_for * usual:
-            pens.update(line.components)
-    return pens
+    return {i for j, line in alone.items() if no_written_one(pixels[j], extent[j], line.angle, usual)
+            for i in line.components}
 
 
 def frame_sides(members: list[int], extent: dict[int, tuple[float, float, float, float]]) -> set[int]:
