@@ -206,9 +206,9 @@ def find_lines(ink: InkMap) -> list[TextLine]:
         # Digits that rise and fall lead the neighbours' directions up and down from one to the
         # next: along the digits' centres the writing may be one line, or a narrower one.
         along = along_centres(pixels, digits, angle)
-        other = rows_at(pixels, keep, inner, along)
+        other = rows_at(pixels, keep, inner, along, pens_in_one_row=True)
         if len(other.writing) == 1 and set(digits) <= set(other.writing[0]) and (
-                len(layout.writing) > 1 or band_height(other) < band_height(layout)):
+                len(layout.writing) != 1 or band_height(other) < band_height(layout)):
             layout, angle = other, along
     extent, typical, dashes, big, rows = layout.extent, layout.typical, layout.dashes, layout.big, layout.rows
     keep = [i for i in keep if i not in dashes]
