@@ -19,7 +19,7 @@ def test_two_lines_one_over_the_other_stay_two_rows():
 def test_rows_far_apart_along_the_writing_or_sharing_little_height_stay_apart():
     far = {0: (0, 25, 0, 40), 1: (120, 145, 14, 54)}  # two numbers on a row, the right one lower
     assert staggered_rows_joined([[0], [1]], far, TYPICAL, set()) == [[0], [1]]
-    apart = {0: (0, 25, 0, 40), 1: (32, 57, 28, 68)}  # a quarter of their height shared
+    apart = {0: (0, 25, 0, 40), 1: (32, 57, 28, 68)}  # three tenths of their height shared
     assert staggered_rows_joined([[0], [1]], apart, TYPICAL, set()) == [[0], [1]]
 
 
