@@ -149,6 +149,12 @@ def one_colour(work: np.ndarray) -> bool:
     return bool(np.percentile(np.abs(work - np.median(work)), 90) < 1 / 255)
 
 
+def grown_ink(gray: np.ndarray, inverted: bool, size: int) -> np.ndarray:
+    """`gray` with its ink grown `size` pixels wide: each pixel the darkest round it where the ink
+    is dark on light paper (`inverted`, as `InkMap` says it), the lightest where it is light."""
+    return (ndimage.minimum_filter if inverted else ndimage.maximum_filter)(gray, size=size)
+
+
 def background_window(gray: np.ndarray) -> int:
     """The default width of `ink_strength`'s background filter: a sixth of the picture."""
     return max(9, max(gray.shape) // 6)
@@ -327,8 +333,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         # A hairline (a paint app's 1-pixel pencil) on a canvas many times the working side,
         # averaged down, fades under the noise floor: grow its ink to the averaging's width first.
         # Only on an app's canvas of one colour: on paper the darkest grain would grow too.
-        grow = ndimage.minimum_filter if inverted else ndimage.maximum_filter
-        work, _ = shrink(grow(gray, size=round(1 / scale)), work_side)
+        work, _ = shrink(grown_ink(gray, inverted, round(1 / scale)), work_side)
         bright_ink = 1.0 - work if inverted else work
         strength = ink_strength(bright_ink)
         found = ink_and_faint(strength)

@@ -13,7 +13,7 @@ from PIL import Image
 from scipy import ndimage
 
 from digitlab.boxrows import box_walls
-from digitlab.ink import InkMap, paper_level
+from digitlab.ink import InkMap, grown_ink, paper_level
 from digitlab.linefinding import TextLine
 from digitlab.ruling import long_runs
 from digitlab.threshold import threshold_ink
@@ -132,9 +132,7 @@ def _bolder_and_averaged(gray: np.ndarray, inverted: bool, coefficients: np.ndar
     pad = 2 * step + 2  # room for the bilinear samples at the crop's edge
     x0, y0 = max(0, int(min(xs) - pad)), max(0, int(min(ys) - pad))
     x1, y1 = min(gray.shape[1], int(max(xs) + pad) + 1), min(gray.shape[0], int(max(ys) + pad) + 1)
-    part = gray[y0:y1, x0:x1]
-    grow = ndimage.minimum_filter if inverted else ndimage.maximum_filter  # dark ink grows by the darkest
-    part = grow(part, size=max(2, round(step / 2)))
+    part = grown_ink(gray[y0:y1, x0:x1], inverted, max(2, round(step / 2)))
     out = (max(1, round((x1 - x0) / step)), max(1, round((y1 - y0) / step)))
     averaged = Image.fromarray(part).resize(out, Image.Resampling.BOX)
     sx, sy = out[0] / (x1 - x0), out[1] / (y1 - y0)

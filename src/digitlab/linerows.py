@@ -81,23 +81,27 @@ def rows_at(pixels: dict, keep: list[int], inner: set[int], angle: float, pens_i
     pens = {i for i in big if straight(pixels[i]) and no_written_one(pixels[i], extent[i], angle, typical)
             } if len(rows) > 1 or pens_in_one_row else set()
     joined = staggered_rows_joined(rows, extent, typical, pens)
-    bands = [(min(extent[j][2] for j in row), max(extent[j][3] for j in row)) for row in joined
-             if not pens.intersection(row)]
+    bands = [row_band(row, extent) for row in joined if not pens.intersection(row)]
     overlapping = any(min(a[1], b[1]) > max(a[0], b[0]) for k, a in enumerate(bands) for b in bands[k + 1:])
     return RowLayout(extent, typical, dashes, big, joined, overlapping or len(joined) < len(rows), pens)
 
 
 def band_height(layout: RowLayout) -> float:
     """How far across the writing the digits of a layout's one row of writing reach."""
-    row = layout.writing[0]
-    return max(layout.extent[j][3] for j in row) - min(layout.extent[j][2] for j in row)
+    top, foot = row_band(layout.writing[0], layout.extent)
+    return foot - top
+
+
+def row_band(row: list[int], extent: dict[int, tuple[float, float, float, float]]) -> tuple[float, float]:
+    """How far across the writing a row's pieces reach: (top, foot)."""
+    return min(extent[j][2] for j in row), max(extent[j][3] for j in row)
 
 
 def by_band(rows: list[list[int]], extent: dict[int, tuple[float, float, float, float]], typical: float,
             centre: float) -> list[list[int]]:
     """The rows whose band (a fifth of the digits' height wider each way) holds `centre`."""
-    return [row for row in rows if min(extent[j][2] for j in row) - 0.2 * typical <= centre
-            <= max(extent[j][3] for j in row) + 0.2 * typical]
+    return [row for row in rows if (band := row_band(row, extent))[0] - 0.2 * typical <= centre
+            <= band[1] + 0.2 * typical]
 
 
 def turned_extent(piece: tuple[np.ndarray, np.ndarray], angle: float) -> tuple[float, float, float, float]:
@@ -117,9 +121,6 @@ def staggered_rows_joined(rows: list[list[int]], extent: dict[int, tuple[float, 
     lines of writing stand one over the other), and neither holds one of `pens`."""
     rows = [list(row) for row in rows]
 
-    def band(row: list[int]) -> tuple[float, float]:
-        return min(extent[j][2] for j in row), max(extent[j][3] for j in row)
-
     def side_by_side(a: list[int], b: list[int]) -> bool:
         for i in a:
             for j in b:
@@ -132,7 +133,7 @@ def staggered_rows_joined(rows: list[list[int]], extent: dict[int, tuple[float, 
     def one_line(a: list[int], b: list[int]) -> bool:
         if pens.intersection(a + b):
             return False
-        (top_a, foot_a), (top_b, foot_b) = band(a), band(b)
+        (top_a, foot_a), (top_b, foot_b) = row_band(a, extent), row_band(b, extent)
         shared = min(foot_a, foot_b) - max(top_a, top_b)
         return shared > STAGGER_SHARE * max(foot_a - top_a, foot_b - top_b) and side_by_side(a, b)
 
