@@ -21,8 +21,8 @@ and dots of ink over the paper, numbers in pencil, loose-leaf paper with its pun
 notebook with its binding in view, numbers in chalk on a blackboard, in marker on a whiteboard
 under a glare, in coloured ink or on kraft paper, out of focus, shaken or saved as a hard JPEG,
 numbers drawn in a paint app with a 1-2 pixel pencil, numbers whose digits rise and fall (a hand
-bouncing off its line, old-style figures), sheets with 2-5 numbers on separate lines (turned
--45..45 degrees, or by 90 or 180), and speed.
+bouncing off its line, old-style figures), numbers written narrow (condensed), sheets with 2-5
+numbers on separate lines (turned -45..45 degrees, or by 90 or 180), and speed.
 Targets are options; each is printed as met / missed, and the script exits 1 when one is missed.
 """
 
@@ -72,6 +72,7 @@ from tests.scanmaker import (  # noqa: E402
     DECORATIONS,
     ScanStyle,
     app_drawing,
+    condensed,
     decorated,
     draw_page,
     draw_scan,
@@ -238,6 +239,8 @@ def make_cases(kind: str, fonts: list[Path], mnist, n: int, seed: int) -> list[t
                           text))
         elif kind == "rising":  # in turn: a hand whose digits bounce off the line, old-style figures
             cases.append((number_scan(rising_and_falling(text, glyphs, rng, old_style=i % 4 >= 2), rng), text))
+        elif kind == "condensed":  # written narrow, as in a narrow column: a third to a half of the usual width
+            cases.append((number_scan(condensed(join_glyphs(glyphs, rng), rng), rng), text))
         else:  # slanted: the line written at 15-45 degrees up or down
             angle = float(rng.uniform(15, 45) * rng.choice([-1, 1]))
             cases.append((number_scan(join_glyphs(glyphs, rng), rng, angle=angle), text))
@@ -391,7 +394,9 @@ def main() -> None:
                                 ("app", "numbers drawn in a paint app with a 1-2 pixel pencil, 100-700 pixels high "
                                  "(strokes drawn by the script, not the faces: the same in every split)", None),
                                 ("rising", "numbers whose digits rise and fall: a hand bouncing up to 0.2 of their "
-                                 "height off the line, or old-style figures", None)):
+                                 "height off the line, or old-style figures", None),
+                                ("condensed", "numbers written narrow (condensed): squeezed to 0.35-0.55 of their "
+                                 "width, the pen as broad", None)):
         if kind in ("180", "90"):  # the first row's images, turned
             turns = [180] if kind == "180" else [90, -90]
             cases = [(image.rotate(turns[i % len(turns)], expand=True), text) for i, (image, text) in enumerate(plain)]

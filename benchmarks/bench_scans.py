@@ -32,6 +32,7 @@ from tests.scanmaker import (  # noqa: E402
     ScanStyle,
     app_drawing,
     broad_brush,
+    condensed,
     decorated,
     draw_scan,
     glyph_from_font,
@@ -300,6 +301,14 @@ def main() -> None:
 
     bench.pair("drawn in a paint app with a 1-2 pixel pencil on a large canvas (strokes drawn by the script, not "
                "the faces)", pencil_in_app, args.max_gap, seed + 51)
+
+    def narrow(rng):  # written narrow, as in a narrow column or a condensed hand: 0.35-0.55 of the usual width
+        glyphs = font_and_mnist_glyphs(fonts, per, rng)
+        return ([plain_scan(condensed(g, rng), rng) for g, _ in glyphs], [plain_scan(g, rng) for g, _ in glyphs],
+                [d for _, d in glyphs])
+
+    bench.pair("written narrow (condensed): 0.35-0.55 of the usual width, the pen as broad", narrow, args.max_gap,
+               seed + 52)
 
     rng = np.random.default_rng(seed + 50)
     chars = [(NOT_DIGITS[i % len(NOT_DIGITS)], fonts[i % len(fonts)]) for i in range(2 * per)]

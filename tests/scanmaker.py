@@ -460,6 +460,22 @@ def stroke_thickness(glyph: np.ndarray) -> float:
     return 2 * mask.sum() / max(boundary, 1)
 
 
+def condensed(glyph: np.ndarray, rng: np.random.Generator, narrowest: float = 0.35, widest: float = 0.55
+              ) -> np.ndarray:
+    """Writing drawn narrow, as a hand filling a narrow column draws it (or a condensed face such
+    as Amatic SC, whose digits are a quarter to a third as wide as high): squeezed sideways to
+    `narrowest`-`widest` of its width, the pen as broad as before."""
+    from scipy import ndimage
+
+    factor = rng.uniform(narrowest, widest)
+    height, width = glyph.shape
+    narrow = np.asarray(Image.fromarray(glyph).resize((max(1, round(width * factor)), height),
+                                                      Image.Resampling.BILINEAR))
+    # The squeeze thinned the upright strokes: grown back sideways to the pen's breadth.
+    grow = int(round(stroke_thickness(glyph) * (1 - factor)))
+    return ndimage.grey_dilation(narrow, size=(1, grow + 1)) if grow > 0 else narrow
+
+
 @dataclass
 class Page:
     image: Image.Image

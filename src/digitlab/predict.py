@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # reading pulls in the page pipeline, which `predict` alone d
     from digitlab.reading import PageReading
 
 UNCERTAIN_BELOW = 0.6  # "not sure" under this confidence, for models without a calibrated threshold
+# How sure the widened view of a narrow "1" must be of another digit for the 1 to be "not sure".
+WIDENED_SURE = 0.9
 
 
 @dataclass
@@ -234,8 +236,18 @@ class Predictor:
 
     def _prediction(self, name: str, scan: ScanDigit, probabilities: np.ndarray) -> Prediction:
         """The model's answer for a scan's digit; "not sure" too where digit-sized ink beside it
-        was left out, since the picture may then be a number, and the digit only one of it."""
+        was left out, since the picture may then be a number, and the digit only one of it.
+
+        A narrow digit read as a 1 is read widened too (`ScanDigit.widened`), and "not sure" where
+        that view is surely another digit: in MNIST form a condensed 4 or 8 (a third as wide as
+        high) is a sliver the model takes for a 1. The answer stays the 1: a real 1 drawn with a
+        wobble reads, widened, as a 3 as surely, and real 1s are by far the more common."""
         prediction = self._answer(name, scan.image, probabilities)
+        if prediction.label == "1" and scan.widened is not None and not prediction.uncertain:
+            wide = self._answer(name, scan.widened, self.scan_probabilities(scan.widened[None])[0])
+            # Not for a 7: a 1 with a flag, widened, is one.
+            if wide.label not in ("1", "7", NOT_A_DIGIT) and wide.confidence > WIDENED_SURE:
+                prediction = replace(prediction, uncertain=True)
         return replace(prediction, uncertain=True, others_beside=True) if scan.others_beside else prediction
 
     def _other_polarity(self, source: ImageSource, name: str, deskew: bool) -> Prediction | None:

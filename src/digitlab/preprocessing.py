@@ -43,6 +43,7 @@ HOLDING_SHARE = 0.75
 T = TypeVar("T")
 PEN_WRITING = 3.0  # beside a pen, a piece of writing is this many strokes long or more (`pens_aside`)
 PEN_CROSSING = 0.02  # a pen has the writing on one side of it, all but this share (`pens_aside`)
+NARROWEST = 0.5  # a digit narrower than this share of its height is also read widened to it (`widened`)
 BESIDE_AREA = 0.15  # a piece beside the digit this share of its area or more may be another digit (`digits_beside`)
 
 
@@ -308,6 +309,7 @@ def normalize_scan(source: ImageSource, name: str | None = None, deskew: bool = 
 class ScanDigit:
     image: np.ndarray    # uint8 28x28, MNIST form
     others_beside: bool  # ink the size of a digit left out beside it (`digits_beside`): maybe a number
+    widened: np.ndarray | None = None  # the digit widened, where it is narrow (`widened`)
 
 
 def scan_digit(source: ImageSource, name: str | None = None, deskew: bool = False,
@@ -317,8 +319,25 @@ def scan_digit(source: ImageSource, name: str | None = None, deskew: bool = Fals
     drawn = drawn_pieces(ink)
     components = main_digit_components(ink, drawn)
     box = box_in_original(ink, components)
-    return ScanDigit(render_mnist(outline_inside(digit_mask(ink, components, box)), deskew=deskew),
-                     digits_beside(ink, components, drawn))
+    mask = outline_inside(digit_mask(ink, components, box))
+    return ScanDigit(render_mnist(mask, deskew=deskew), digits_beside(ink, components, drawn),
+                     widened(mask, deskew=deskew))
+
+
+def widened(mask: np.ndarray, deskew: bool = False) -> np.ndarray | None:
+    """A digit narrower than NARROWEST of its height, stretched sideways to it, in MNIST form; None
+    for any other. MNIST form keeps a digit's proportions, so a condensed hand's 0, 4 or 8 (a third
+    as wide as high, as in a narrow column) comes out a sliver, its counters closed, which the
+    model reads as a 1; widened, its shape shows again."""
+    if not mask.any():
+        return None
+    mask = crop_to_ink(mask)
+    height, width = mask.shape
+    if width >= NARROWEST * height:
+        return None
+    wide = Image.fromarray(mask.astype(np.uint8) * 255).resize((round(NARROWEST * height), height),
+                                                             Image.Resampling.BILINEAR)
+    return render_mnist(np.asarray(wide) > 127, deskew=deskew)
 
 
 # Below this many images a pool of worker processes costs more to start than it saves.
