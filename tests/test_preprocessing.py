@@ -767,4 +767,5 @@ def test_real_ones_stay_sure_however_narrow(mnist5k):
     ones += [clean_scan(condensed(glyph_from_font("1", face), np.random.default_rng(0), 0.35, 0.35), fill=0.4)
              for face in faces]
     answers = predictor.predict(ones)
-    assert sum(a.digit == 1 and not a.uncertain for a in answers) >= len(answers) - 1  # one MNIST 1 was so before
+    # One of the MNIST 1s was not read surely before the widened view either.
+    assert sum(a.digit == 1 and not a.uncertain for a in answers) >= len(answers) - 1

@@ -245,7 +245,7 @@ class Predictor:
         prediction = self._answer(name, scan.image, probabilities)
         if prediction.label == "1" and scan.widened is not None and not prediction.uncertain:
             wide = self._answer(name, scan.widened, self.scan_probabilities(scan.widened[None])[0])
-            # Not for a 7: a 1 with a flag, widened, is one.
+            # Not for a 7: a 1 with a flag, widened, has a 7's shape.
             if wide.label not in ("1", "7", NOT_A_DIGIT) and wide.confidence > WIDENED_SURE:
                 prediction = replace(prediction, uncertain=True)
         return replace(prediction, uncertain=True, others_beside=True) if scan.others_beside else prediction
