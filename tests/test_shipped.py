@@ -31,6 +31,7 @@ def test_the_shipped_line_reader_loads_and_reads():
     with safe_open(str(path), framework="pt") as f:
         metadata = f.metadata()
     assert json.loads(metadata["recipe"])["task"] == "lines" and metadata["arch"] == "crnn-wide"
+    assert metadata["input"].startswith("float32 (N, 1, 32, W)")
     reading = Reader.load().read(REPO / "examples" / "number-2026.jpg")
     assert reading.text == "2026" and len(reading.digits) == 4
 

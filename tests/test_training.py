@@ -184,6 +184,7 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     assert metrics["n_test"] == TEST_LINES and 0 <= metrics["digit_error_rate"] <= 1
     model, metadata = load_model(tmp_path / "run" / "model.safetensors")
     assert metadata["arch"] == "crnn-wide" and json.loads(metadata["recipe"])["task"] == "lines"
+    assert metadata["input"].startswith("float32 (N, 1, 32, W)")  # a line, not a 28x28 digit
     assert float(metadata["uncertain_below_asking"]) == metrics["uncertain_below_asking"]
     assert 0 <= metrics["test_accuracy_asking"] <= 1 and metrics["digit_model"] == str(shipped_model())
     for name in ("learning_curves.png", "misread_lines.png", "report.html"):
@@ -226,6 +227,7 @@ def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path)
     assert abs(metrics["test_accuracy"] - (metrics["test_upright_kept"] + metrics["test_turned_found"]) / 2) < 1e-9
     _, metadata = load_model(tmp_path / "run" / "model.safetensors")
     assert metadata["arch"] == "orient" and metadata["classes"] == ["upright", "turned"]
+    assert "turned by 180 degrees" in metadata["input"]
     # Calibrated on the validation lines; `read` divides the log-odds by these.
     assert float(metadata["temperature_short"]) == metrics["temperature_short"] > 0
     assert float(metadata["temperature"]) == metrics["temperature"] > 0

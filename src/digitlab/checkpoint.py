@@ -22,7 +22,7 @@ from torch import nn
 from digitlab import __version__
 from digitlab.atomic import atomic_path
 from digitlab.errors import DigitlabError, reason
-from digitlab.models import INPUT_CONTRACT, build_model
+from digitlab.models import build_model, input_contract
 
 FORMAT = "digitlab-1"
 
@@ -71,7 +71,7 @@ def save_model(path: Path, model: nn.Module, arch: str, classes: tuple[str, ...]
     string entries (a calibration, a recipe, metrics)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     metadata = {"format": FORMAT, "arch": arch, "classes": json.dumps(list(classes)),
-                "digitlab_version": __version__, "input": INPUT_CONTRACT, **(extra or {})}
+                "digitlab_version": __version__, "input": input_contract(arch), **(extra or {})}
     write_safetensors(path, tensors, metadata)
 
 

@@ -13,11 +13,6 @@ OPSET = 17
 ONNX_FORMAT = "digitlab-onnx-2"  # 2: the graph takes uint8 images
 
 
-LINE_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits, light ink on black, as "
-                 "digitlab.reading.line_image makes it; logits (N, W / stride, 11): CTC blank, then 0-9")
-ORIENTATION_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits as digitlab.reading.line_image makes "
-                        "it; logits (N, W / stride, 2) per column: upright, turned by 180 degrees (a line's answer "
-                        "is the mean over its columns)")
 # Model metadata that the ONNX file carries over, so onnxruntime answers as PyTorch does.
 CARRIED = ("temperature", "temperature_short", "uncertain_below", "uncertain_below_asking", "recipe", "data")
 
@@ -33,7 +28,7 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
 
     from digitlab.atomic import atomic_path
     from digitlab.checkpoint import load_model
-    from digitlab.models import INPUT_CONTRACT, FromPixels
+    from digitlab.models import FromPixels, input_contract
     from digitlab.runs import MODEL, read_metrics
 
     model_path, out = Path(model_path), Path(out)
@@ -41,13 +36,13 @@ def export_onnx(model_path: str | Path, out: str | Path) -> Path:
         raise DigitlabError(f"--onnx {out}: the file name should end in .onnx.")
     weights = model_path / MODEL if model_path.is_dir() else model_path
     model, metadata = load_model(weights)
+    contract = input_contract(metadata["arch"])
     if metadata["arch"] in LINE_ARCHS + ORIENTATION_ARCHS:
-        contract = LINE_CONTRACT if metadata["arch"] in LINE_ARCHS else ORIENTATION_CONTRACT
         network, example = model.eval(), torch.zeros(1, 1, 32, 96)
         axes = {"image": {0: "batch", 3: "width"}, "logits": {0: "batch", 1: "frames"}}
         extra = {"stride": str(model.stride)}
     else:
-        network, example, contract = FromPixels(model).eval(), torch.zeros(1, 28, 28, dtype=torch.uint8), INPUT_CONTRACT
+        network, example = FromPixels(model).eval(), torch.zeros(1, 28, 28, dtype=torch.uint8)
         axes, extra = {"image": {0: "batch"}, "logits": {0: "batch"}}, {}
     metrics = read_metrics(model_path) if model_path.is_dir() else {}
     metrics = metrics or {"test_accuracy": metadata.get("test_accuracy", ""), "dataset": metadata.get("dataset", "")}

@@ -1,7 +1,8 @@
-"""The networks, and the one input contract between images and them.
+"""The networks, and the input contracts between images and them.
 
-Images are uint8 `(N, 28, 28)` in MNIST form (`INPUT_CONTRACT`); `to_model_input` turns them into
-the float batch `(N, 1, 28, 28)` in [0, 1] that each network takes. A network returns logits
+Digit images are uint8 `(N, 28, 28)` in MNIST form (`INPUT_CONTRACT`); `to_model_input` turns them
+into the float batch `(N, 1, 28, 28)` in [0, 1] that each digit network takes. The line reader and
+the orientation model take lines (`LINE_CONTRACT`, `ORIENTATION_CONTRACT`). A network returns logits
 `(N, C)`; softmax is applied where probabilities are needed, because `nn.CrossEntropyLoss` on
 logits is the numerically stable form of the lab's softmax + CCE.
 """
@@ -13,10 +14,24 @@ from functools import partial
 import torch
 from torch import nn
 
+from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError
 
 INPUT_CONTRACT = ("uint8 (N, 28, 28) in MNIST form: light ink on a black background, the digit scaled "
                   "to fit 20x20 and centred by mass in 28x28 (digitlab.preprocessing.normalize_scan)")
+LINE_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits, light ink on black, as "
+                 "digitlab.reading.line_image makes it; logits (N, W / stride, 11): CTC blank, then 0-9")
+ORIENTATION_CONTRACT = ("float32 (N, 1, 32, W) in [0, 1]: a line of digits as digitlab.reading.line_image makes "
+                        "it; logits (N, W / stride, 2) per column: upright, turned by 180 degrees (a line's answer "
+                        "is the mean over its columns)")
+
+
+def input_contract(arch: str) -> str:
+    """What the network of `arch` takes (and, for the line networks, gives): written into every
+    model file and its ONNX export."""
+    if arch in LINE_ARCHS:
+        return LINE_CONTRACT
+    return ORIENTATION_CONTRACT if arch in ORIENTATION_ARCHS else INPUT_CONTRACT
 
 
 def to_model_input(images: torch.Tensor) -> torch.Tensor:
