@@ -68,6 +68,19 @@ def test_hollow_lettering_keeps_only_the_edge_of_a_bold_stroke(face):
     assert holes.sum() > 0.3 * outline.sum()  # the stroke's inside is empty
 
 
+def test_narrowed_writing_is_squeezed_sideways_with_the_pen_as_broad(face):
+    from digitlab.strokes import stroke_width
+
+    ink = synth.glyph_ink("0", face) > 0.5
+    width = np.ptp(np.flatnonzero(ink.any(axis=0))) + 1
+    for seed in range(5):
+        narrow = synth.narrowed(ink, np.random.default_rng(seed))
+        assert narrow.shape[0] == ink.shape[0]
+        assert 0.35 * width < np.ptp(np.flatnonzero(narrow.any(axis=0))) + 1 < 0.85 * width
+        assert 0.75 < stroke_width(narrow) / stroke_width(ink) < 1.3
+        assert (ndimage.binary_fill_holes(narrow) & ~narrow).any()  # still a 0, not a bar
+
+
 def test_rendered_digits_are_mnist_form_and_the_same_for_the_same_seed(face):
     images, labels = synth.font_digits([face], variants=3, seed=7)
     again, _ = synth.font_digits([face], variants=3, seed=7)

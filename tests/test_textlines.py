@@ -94,9 +94,27 @@ def test_with_styles_some_ones_get_a_flag_or_a_foot():
     assert 0.15 <= wide_share(styled) <= 0.45  # about STYLED_SHARE of them, never all
 
 
+def test_with_condensed_some_lines_are_written_narrow():
+    rows, cols = np.mgrid[:48, :48]
+    radius = np.hypot(rows - 23.5, cols - 23.5)
+    ring = (radius > 16) & (radius < 22)  # a round 0, as wide as high
+
+    def narrow_share(sources: LineSources) -> float:
+        shares = []
+        for seed in range(150):
+            ink = make_line(sources, np.random.default_rng(seed), 1)[0] > 0.5
+            shares.append(np.ptp(np.flatnonzero(ink.any(axis=0))) / np.ptp(np.flatnonzero(ink.any(axis=1))))
+        return float(np.mean(np.array(shares) < 0.72))
+
+    assert narrow_share(LineSources([[ring]] * 10, [])) == 0.0
+    assert 0.04 <= narrow_share(LineSources([[ring]] * 10, [], condensed=True)) <= 0.3  # some, never all
+
+
 def test_line_sources_name_the_parts_they_take(mnist5k):
     images, labels = mnist5k.train.images[::50].numpy(), mnist5k.train.labels[::50].numpy()
     assert line_sources(["mnist-5k", "styles"], images, labels, []).styles
     assert not line_sources(["mnist-5k"], images, labels, []).styles
-    with pytest.raises(DigitlabError, match="mnist-5k\\+styles\\+fonts"):
+    assert line_sources(["mnist-5k", "condensed"], images, labels, []).condensed
+    assert not line_sources(["mnist-5k", "styles"], images, labels, []).condensed
+    with pytest.raises(DigitlabError, match="mnist-5k\\+styles\\+fonts\\+condensed"):
         line_sources(["mnist-5k", "renders"], images, labels, [])

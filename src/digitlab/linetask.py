@@ -92,11 +92,12 @@ class LineLoader:
 
 
 def line_sources(parts: list[str], images: np.ndarray, labels: np.ndarray, fonts: list[Path]) -> LineSources:
-    unknown = [p for p in parts if p not in ("mnist-5k", "styles", "fonts")]
+    unknown = [p for p in parts if p not in ("mnist-5k", "styles", "fonts", "condensed")]
     if unknown or "mnist-5k" not in parts:
-        raise DigitlabError(f"the line reader learns from mnist-5k, optionally with styles and fonts (data "
-                            f"'mnist-5k+styles+fonts'), not {'+'.join(parts)!r}.")
-    return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [], styles="styles" in parts)
+        raise DigitlabError(f"the line reader learns from mnist-5k, optionally with styles, fonts and condensed "
+                            f"lines (data 'mnist-5k+styles+fonts+condensed'), not {'+'.join(parts)!r}.")
+    return LineSources.from_arrays(images, labels, fonts if "fonts" in parts else [], styles="styles" in parts,
+                                   condensed="condensed" in parts)
 
 
 def split_sources(data: str) -> tuple[LineSources, LineSources, LineSources]:

@@ -126,6 +126,22 @@ def vary_stroke(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
+def narrowed(mask: np.ndarray, rng: np.random.Generator, narrowest: float = 0.4, widest: float = 0.75) -> np.ndarray:
+    """Writing drawn narrow, as condensed faces (Amatic SC's digits are a quarter to a third as
+    wide as high) and hands filling a narrow column draw it: squeezed sideways to
+    `narrowest`-`widest` of its width, the pen as broad as before."""
+    factor = rng.uniform(narrowest, widest)
+    height, width = mask.shape
+    squeezed = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
+        (max(1, round(width * factor)), height), Image.Resampling.BILINEAR)) > 127
+    # The squeeze thinned the upright strokes: grown back sideways to the pen's breadth.
+    radius = int(round(stroke_width(mask) * (1 - factor) / 2))
+    if radius == 0:
+        return squeezed
+    return ndimage.binary_dilation(np.pad(squeezed, ((0, 0), (radius, radius))),
+                                   structure=np.ones((1, 2 * radius + 1), bool))
+
+
 def hollow(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """An outline glyph (as outline fonts and "bubble" lettering draw digits): the stroke made
     bold, then only its edge kept."""

@@ -19,30 +19,32 @@ import torch
 from PIL import Image, ImageDraw
 
 from digitlab.reading import LINE_HEIGHT, line_image
-from digitlab.synth import STYLES, elastic, glyph_ink, random_affine, upscale_mnist, vary_stroke
+from digitlab.synth import STYLES, elastic, glyph_ink, narrowed, random_affine, upscale_mnist, vary_stroke
 
 MAX_DIGITS = 8
 GLYPH_HEIGHT = 36  # digits are composed at about this height, then the line is normalised
 STYLED_SHARE = 0.3  # with styles: the share of composed 1s, 7s and 4s given a style MNIST lacks
+CONDENSED_SHARE = 0.15  # with condensed: the share of lines drawn narrow
 
 
 @dataclass
 class LineSources:
     """Where digit shapes come from: real MNIST digits (as bool masks, by class), font files, and
     whether some MNIST 1s, 7s and 4s are given the styles MNIST lacks (`synth.STYLES`: flag and
-    foot, crossbar, closed top)."""
+    foot, crossbar, closed top), and whether some lines are written narrow (`synth.narrowed`)."""
 
     mnist: list[list[np.ndarray]]
     fonts: list[Path]
     styles: bool = False
+    condensed: bool = False
 
     @classmethod
-    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, fonts: list[Path], styles: bool = False
-                    ) -> LineSources:
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, fonts: list[Path], styles: bool = False,
+                    condensed: bool = False) -> LineSources:
         by_class: list[list[np.ndarray]] = [[] for _ in range(10)]
         for image, label in zip(images, labels):
             by_class[int(label)].append(upscale_mnist(image, factor=2) > 0.4)  # 56 px: ample for GLYPH_HEIGHT
-        return cls(by_class, list(fonts), styles)
+        return cls(by_class, list(fonts), styles, condensed)
 
 
 LENGTHS = np.cumsum([0.08, 0.14, 0.16, 0.16, 0.15, 0.13, 0.1, 0.08])  # 1 to MAX_DIGITS digits
@@ -145,6 +147,8 @@ def make_line(sources: LineSources, rng: np.random.Generator, length: int | None
         mask = font_line(text, sources.fonts[int(rng.integers(len(sources.fonts)))], rng)
     else:
         mask = composed_line(text, sources, rng)
+    if sources.condensed and rng.random() < CONDENSED_SHARE:
+        mask = narrowed(mask, rng)
     ink = random_affine(mask.astype(np.float32), rng, degrees=3.0, shear=0.4, squeeze=(0.8, 1.25))
     if rng.random() < 0.5:
         height = float(ink.shape[0])
