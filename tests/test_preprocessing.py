@@ -330,6 +330,24 @@ def test_a_spiral_notebooks_binding_is_no_ink_but_a_squared_pages_stubs_are_left
     assert binding_row(labels, ndimage.find_objects(labels)) == []
 
 
+def test_a_bindings_holes_with_their_wire_drawn_to_the_edge_go_with_the_row():
+    # Two holes' loops of wire reached the picture's edge: each, with its hole, three times a
+    # hole's height, it stayed, and was read as a line of 1s and 6s above the number.
+    from digitlab.edges import binding_row
+
+    yy, xx = np.mgrid[:256, :256]
+    page = np.zeros((256, 256), dtype=bool)
+    page[40:70, 60:63] = True                                     # a "1" just below the binding
+    for k in range(15):
+        page |= np.hypot(yy - 14, xx - 10 - 16 * k) <= 3
+    for k in (6, 9):
+        page[0:12, 105 + 16 * (k - 6):107 + 16 * (k - 6)] = True  # the wire, from the edge to the hole
+    labels, _ = ndimage.label(page, structure=np.ones((3, 3)))
+    row = binding_row(labels, ndimage.find_objects(labels))
+    assert sorted(row) == sorted(labels[14, 10 + 16 * k] for k in range(15))
+    assert labels[50, 61] not in row
+
+
 @pytest.mark.parametrize("digit, face, seed", [(7, 24, 3), (6, 21, 3)])
 def test_a_digit_on_a_spiral_notebooks_page_is_read_without_its_binding(digit, face, seed):
     # The binding's row of holes was read as the digit ("7" as 6), or left it "not sure".

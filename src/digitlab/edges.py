@@ -238,7 +238,7 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
             near = np.flatnonzero(reach <= BINDING_NEAR * side)
             if len(near) < BINDING_ROW:
                 continue
-            row = _even_row(near, sizes, middles[:, 1 - axis], middles[:, axis], axis)
+            row = _even_row(near, sizes, middles[:, 1 - axis], middles[:, axis], axis, reach)
             if not row:
                 continue
             if areas is None:
@@ -251,10 +251,12 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
     return []
 
 
-def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np.ndarray, axis: int) -> list[int]:
+def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np.ndarray, axis: int,
+              reach: np.ndarray) -> list[int]:
     """Of the pieces `near` an edge, the most that are alike in size to one of them and in line
     with it (their middles within half its size of its own across the edge, give or take a
-    6-degree slope), if they are BINDING_ROW or more and evenly spaced along the edge."""
+    6-degree slope), if they are BINDING_ROW or more and evenly spaced along the edge. `reach`:
+    how far each piece reaches in from the edge."""
     best = np.array([], dtype=np.int64)
     for seed in near:
         alike = np.all(np.abs(sizes[near] - sizes[seed]) <= 0.3 * np.maximum(sizes[near], sizes[seed]) + 1.5, axis=1)
@@ -272,11 +274,13 @@ def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np
     if not np.all((np.abs(steps - np.round(steps)) <= BINDING_EVEN) & (np.round(steps) >= 1)):
         return []
     # Its ends cut by the picture's edge, a hole with more of its wire: in line, on the row's
-    # spacing and at most twice the size of its pieces.
+    # spacing and at most twice the size of its pieces; or, its wire drawn all the way to the
+    # edge, longer, but no further in from the edge than the row (read as a line of 1s and 6s).
     typical = np.median(sizes[best], axis=0)
     steps, last = (along[near] - along[best[0]]) / pitch, (along[best[-1]] - along[best[0]]) / pitch
+    in_band = reach[near] <= reach[best].max() + 1
     more = ((np.abs(steps - np.round(steps)) <= BINDING_EVEN) & (steps > -1.5) & (steps < last + 1.5)
-            & np.all(sizes[near] <= 2 * typical, axis=1)
+            & (sizes[near, 1 - axis] <= 2 * typical[1 - axis]) & ((sizes[near, axis] <= 2 * typical[axis]) | in_band)
             & (np.abs(across[near] - np.median(across[best])) <= typical[axis]))
     return sorted(set(best.tolist()) | set(near[more].tolist()))
 
