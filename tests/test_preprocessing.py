@@ -346,6 +346,16 @@ def test_a_bindings_holes_with_their_wire_drawn_to_the_edge_go_with_the_row():
     row = binding_row(labels, ndimage.find_objects(labels))
     assert sorted(row) == sorted(labels[14, 10 + 16 * k] for k in range(15))
     assert labels[50, 61] not in row
+    # Seen at a slant, the far holes closer together: the last one, with its wire, is still the row's.
+    xs = [10 + 16 * k for k in range(11)] + [170 + 14.5 * k for k in range(1, 5)]
+    page = np.zeros((256, 256), dtype=bool)
+    page[40:70, 60:63] = True
+    for x in xs:
+        page |= np.hypot(yy - 14, xx - x) <= 3
+    page[0:12, round(xs[-1]) - 1:round(xs[-1]) + 1] = True
+    labels, _ = ndimage.label(page, structure=np.ones((3, 3)))
+    row = binding_row(labels, ndimage.find_objects(labels))
+    assert sorted(row) == sorted(labels[14, round(x)] for x in xs)
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 24, 3), (6, 21, 3)])

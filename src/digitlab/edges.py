@@ -276,10 +276,14 @@ def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np
     # Its ends cut by the picture's edge, a hole with more of its wire: in line, on the row's
     # spacing and at most twice the size of its pieces; or, its wire drawn all the way to the
     # edge, longer, but no further in from the edge than the row (read as a line of 1s and 6s).
+    # The spacing is counted from the nearest hole of the row: a binding seen at a slant spaces
+    # its holes a little closer at the far end, and counted from the row's first, a hole at the
+    # other end fell off the pitch.
     typical = np.median(sizes[best], axis=0)
     steps, last = (along[near] - along[best[0]]) / pitch, (along[best[-1]] - along[best[0]]) / pitch
+    apart = np.abs(along[near][:, None] - along[best][None, :]).min(axis=1) / pitch
     in_band = reach[near] <= reach[best].max() + 1
-    more = ((np.abs(steps - np.round(steps)) <= BINDING_EVEN) & (steps > -1.5) & (steps < last + 1.5)
+    more = ((np.abs(apart - np.round(apart)) <= BINDING_EVEN) & (steps > -1.5) & (steps < last + 1.5)
             & (sizes[near, 1 - axis] <= 2 * typical[1 - axis]) & ((sizes[near, axis] <= 2 * typical[axis]) | in_band)
             & (np.abs(across[near] - np.median(across[best])) <= typical[axis]))
     return sorted(set(best.tolist()) | set(near[more].tolist()))
