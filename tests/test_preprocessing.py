@@ -291,6 +291,26 @@ def test_holes_punched_down_a_loose_leaf_sheet_are_not_ink_but_a_bold_digit_clos
     assert punched_holes(labels, ndimage.find_objects(labels)) == []
 
 
+def test_a_bold_last_digit_a_quarter_of_its_width_from_the_one_before_is_no_punched_hole():
+    # A blurred bold 6 at a number's end, closed to a disc 43 pixels wide and 10 from the 5 before
+    # it, went as a hole ("501256" read "50125"): its reach of a quarter of its width was cut to
+    # whole pixels, 10, and writing 10 pixels off was not "within" it.
+    from scipy import ndimage
+
+    from digitlab.edges import punched_holes
+
+    yy, xx = np.mgrid[:240, :260]
+    mask = np.zeros((240, 260), dtype=bool)
+    mask[100:142, 40:46] = True                               # a "1"
+    mask[100:142, 110:116] = True                             # another
+    mask[100:142, 160:166] = True                             # the digit before it
+    six = np.hypot(yy - 121, xx - 197) <= 21                  # the 6, columns 176-218
+    labels, _ = ndimage.label(mask | six, structure=np.ones((3, 3)))
+    assert labels[121, 197] not in punched_holes(labels, ndimage.find_objects(labels))
+    mask[100:142, 160:166] = False                            # the writing 60 pixels off: a hole
+    labels, _ = ndimage.label(mask | six, structure=np.ones((3, 3)))
+    assert punched_holes(labels, ndimage.find_objects(labels)) == [labels[121, 197]]
+
 def test_a_digit_on_loose_leaf_paper_is_read_without_its_punched_holes():
     glyph = glyph_from_font("7", handwriting_fonts("dev")[5])
     scan = np.asarray(draw_scan(glyph, ScanStyle(side=700, fill=0.3, noise=0.02, jpeg_quality=85),

@@ -209,7 +209,7 @@ def punched_holes(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[
     stroke = float(np.median([stroke_width(labels[boxes[j]] == j + 1) for j in writing]))
     holes = []
     for i in discs:
-        (rows, cols), reach = boxes[i], int(HOLE_CLEAR * sides[i].max())
+        (rows, cols), reach = boxes[i], HOLE_CLEAR * sides[i].max()
         near = [j for j in writing if areas[j] >= 0.1 * areas[i]
                 and boxes[j][0].start < rows.stop + reach and rows.start - reach < boxes[j][0].stop
                 and boxes[j][1].start < cols.stop + reach and cols.start - reach < boxes[j][1].stop]
