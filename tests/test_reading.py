@@ -714,6 +714,16 @@ def test_a_number_in_the_lens_dark_corners_is_dark_ink_and_read(reader, text, fa
     assert reader.read(scan).text == text
 
 
+@pytest.mark.parametrize("text, face, seed", [("9066", 16, 91), ("22577", 10, 322)])
+def test_the_lens_dark_corners_are_no_desk_round_a_sheet(reader, text, face, seed):
+    # The light middle that the dark corners leave was taken for a sheet of paper on a desk, and
+    # writing reaching into a dark corner went as desk ("483744" read "83744"). A paper's edge is
+    # a step; the corners fall off smoothly (`ink.edge_step`).
+    scan = phone_photo("vignette", text, face, seed)
+    assert find_ink(scan, work_side=READ_SIDE).sheet is None
+    assert reader.read(scan).text == text
+
+
 @pytest.mark.parametrize("text, face, seed", [("19", 5, 652), ("77", 6, 59), ("22429", 4, 897), ("371", 18, 944)])
 def test_dust_over_the_paper_leaves_the_writings_direction_and_reading_alone(reader, text, face, seed):
     # Specks outnumbering the digits voted, each towards its nearest neighbours, for the writing's
