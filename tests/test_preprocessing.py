@@ -311,6 +311,7 @@ def test_a_bold_last_digit_a_quarter_of_its_width_from_the_one_before_is_no_punc
     labels, _ = ndimage.label(mask | six, structure=np.ones((3, 3)))
     assert punched_holes(labels, ndimage.find_objects(labels)) == [labels[121, 197]]
 
+
 def test_a_digit_on_loose_leaf_paper_is_read_without_its_punched_holes():
     glyph = glyph_from_font("7", handwriting_fonts("dev")[5])
     scan = np.asarray(draw_scan(glyph, ScanStyle(side=700, fill=0.3, noise=0.02, jpeg_quality=85),
@@ -351,8 +352,8 @@ def test_a_spiral_notebooks_binding_is_no_ink_but_a_squared_pages_stubs_are_left
 
 
 def test_a_bindings_holes_with_their_wire_drawn_to_the_edge_go_with_the_row():
-    # Two holes' loops of wire reached the picture's edge: each, with its hole, three times a
-    # hole's height, it stayed, and was read as a line of 1s and 6s above the number.
+    # Two holes' loops of wire reached the picture's edge: each, with its hole, over twice a
+    # hole's height, stayed, and was read as a line of 1s and 6s above the number.
     from digitlab.edges import binding_row
 
     yy, xx = np.mgrid[:256, :256]

@@ -718,9 +718,9 @@ def test_a_number_in_the_lens_dark_corners_is_dark_ink_and_read(reader, text, fa
                                                     ("shadow", "48924", 6, 21), ("shadow", "067", 5, 30)])
 def test_the_lens_dark_corners_or_a_shadow_are_no_desk_round_a_sheet(reader, kind, text, face, seed):
     # The light middle that the dark corners leave was taken for a sheet of paper on a desk, and
-    # writing reaching into a dark corner went as desk ("483744" read "83744"); so was the lit part
-    # of paper half in a soft shadow. A paper's edge is a step; the corners fall off smoothly, and
-    # a soft shadow's edge is soft (`ink.edge_step`).
+    # writing reaching into a dark corner went as desk ("483744" read "83744"). The lit part of
+    # paper half in a soft shadow was taken for one too. A paper's edge is a step; the corners fall
+    # off smoothly, and a soft shadow's edge is soft (`ink.edge_step`).
     scan = phone_photo(kind, text, face, seed)
     assert find_ink(scan, work_side=READ_SIDE).sheet is None
     assert reader.read(scan).text == text
