@@ -265,9 +265,10 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     if in_view and quadrilateral_share(sheet) < QUADRILATERAL:
         return None
     desk = ~ndimage.binary_dilation(sheet, iterations=2)
-    if desk.mean() < 0.05 or small[desk].std() > 0.1 or np.median(small[desk]) > np.median(small[sheet]) - 0.2:
+    if desk.mean() < 0.05 or small[desk].std() > 0.1:
         return None
-    if edge_step(small, sheet, desk) < SHEET_EDGE:
+    contrast = float(np.median(small[sheet]) - np.median(small[desk]))
+    if contrast < 0.2 or edge_step(small, sheet, desk, contrast) < SHEET_EDGE:
         return None
     # A drawing app's bold light digit on its canvas, filled, can be as blocky as a sheet (an 8, a
     # 5); but it and its canvas are each one flat level, where a photo's paper and desk have grain.
@@ -282,18 +283,17 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
         (work.shape[1], work.shape[0]), Image.Resampling.NEAREST)) > 0
 
 
-def edge_step(small: np.ndarray, sheet: np.ndarray, desk: np.ndarray) -> float:
+def edge_step(small: np.ndarray, sheet: np.ndarray, desk: np.ndarray, contrast: float) -> float:
     """How far the picture steps down across a sheet's edge (from the two pixels inside it to the
-    two to four outside; where the picture's edge cuts the sheet, no edge of it), as a share of the
-    sheet's contrast with the desk. A paper's edge is a step; the lens's dark corners (vignetting)
-    fall off smoothly, and the light middle they leave passed for a sheet, writing in a dark corner
-    going as desk."""
+    two to four outside; where the picture's edge cuts the sheet, no edge of it), as a share of
+    `contrast`, the sheet's with the `desk` (all of the picture two pixels or more off the sheet).
+    A paper's edge is a step; the lens's dark corners (vignetting) fall off smoothly, and the light
+    middle they leave passed for a sheet, writing in a dark corner going as desk."""
     rim_in = sheet & ~ndimage.binary_erosion(sheet, iterations=2, border_value=1)
-    rim_out = ndimage.binary_dilation(sheet, iterations=4) & ~ndimage.binary_dilation(sheet, iterations=2)
+    rim_out = ndimage.binary_dilation(sheet, iterations=4) & desk
     if not rim_in.any() or not rim_out.any():
         return 1.0
-    contrast = float(np.median(small[sheet]) - np.median(small[desk]))
-    return float(np.median(small[rim_in]) - np.median(small[rim_out])) / max(contrast, 1e-6)
+    return float(np.median(small[rim_in]) - np.median(small[rim_out])) / contrast
 
 
 def one_level(values: np.ndarray) -> bool:
