@@ -163,3 +163,19 @@ def test_a_row_of_boxes_with_bold_digits_touching_its_top_is_found():
     zero[18:49, 34:57] = digits[18:49, 34:57]
     # The boxes go; so does the part of a bar that the top's line takes in (the rows it spans).
     assert walls[boxes].mean() > 0.9 and walls[digits].mean() < 0.2 and not walls[zero].any()
+
+
+def test_a_row_of_boxes_on_a_ruled_line_whose_thin_top_broke_between_two_digits_is_found():
+    # Drawn on a ruled line, the boxes' bottom goes with the line and their top alone is looked
+    # for apart from it. Thresholded in a small photo's crop, the thin top broke for 3 columns
+    # between two digits, where nothing else is written: no run of the ink's columns was as long
+    # as a line across the row, and each wall read as a 1 ("12" read "17121").
+    digits = written_100(shift=6)
+    boxes = row_of_boxes((240, 64), (8, 56), (26, 78, 130, 182), pen=1)
+    boxes[8, 120:123] = False                                                     # the break
+    mask = digits | boxes
+    mask[56] = True                                                               # the ruled line
+    ruled = np.zeros_like(mask)
+    ruled[55:58] = True
+    walls = box_walls(mask, ruled)
+    assert walls[boxes & ~ruled].mean() > 0.9 and walls[digits].mean() < 0.05

@@ -173,9 +173,10 @@ def box_edges(ys: np.ndarray, xs: np.ndarray, shape: tuple[int, ...], through: b
     if xs.size == 0:
         return [None, None]
     least = 0.7 * (np.ptp(xs) + 1)
-    # A line's columns are columns of ink: where no run of those (but for gaps of a pixel or two)
-    # is long enough, neither is a line (most numbers: the gaps between digits break the run).
-    if _longest_run(np.unique(xs))[0] < least:
+    # A line's columns are columns of ink: where no run of those (but for the gaps that break a
+    # thin line, EDGE_GAP) is long enough, neither is a line (most numbers: the gaps between
+    # digits break the run).
+    if _longest_run(np.unique(xs), EDGE_GAP)[0] < least:
         return [None, None]
     lean = np.rint(BOX_SLOPES[:, None] * (xs - width / 2)).astype(int)
     offset = int(np.abs(lean).max())
