@@ -312,6 +312,25 @@ def test_a_bold_last_digit_a_quarter_of_its_width_from_the_one_before_is_no_punc
     assert punched_holes(labels, ndimage.find_objects(labels)) == [labels[121, 197]]
 
 
+def test_a_digit_in_a_fine_pen_cut_by_the_edge_beside_punched_holes_is_no_stub_of_print():
+    # The holes' discs passed for thick writing, and beside them a 5 in a fine pen cut by the top
+    # edge was under half as thick: it went for the stub of a printed line ("59517" read "9517").
+    from digitlab.ink import find_ink
+
+    image = Image.new("L", (300, 300), 225)
+    draw = ImageDraw.Draw(image)
+    for y in (60, 150, 240):
+        draw.ellipse([(8, y - 15), (38, y + 15)], fill=45)       # the holes, the desk dark through them
+    for x in (120, 160, 200):
+        draw.line([(x, 120), (x, 180)], fill=30, width=3)        # three 1s
+    draw.line([(236, 0), (262, 0), (244, 50)], fill=30, width=3)  # a 7 cut by the top edge
+    ink = find_ink(image)
+    scale = ink.mask.shape[0] / 300
+    seven = ink.mask[: int(50 * scale), int(230 * scale):int(268 * scale)]
+    assert seven.sum() > 0.8 * 76 * 3 * scale**2
+    assert not ink.mask[:, : int(40 * scale)].any()                 # the holes go
+
+
 def test_a_digit_on_loose_leaf_paper_is_read_without_its_punched_holes():
     glyph = glyph_from_font("7", handwriting_fonts("dev")[5])
     scan = np.asarray(draw_scan(glyph, ScanStyle(side=700, fill=0.3, noise=0.02, jpeg_quality=85),

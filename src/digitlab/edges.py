@@ -8,6 +8,8 @@ Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 from scipy import ndimage
 
@@ -306,15 +308,17 @@ def _held_with_edge(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int,
     return (ndimage.binary_fill_holes(closed) & ~closed)[1:-1, 1:-1]
 
 
-def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
+def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]], holes: Collection[int] = ()) -> list[int]:
     """Labels (1-based) of the stubs of fine print cut off by the picture's edge: on ruled or
     squared paper, a line that leaves the picture after a cell or two does not cross it and is
     not found for a ruled line (nor is a grid too faint to show but at the picture's darker
     edges), and its stub was read as a line of its own ("1"). Pieces at the picture's edge, small
     beside the ink inside it, whose strokes are under half as thick as that ink's: print is finer
-    than a pen, and writing cut by the edge keeps its pen's width."""
+    than a pen, and writing cut by the edge keeps its pen's width. `holes`: the labels of
+    `punched_holes`, no writing, whose discs would pass for thick ink (a digit cut by the edge,
+    written with a fine pen beside them, went for a stub: "59517" read "9517")."""
     edge = {i for i, box in enumerate(boxes) if at_edge(box, labels.shape)}
-    inside = [i + 1 for i in range(len(boxes)) if i not in edge]
+    inside = [i + 1 for i in range(len(boxes)) if i not in edge and i + 1 not in holes]
     if not edge or not inside:
         return []
     writing = np.isin(labels, inside)

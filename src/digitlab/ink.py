@@ -378,10 +378,11 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
+    holes = punched_holes(labels, boxes)
     strips = border_strips(labels, boxes)
-    strips += [label for label in fine_stubs(labels, boxes) if label not in strips]
+    strips += [label for label in fine_stubs(labels, boxes, holes) if label not in strips]
     strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
-    strips += [label for label in punched_holes(labels, boxes) if label not in strips]
+    strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
     if sheet is not None and inverted:
         strips += desk_pieces(labels, boxes, sheet)
