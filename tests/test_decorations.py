@@ -111,6 +111,27 @@ def test_digits_touching_an_oval_round_a_number_are_cut_from_it():
     assert frame == near(by_corner, 20, 60) and detached.boxes[frame] == ink.boxes[frame]  # the ring, whole
 
 
+def test_a_digit_touching_the_wall_of_a_box_whose_bottom_broke_is_cut_from_the_boxes():
+    # A form's row of boxes, the bottom of one broken (thresholded thin, or gone with a ruled line
+    # it lay along): the box held no hole, the 6 touching its wall went with the boxes, out of the
+    # line ("31134" read "3114", "286891" "28841").
+    def form(draw):
+        for x in (40, 100, 160):
+            draw.rectangle([(x, 80), (x + 60, 160)], outline=0, width=2)
+        draw.rectangle([(113, 158), (114, 162)], fill=255)                   # the break in the middle box's bottom
+        draw.line([(60, 95), (60, 145)], fill=0, width=5)                   # a 1
+        draw.arc([(104, 105), (150, 150)], start=0, end=360, fill=0, width=5)  # the 6's belly...
+        draw.line([(106, 125), (158, 90)], fill=0, width=5)                 # ... and its stem, to the wall
+        draw.line([(172, 95), (190, 95), (178, 145)], fill=0, width=5)       # a 7
+    ink, by_corner = pieces(form)
+    frame = near(by_corner, 40, 80)
+    assert ink.labels[148, 127] == frame + 1                                # the 6 is one piece with the boxes
+    detached = detach_from_frames(ink)
+    np.testing.assert_array_equal(detached.labels > 0, ink.mask)
+    six = detached.labels[148, 127]
+    assert six != frame + 1 and detached.areas[six - 1] < 0.5 * ink.areas[frame]
+
+
 def test_a_frame_nothing_touches_is_left_as_it_is():
     def boxed(draw):
         draw.rectangle([(40, 40), (200, 200)], outline=0, width=5)

@@ -73,7 +73,10 @@ def detach_from_frames(ink: InkMap) -> InkMap:
     for frame in sorted(frames):
         rows, cols = ink.boxes[frame]
         piece = ink.labels[rows, cols] == frame + 1
-        from_outside = ndimage.distance_transform_edt(np.pad(ndimage.binary_fill_holes(piece), 1))[1:-1, 1:-1]
+        # Closed first: a box whose thin side broke (thresholded, or gone with a ruled line it
+        # lay along) holds its digit all the same.
+        closed = ndimage.binary_closing(np.pad(piece, 3), np.ones((3, 3)), iterations=2)
+        from_outside = ndimage.distance_transform_edt(np.pad(ndimage.binary_fill_holes(closed), 1))[4:-4, 4:-4]
         inside, count = ndimage.label(piece & (from_outside > 1.5 * stroke_width(piece) + 1), structure=np.ones((3, 3)))
         held = [ink.areas[i] for i in keep if i != frame and ink.boxes[i][0].start >= rows.start
                 and ink.boxes[i][0].stop <= rows.stop and ink.boxes[i][1].start >= cols.start
