@@ -1,10 +1,10 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
-notebook's margin beside the writing, a sheet seen askew on a desk, a soft shadow, a finger holding
-the sheet, a table's rules round the number, the lens's dark corners, a pen lying on the paper,
-dust and dots of ink over the paper, the holes punched in loose-leaf paper, a spiral notebook's
-binding; and the writing in chalk on a blackboard, in marker on a whiteboard under a lamp's glare,
-in red or green ink or on brown kraft paper, out of focus, shaken, or saved as a JPEG at a quality
-a messenger might use.
+notebook's margin beside the writing, a sheet seen askew on a desk or from below its middle, a
+soft shadow, a finger holding the sheet, a table's rules round the number, the lens's dark
+corners, a pen lying on the paper, dust and dots of ink over the paper, the holes punched in
+loose-leaf paper, a spiral notebook's binding; and the writing in chalk on a blackboard, in marker
+on a whiteboard under a lamp's glare, in red or green ink or on brown kraft paper, out of focus,
+shaken, or saved as a JPEG at a quality a messenger might use.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 
@@ -80,6 +80,26 @@ def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
                                          Image.Resampling.BILINEAR, fillcolor=desk)
     grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
     return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
+
+
+def from_below(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The photo of a sheet taken from below its middle, the phone tilted up to it: the sheet's
+    top a fifth to a half narrower than its bottom, so that its upright lines fan out, and the
+    desk in the corners it leaves."""
+    width, height = scan.size
+    inset = rng.uniform(0.1, 0.25) * width
+    corners = [(0, 0), (width, 0), (width, height), (0, height)]
+    seen_at = [(inset, 0), (width - inset, 0), (width, height), (0, height)]
+    rows = []
+    for (u, v), (x, y) in zip(seen_at, corners):
+        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
+        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
+    # Pillow maps each output pixel to an input one: from where the sheet's corners are seen back
+    # to the photo's own.
+    coefficients = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel())
+    desk = tuple(int(v) for v in rng.integers(150, 230, 3))
+    return scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, tuple(coefficients),
+                                         Image.Resampling.BILINEAR, fillcolor=desk)
 
 
 def in_shadow(scan: Image.Image, rng: np.random.Generator) -> Image.Image:

@@ -7,7 +7,15 @@ import pytest
 from scipy import ndimage
 
 from digitlab.ink import find_ink
-from digitlab.linecrop import THIN_PEN, in_middle_band, ink_over_sloping_paper, line_crop, line_ink, pen_share
+from digitlab.linecrop import (
+    THIN_PEN,
+    grid_lines,
+    in_middle_band,
+    ink_over_sloping_paper,
+    line_crop,
+    line_ink,
+    pen_share,
+)
 from digitlab.linefinding import find_lines
 from digitlab.reading import READ_SIDE
 from tests.scanmaker import app_drawing
@@ -69,3 +77,28 @@ def test_a_hairline_number_is_cut_a_piece_to_a_digit(text, height):
     # more, what they caught was too faint to count as ink (the "66": no digit found).
     _, _, bright, _, _ = cut(app_drawing(text, height))
     assert ndimage.label(in_middle_band(line_ink(bright)), structure=np.ones((3, 3)))[1] == len(text)
+
+
+def test_the_leaning_columns_of_squared_paper_leave_a_crop_and_the_digits_they_cross_stay():
+    # Squared paper photographed in perspective, or a crop sheared to stand a leaning hand upright:
+    # the grid's columns cross the crop leaning, where the straight runs looked for upright did not
+    # find them, and each read as a 1 ("613" read "7613").
+    crop = np.zeros((64, 240), dtype=bool)
+    digits = np.zeros_like(crop)
+    digits[16:48, 40:46] = digits[16:48, 110:116] = True     # two bold strokes, as wide as the pen
+    digits[16:21, 150:190] = digits[43:48, 150:190] = True   # and a bar over and under a third digit
+    lines = np.zeros_like(crop)
+    for top, lean in ((20, 0.12), (100, -0.1), (200, 0.0)):
+        for y in range(64):
+            lines[y, int(round(top + lean * y))] = True
+    lines[4:12] = False                                      # broken where the print is faint
+    lines[40] = False                                        # and where a row of the grid went
+    ink = crop | digits | lines
+    kept = ink & ~grid_lines(ink, slant=0.3)
+    left = ndimage.find_objects(ndimage.label(kept & lines & ~digits)[0])
+    assert all(rows.stop - rows.start <= 4 for rows, _ in left)  # at most the lines' ends above the gaps
+    assert kept[digits].all()
+    # A thin stroke that runs down half the crop from its top, alone, is no column: a digit's hairline.
+    hairline = np.zeros_like(crop)
+    hairline[0:30, 75] = True
+    assert not grid_lines(digits | hairline)[hairline].any()

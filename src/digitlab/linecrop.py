@@ -15,7 +15,8 @@ from scipy import ndimage
 from digitlab.boxrows import box_walls
 from digitlab.ink import InkMap, grown_ink, paper_level
 from digitlab.linefinding import TextLine
-from digitlab.ruling import long_runs
+from digitlab.ruling import leaning_lines, long_runs
+from digitlab.strokes import stroke_width
 from digitlab.threshold import threshold_ink
 
 CROP_HEIGHT = 64   # a line is cut from the original at this height before its ink is thresholded
@@ -26,6 +27,11 @@ EDGE_STEP = 0.1       # paper at the picture's edge this far from the picture's 
 SLOPE_OVER_INK = 0.3  # paper whose light falls across a crop by this share of the ink's height is levelled
 PEN_CONTRAST = 32  # grey levels over the paper that `pen_share` takes for a row's ink, not its noise
 THIN_PEN = 0.6     # a pen filling less of a crop's pixel than this is drawn bolder for the crop (`line_crop`)
+# A line of squared paper left in a line's crop (`grid_lines`) runs down this share of its
+# height (half of it where it leaves the crop), its column holding ink in GRID_SUPPORT of it; it
+# leans this far either way of upright (on the page, or in the crop), and is thinner than this
+# share of the writing's stroke.
+GRID_CROSSING, GRID_SUPPORT, GRID_LEAN, THIN_LINE = 0.9, 0.7, 0.15, 0.6
 ASIDE_GROW = 2       # working pixels more round a finger set aside (`foreign_ink`) than round other foreign ink
 
 
@@ -357,6 +363,29 @@ def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.nd
         if length >= 8:
             mask = mask & ~long_runs(mask, length, axis)
     return mask
+
+
+def grid_lines(mask: np.ndarray, slant: float = 0.0) -> np.ndarray:
+    """The thin ink of the lines of squared paper that cross a line crop's ink (`line_ink`) top to
+    bottom, leaning: a photo in perspective fans the page's columns out (`ruling.py` finds them
+    at one slope), a crop sheared to stand the writing upright leans them, and each one left
+    reads as a 1 ("613" read "7613"). A line runs down GRID_CROSSING of the crop's height (half
+    of it where it leaves the crop), its path holding ink in GRID_SUPPORT of it, within GRID_LEAN
+    of upright on the page or in the crop; only its thin ink counts, so a digit it crosses keeps
+    its strokes."""
+    height = mask.shape[0]
+    length = int(GRID_CROSSING * height)
+    # A line leaves the crop (its ink within a closed gap of the top or bottom row), or runs down
+    # `length` of it; most crops hold neither, and are not looked at further.
+    near_top, near_bottom = mask[:3].any(), mask[-3:].any()
+    if length < 8 or not (near_top or near_bottom or (mask[:height - length + 3].any() and mask[length - 3:].any())):
+        return np.zeros_like(mask)
+    leans = np.arange(-GRID_LEAN, GRID_LEAN + 1e-9, 0.05)
+    shears = np.unique(np.round(np.concatenate([leans, slant + leans]), 3))
+    # Thin: in no run across as long as most of the writing's strokes are wide.
+    thin = ~long_runs(mask, max(3, math.ceil(THIN_LINE * stroke_width(mask))), 1)
+    # Gaps of two rows close: where a row of the grid went (`line_ink`), it broke each column.
+    return leaning_lines(mask, int(GRID_SUPPORT * height), length, shears, gap=3) & thin
 
 
 def in_middle_band(mask: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from digitlab.ink import Box, InkMap, find_ink
 from digitlab.linecrop import (
     CROP_HEIGHT,
     foreign_ink,
+    grid_lines,
     in_middle_band,
     line_crop,
     line_ink,
@@ -222,6 +223,9 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
                          ruled_ink(ink, coefficients, bright.shape), slant)
         band = in_middle_band(whole)
         mask = without_frames(without_stray_frames(band, lambda: own_ink(ink, line, coefficients, bright.shape)))
+        # Squared paper's leaning columns, found across the whole crop: within the writing's rows,
+        # where a frame's pieces have gone, what is left of them is too short to tell from a 1.
+        mask = mask & ~grid_lines(whole, slant)
         # A point or a comma sits on the line's foot, under the middle band: the reader, which
         # knows only digits, does without it, but `marks_between_digits` looks for it.
         return mask, mask | (whole & ~band)

@@ -16,6 +16,10 @@ FAR_TILT = 30.0
 FAR_SLOPES = np.tan(np.radians(np.concatenate([np.arange(-FAR_TILT, -RULE_TILT, 2.0),
                                                np.arange(RULE_TILT + 2.0, FAR_TILT + 0.25, 2.0)])))
 LEVEL_BIAS = 1.05  # a level page by default: a slope must pile the ink up this much better to win
+# Squared paper photographed in perspective (`fanned_columns`): its columns lean apart by up to
+# this much (columns moved per row), and cross this share of the picture's height, their ink
+# covering FAN_SUPPORT of it.
+FAN_LEAN, FAN_LENGTH, FAN_SUPPORT = 0.35, 0.6, 0.5
 WRITING_OVER_LINES = 2.5  # ink this many times as strong as the lines' own is writing on them
 
 
@@ -26,6 +30,64 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     length = max(1, length)
     return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
                                     length, axis=axis) > 0
+
+
+def leaning_lines(mask: np.ndarray, support: int, length: int, shears: np.ndarray, gap: int = 1,
+                  strongest: bool = False) -> np.ndarray:
+    """The ink of straight lines down a boolean mask, each leaning by one of `shears` (columns
+    moved per row). A line's path and the columns either side of it hold `support` pixels of ink
+    or more (a digit it passes through counting; with `strongest`, only the paths that hold more
+    than those beside them at the next lean or column, fewer to follow); its ink is what lies
+    within a column of the path where the ink along it runs `length` rows or more (half as many
+    where a run leaves the mask at its top or bottom, as `long_runs` counts them), gaps shorter
+    than `gap` rows closed. Within a column of the path, because a line between two of the leans
+    looked at, or one a little curved, steps a column."""
+    height, width = mask.shape
+    found = np.zeros_like(mask)
+    if not mask.any():
+        return found
+    ys, xs = np.nonzero(mask)
+    shifts = np.rint(np.asarray(shears)[:, None] * (np.arange(height) - height / 2)[None, :]).astype(int)
+    shifts -= shifts.max(axis=1, keepdims=True)
+    # Every lean's paths counted at once: path c of a lean holds pixel (y, x) when x = c + shift[y].
+    span = width - int(shifts.min())
+    paths = xs[None, :] - shifts[:, ys] + 1 + (span + 2) * np.arange(len(shears))[:, None]
+    counts = np.bincount(paths.ravel(), minlength=(span + 2) * len(shears)).reshape(len(shears), span + 2)
+    near = counts[:, :-2] + counts[:, 1:-1] + counts[:, 2:]
+    supported = near >= support
+    if strongest:
+        supported &= near == ndimage.maximum_filter(near, size=3, mode="constant")
+    lean, column = np.nonzero(supported)
+    if lean.size == 0:
+        return found
+    # Past the picture by two columns or more, a path holds no ink there.
+    x = np.clip(column[:, None] + shifts[lean], -2, width + 1)
+    padded = np.pad(mask, ((0, 0), (3, 3)))
+    rows = np.arange(height)[None, :]
+    beside = np.stack([padded[rows, x + 2], padded[rows, x + 3], padded[rows, x + 4]])
+    along = beside.any(axis=0).view(np.uint8)
+    if gap > 1:
+        along = ndimage.minimum_filter1d(ndimage.maximum_filter1d(along, gap, axis=1), gap, axis=1)
+    runs = ndimage.maximum_filter1d(ndimage.minimum_filter1d(along, max(1, length), axis=1), max(1, length), axis=1) > 0
+    for step in range(3):
+        line, y = np.nonzero(runs & beside[step])
+        found[y, x[line, y] + step - 1] = True
+    return found
+
+
+def fanned_columns(mask: np.ndarray) -> np.ndarray | None:
+    """The columns of squared paper photographed in perspective, each at its own lean (up to
+    FAN_LEAN; a phone held below or above a page's middle fans them out), that run down
+    FAN_LENGTH of the picture, gaps of a 25th of it closed; None unless three or more (a page's
+    edge, or a pen, is one)."""
+    height = mask.shape[0]
+    length = int(FAN_LENGTH * height)
+    if length < 8:
+        return None
+    # Half a column apart at either end of a line as long as the shortest looked for.
+    shears = np.arange(-FAN_LEAN, FAN_LEAN + 1e-9, 2.0 / length)
+    found = leaning_lines(mask, int(FAN_SUPPORT * height), length, shears, max(3, height // 25), strongest=True)
+    return found if ndimage.label(found, structure=np.ones((3, 3)))[1] >= 3 else None
 
 
 def remove_ruled_lines(mask: np.ndarray, faint: np.ndarray | None = None,
@@ -54,6 +116,10 @@ def ruling_ink(mask: np.ndarray, faint: np.ndarray | None = None,
     # Squared paper has many columns as it has many rows; a page's edge along a desk is one line.
     found = ruled_lines(faint.T, least=3) if count >= 3 else None
     columns = np.zeros_like(mask) if found is None else found[0].T
+    if count >= 3:
+        fanned = fanned_columns(faint & ~columns)
+        if fanned is not None:
+            columns = columns | fanned
     if strength is not None and (rows | columns).any():
         # A stroke written along a line would go with it: pen and pencil are darker than print.
         rows, columns = rows & ~darker_than_lines(strength, rows, 0), columns & ~darker_than_lines(strength, columns, 1)
@@ -78,27 +144,34 @@ def without_ruling(mask: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> t
     Ink far thicker across a line than the line is (`thicker_than_lines`) is writing on it, and
     stays: a stroke crossing it, a 7's bar written along it."""
     rows = rows & ~thicker_than_lines(mask & ~columns, rows, axis=0)
-    columns = columns & ~thicker_than_lines(mask & ~rows, columns, axis=1)
+    # A row's blurred edge, a pixel beyond what went with it, made a column's pixel where the two
+    # cross part of a run across as long as the row: each crossing stayed, a dash to read as a 1.
+    # Such edges count for nothing in a run's length.
+    beside_rows = ndimage.binary_dilation(rows, structure=np.ones((3, 1), dtype=bool))
+    columns = columns & ~thicker_than_lines(mask & ~rows, columns, axis=1, uncounted=beside_rows)
     kept = mask & ~(rows | columns)
     rejoined = ((ndimage.binary_closing(kept, structure=np.ones((7, 1), dtype=bool)) & rows)
                 | (ndimage.binary_closing(kept, structure=np.ones((1, 7), dtype=bool)) & columns))
     return kept | rejoined, rows | columns
 
 
-def thicker_than_lines(ink: np.ndarray, lines: np.ndarray, axis: int) -> np.ndarray:
+def thicker_than_lines(ink: np.ndarray, lines: np.ndarray, axis: int,
+                       uncounted: np.ndarray | None = None) -> np.ndarray:
     """Where `ink` runs across the `lines` (axis 0: lines along the rows, runs down the columns)
     over twice as far as it does along most of them: there writing lies on a line or crosses it.
     A ruled line is about as thick all along; its thickness is taken from the ink itself, since
-    a photo's blur and the paper's print make it anything from one pixel to several."""
+    a photo's blur and the paper's print make it anything from one pixel to several. The pixels
+    `uncounted` add nothing to a run's length."""
     structure = np.zeros((3, 3), dtype=bool)
     structure[:, 1] = axis == 0
     structure[1, :] = axis == 1
     labels, _ = ndimage.label(ink, structure=structure)
-    runs = np.bincount(labels.ravel())[labels]
+    weights = None if uncounted is None else (~uncounted).ravel().astype(np.float64)
+    runs = np.bincount(labels.ravel(), weights)[labels]
     on_lines = runs[lines & ink]
     if on_lines.size == 0:
         return np.zeros_like(ink)
-    return ink & (runs > 2 * np.median(on_lines))
+    return ink & (runs > 2 * max(1.0, float(np.median(on_lines))))
 
 
 def ruled_lines(mask: np.ndarray, least: int = 1) -> tuple[np.ndarray, int] | None:
