@@ -56,6 +56,16 @@ def widened(scan: Image.Image, pad: tuple[int, int, int, int]) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
 
 
+def perspective_map(seen_at: list[tuple[float, float]], corners: list[tuple[float, float]]) -> tuple:
+    """Pillow's PERSPECTIVE coefficients for a photo whose `corners` are seen at `seen_at`: Pillow
+    maps each output pixel to an input one, so the map goes from where they are seen back to them."""
+    rows = []
+    for (u, v), (x, y) in zip(seen_at, corners):
+        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
+        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
+    return tuple(np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel()))
+
+
 def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     """The photo of a sheet as a phone held not quite square to it sees it: the sheet a four-sided
     shape (each corner pulled in by up to a sixth of the photo) on a dark desk. The sheet is the
@@ -68,15 +78,8 @@ def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     inward = [(1, 1), (-1, 1), (-1, -1), (1, -1)]
     pulled = [(x + dx * rng.uniform(0.0, 1 / 6) * width, y + dy * rng.uniform(0.0, 1 / 6) * height)
               for (x, y), (dx, dy) in zip(corners, inward)]
-    # Pillow maps each output pixel to an input one: solve for the map from the pulled corners
-    # (where the sheet's corners land) back to the photo's own.
-    rows = []
-    for (u, v), (x, y) in zip(pulled, corners):
-        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
-        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
-    coefficients = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel())
     desk = tuple(int(v) for v in rng.integers(20, 90, 3))
-    seen = scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, tuple(coefficients),
+    seen = scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, perspective_map(pulled, corners),
                                          Image.Resampling.BILINEAR, fillcolor=desk)
     grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
     return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
@@ -90,15 +93,8 @@ def from_below(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     inset = rng.uniform(0.1, 0.25) * width
     corners = [(0, 0), (width, 0), (width, height), (0, height)]
     seen_at = [(inset, 0), (width - inset, 0), (width, height), (0, height)]
-    rows = []
-    for (u, v), (x, y) in zip(seen_at, corners):
-        rows.append([u, v, 1, 0, 0, 0, -x * u, -x * v])
-        rows.append([0, 0, 0, u, v, 1, -y * u, -y * v])
-    # Pillow maps each output pixel to an input one: from where the sheet's corners are seen back
-    # to the photo's own.
-    coefficients = np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel())
     desk = tuple(int(v) for v in rng.integers(150, 230, 3))
-    return scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, tuple(coefficients),
+    return scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, perspective_map(seen_at, corners),
                                          Image.Resampling.BILINEAR, fillcolor=desk)
 
 

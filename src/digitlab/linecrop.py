@@ -28,7 +28,7 @@ SLOPE_OVER_INK = 0.3  # paper whose light falls across a crop by this share of t
 PEN_CONTRAST = 32  # grey levels over the paper that `pen_share` takes for a row's ink, not its noise
 THIN_PEN = 0.6     # a pen filling less of a crop's pixel than this is drawn bolder for the crop (`line_crop`)
 # A line of squared paper left in a line's crop (`grid_lines`) runs down this share of its
-# height (half of it where it leaves the crop), its column holding ink in GRID_SUPPORT of it; it
+# height (half of it where it leaves the crop), its path holding ink in GRID_SUPPORT of it; it
 # leans this far either way of upright (on the page, or in the crop), and is thinner than this
 # share of the writing's stroke.
 GRID_CROSSING, GRID_SUPPORT, GRID_LEAN, THIN_LINE = 0.9, 0.7, 0.15, 0.6

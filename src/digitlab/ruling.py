@@ -1,6 +1,7 @@
 """Ruled and squared paper: the lines printed across a page found in a mask of its ink and
 removed, and the strokes that crossed them rejoined. A photo is seldom square to the page, so the
-lines are looked for at the slope that lines the ink up best (within FAR_TILT degrees)."""
+lines are looked for at the slope that lines the ink up best (within FAR_TILT degrees), and squared
+paper's columns, which a photo in perspective fans out, each at its own lean too."""
 
 from __future__ import annotations
 
