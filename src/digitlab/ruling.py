@@ -66,10 +66,10 @@ def leaning_lines(mask: np.ndarray, support: int, length: int, shears: np.ndarra
     padded = np.pad(mask, ((0, 0), (3, 3)))
     rows = np.arange(height)[None, :]
     beside = np.stack([padded[rows, x + 2], padded[rows, x + 3], padded[rows, x + 4]])
-    along = beside.any(axis=0).view(np.uint8)
+    along = beside.any(axis=0)
     if gap > 1:
-        along = ndimage.minimum_filter1d(ndimage.maximum_filter1d(along, gap, axis=1), gap, axis=1)
-    runs = ndimage.maximum_filter1d(ndimage.minimum_filter1d(along, max(1, length), axis=1), max(1, length), axis=1) > 0
+        along = ndimage.minimum_filter1d(ndimage.maximum_filter1d(along.view(np.uint8), gap, axis=1), gap, axis=1) > 0
+    runs = long_runs(along, length, 1)
     for step in range(3):
         line, y = np.nonzero(runs & beside[step])
         found[y, x[line, y] + step - 1] = True
