@@ -339,6 +339,10 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     cross and are one piece. A digit cropped tight runs across the picture too, but is no longer
     than the digits beside it, and alone (but for specks) it is all the writing; a number's
     strokes are not straight for so long. Bool, the masks' shape; None when there are none."""
+    # A piece runs down (or across) all the rows (columns) it spans: where no rows (columns) hold
+    # ink for LINE_SPAN of the picture together (most pictures), no piece can be such a line.
+    if not any(_longest_run(faint.any(axis=axis)) >= LINE_SPAN * faint.shape[1 - axis] for axis in (0, 1)):
+        return None
     labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     height, width = labels.shape
@@ -376,6 +380,12 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     beside, count = ndimage.label(mask & ~lines, structure=np.ones((3, 3)))
     largest = np.bincount(beside.ravel())[1:].max() if count else 0
     return lines if largest >= WRITING_BESIDE * np.count_nonzero(mask & lines) else None
+
+
+def _longest_run(flags: np.ndarray) -> int:
+    """The most consecutive True values in a 1-D boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.view(np.int8), [0]])))
+    return int((edges[1::2] - edges[::2]).max(initial=0))
 
 
 def _from_an_edge(span: slice, size: int) -> bool:

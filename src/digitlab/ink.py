@@ -254,6 +254,8 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     if count == 0:
         return None
     largest = labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    if largest.mean() > 0.92:  # filling its holes only makes it larger: paper filling the picture
+        return None
     sheet = ndimage.binary_fill_holes(largest)
     if not 0.08 <= sheet.mean() <= 0.92 or largest.sum() < 0.8 * sheet.sum() or solidity(sheet) < 0.85:
         return None

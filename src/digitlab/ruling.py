@@ -179,9 +179,18 @@ def ruled_lines(mask: np.ndarray, least: int = 1) -> tuple[np.ndarray, int] | No
     """The ink of the (nearly) horizontal lines that cross most of the page, and how many lines
     clearly cross it (None when fewer than `least`): found where they lie level, at `level_slope`."""
     height, width = mask.shape
-    if width < 40 or np.count_nonzero(mask) < 0.4 * width:
+    ys, xs = np.nonzero(mask)
+    if width < 40 or ys.size < 0.4 * width:
         return None
-    slope = level_slope(mask)
+    centred = xs - width / 2
+    slope = level_slope(ys, centred)
+    # `level_lines` looks for a row (with the next: a line a shade off level steps a row) that
+    # holds ink across 0.4 of the page at that slope: where no two rows hold that much together
+    # (most pictures of writing), it would find none.
+    shifts = np.rint(slope * centred).astype(np.int64)
+    counts = np.bincount(ys + shifts - shifts.min())
+    if (counts[:-1] + counts[1:]).max(initial=counts[0]) <= 0.4 * width:
+        return None
     if slope == 0.0:
         return level_lines(mask, least)
     # Askew, three lines at least: a lone straight edge across the picture is more likely a
@@ -191,11 +200,10 @@ def ruled_lines(mask: np.ndarray, least: int = 1) -> tuple[np.ndarray, int] | No
     return None if found is None else (found[0][rows, np.arange(width)], found[1])
 
 
-def level_slope(mask: np.ndarray) -> float:
-    """The slope (within FAR_TILT degrees) at which the mask's ink piles up in the fewest rows:
-    the slope of ruled lines, if there are any; 0 unless another slope does clearly better."""
-    ys, xs = np.nonzero(mask)
-    centred = xs - mask.shape[1] / 2
+def level_slope(ys: np.ndarray, centred: np.ndarray) -> float:
+    """The slope (within FAR_TILT degrees) at which a mask's ink (its pixels' rows `ys`, and
+    `centred`: their columns less the middle's) piles up in the fewest rows: the slope of ruled
+    lines, if there are any; 0 unless another slope does clearly better."""
     best = _piled_up(ys, centred, SLOPES)
     if len(ys) < 8:
         return best
