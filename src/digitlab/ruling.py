@@ -29,6 +29,10 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
     (1: rows, 0: columns): an opening with 1-D min and max filters. Under one pixel long, every
     ink pixel is such a run (a picture a few pixels across asks for a share of its side)."""
     length = max(1, length)
+    # A run that leaves the mask counts twice, mirrored at its edge: where no row (column) holds
+    # half of `length` (most masks), none can pass, and the filters need not run.
+    if mask.shape[axis] >= length and np.count_nonzero(mask, axis=axis).max(initial=0) < length // 2:
+        return np.zeros(mask.shape, dtype=bool)
     return ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), length, axis=axis),
                                     length, axis=axis) > 0
 
