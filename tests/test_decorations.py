@@ -44,7 +44,7 @@ def test_a_line_under_a_number_is_an_underline_and_a_bar_over_a_digit_is_not():
 def test_a_straight_stroke_far_longer_than_the_digits_is_no_writing_and_a_1_is():
     def strokes_of(ink):
         every = list(range(len(ink.areas)))
-        return long_strokes({i: ink.pixels(i) for i in every}, every, set())
+        return long_strokes(ink, {i: ink.pixels(i) for i in every}, every, set())
 
     def number_and_pen(draw):
         draw.line([(40, 40), (40, 90)], fill=0, width=5)                      # a 1
@@ -74,7 +74,7 @@ def test_specks_of_dust_make_no_1_among_the_digits_a_long_stroke():
     ink, _ = pieces(dusty_number)
     every = list(range(len(ink.areas)))
     assert len(every) == 15
-    assert long_strokes({i: ink.pixels(i) for i in every}, every, set()) == set()
+    assert long_strokes(ink, {i: ink.pixels(i) for i in every}, every, set()) == set()
 
 
 def test_an_oval_drawn_round_a_digit_in_the_writings_pen_is_a_frame():

@@ -230,21 +230,28 @@ STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of i
 # A dot: its area this share of its length squared or more (a disc's 0.79; the validation split's
 # digits 0.2-0.3, a squared paper's fragments under 0.4, dust 0.5-1 at the working resolution).
 DOT_AREA = 0.45
+THIN_LINE_REACH = 0.25  # a thin line hanging off a piece this share of its length long (`without_thin_line`)
 
 
-def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[int], inner: set[int]) -> set[int]:
+def long_strokes(ink: InkMap, pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[int],
+                 inner: set[int]) -> set[int]:
     """Pieces (of `pieces`, with their (xs, ys) `pixels`) that are straight strokes far longer
     than the other pieces: a pen, a pencil or a stick lying on the paper, a stroke drawn across
     the page. Read as writing, each was a line of its own ("76" read "76" and "1"), or so tall
     that the digits beside it were taken for specks and the number was lost. Where every piece is
-    straight ("111"), none is."""
+    straight ("111"), none is. A piece is measured without a long thin line hanging off it
+    (`without_thin_line`) where it is straight only so."""
     lengths, straight, dots = {}, set(), set()
     for i in pieces:
         if i in inner:
             continue
         along, across = principal_axes(*pixels[i])
+        if not stick_shaped(along, across):
+            core = without_thin_line(ink, i, float(np.ptp(along)) + 1)
+            if core is not None and stick_shaped(*(core_axes := principal_axes(*core))):
+                along, across = core_axes
         lengths[i] = float(np.ptp(along)) + 1
-        if np.ptp(across) + 1 <= STICK_WIDTH * lengths[i]:
+        if stick_shaped(along, across):
             straight.add(i)
         elif len(pixels[i][0]) >= DOT_AREA * lengths[i] ** 2:
             dots.add(i)
@@ -256,3 +263,29 @@ def long_strokes(pixels: dict[int, tuple[np.ndarray, np.ndarray]], pieces: list[
     # (the stubs of its lines go as sticks beside them).
     usual = float(np.median([length for i, length in lengths.items() if i not in straight | dots] or others))
     return {i for i in straight if lengths[i] >= STICK_LENGTH * usual}
+
+
+def stick_shaped(along: np.ndarray, across: np.ndarray) -> bool:
+    """Whether pixels, by their coordinates along and across their principal axis, make one
+    straight stroke: no wider across than STICK_WIDTH of its length."""
+    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
+
+
+def without_thin_line(ink: InkMap, index: int, length: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """A piece's pixels (xs, ys, as `InkMap.pixels` gives them) less the thin lines hanging off it,
+    where one is long (THIN_LINE_REACH of the piece's `length` or more); None where none is. A
+    faint ruled line that the threshold joined to a pen lying across it (the pen clear ink, the
+    line found only where it touches it) made the pen crooked: no stick, and the writing was
+    found running along it ("51" read "2"). Thin: gone in an opening by a 3 x 3 square, one or
+    two pixels wide, as a pen is not; a short stub of a ruled line left on a 1 is no such line."""
+    rows, cols = ink.boxes[index]
+    own = ink.labels[rows, cols] == index + 1
+    core = ndimage.binary_opening(own, structure=np.ones((3, 3)))
+    thin_ys, thin_xs = np.nonzero(own & ~core)
+    if thin_ys.size == 0 or max(np.ptp(thin_ys), np.ptp(thin_xs)) + 1 < THIN_LINE_REACH * length:
+        return None
+    ys, xs = np.nonzero(core)
+    if ys.size < 3:
+        return None
+    step = max(1, len(xs) // 400)
+    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)

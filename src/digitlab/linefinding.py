@@ -192,7 +192,7 @@ def find_lines(ink: InkMap) -> list[TextLine]:
     inner, frames = nested_pieces(ink, keep)
     keep = [i for i in keep if i not in frames] or keep
     under = underlines(ink, keep)
-    sticks = long_strokes(pixels, [i for i in keep if i not in under], inner)
+    sticks = long_strokes(ink, pixels, [i for i in keep if i not in under], inner)
     keep = [i for i in keep if i not in sticks]
     angle = writing_direction(ink, pixels, [i for i in keep if i not in under] or keep, inner)
     if under and abs(angle) > math.pi / 4:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from digitlab.decorations import STICK_WIDTH
+from digitlab.decorations import stick_shaped
 from digitlab.strokes import principal_axes, principal_direction, turned
 
 # A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
@@ -161,8 +161,7 @@ def along_centres(pixels: dict, pieces: list[int], angle: float) -> float:
 
 def straight(piece: tuple[np.ndarray, np.ndarray]) -> bool:
     """Whether a piece's (xs, ys) make one straight stroke (a pen, a 1, a ruled line's stub)."""
-    along, across = principal_axes(*piece)
-    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
+    return stick_shaped(*principal_axes(*piece))
 
 
 def typical_height(pixels: dict, extent: dict[int, tuple[float, float, float, float]], pieces: list[int]) -> float:

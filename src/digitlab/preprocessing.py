@@ -67,7 +67,7 @@ def pens_aside(ink: InkMap, pieces: list[int], inner: set[int]) -> set[int]:
     the largest piece, and so taken for the digit; but a "%"'s slash, as long beside its rings,
     runs between them, and without it a ring read "0"."""
     pixels = {i: ink.pixels(i) for i in pieces}
-    sticks = long_strokes(pixels, pieces, inner)
+    sticks = long_strokes(ink, pixels, pieces, inner)
     writing = [i for i in pieces if i not in sticks]
     # Beside a 1 and specks of dust alone, the 1 is the long straight stroke: the writing has a
     # piece PEN_WRITING strokes long or more, which a speck, as wide as it is long, is not.
