@@ -161,6 +161,22 @@ def test_a_box_left_open_round_a_number_goes_and_its_digits_stay():
     np.testing.assert_array_equal(without_frames(box | digits), digits)
 
 
+def test_a_box_whose_side_a_ruled_lines_stub_crosses_goes_whole():
+    # The page's ruled line was left where it touched the box, a stub poking out past its left
+    # side; the box's hull reached out to it, the side lay inside the hull's edges, and stayed
+    # with the stub as a 1 ("165076" read "1165076").
+    def open_box(draw):
+        draw.line([(60, 8), (20, 10), (22, 52), (203, 52), (200, 8), (150, 8)], fill=255, width=2)
+        draw.line([(8, 30), (26, 31)], fill=255, width=2)                          # the stub
+    def number(draw):
+        draw.line([(40, 16), (40, 46)], fill=255, width=5)                       # a 1
+        draw.ellipse([(60, 16), (90, 46)], outline=255, width=5)                 # a 0
+        draw.line([(110, 16), (140, 16), (122, 46)], fill=255, width=5)          # a 7
+        draw.line([(160, 16), (160, 46)], fill=255, width=5)                     # a 1
+    box, digits = drawn_mask(open_box), drawn_mask(number)
+    np.testing.assert_array_equal(without_frames(box | digits), digits)
+
+
 def test_outlined_digits_touching_and_an_underline_joined_to_a_digit_are_no_box():
     # Two outlined 0s touching are one outer ring round two inner rings side by side; an underline
     # joined to the last digit holds the others in its bounding box: each went as a box ("00"

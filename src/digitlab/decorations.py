@@ -145,12 +145,35 @@ def open_boxes(ink: InkMap) -> np.ndarray:
         if ((piece & edges).sum() < 0.8 * piece.sum() or not straight_across(piece, width)
                 or not boxed(ink, k, piece, held, width) or not holds_most(ink, k, np.ones_like(piece))):
             continue
+        # A stub of a ruled line left where it touches a side pokes out past it, and the hull's
+        # edges then miss that side, which read as a 1: the box's edges are those of what lies
+        # between its sides, and the stub goes with it.
+        beyond = past_the_sides(ink, k, piece, held)
+        if beyond.any():
+            piece &= ~beyond
+            edges = hull_edges(piece, width)
         # What is left of the piece is writing that touches the box, or slivers of the box.
         rest, count = ndimage.label(piece & ~edges, structure=np.ones((3, 3)))
         sizes = np.bincount(rest.ravel(), minlength=count + 1)
         slivers = np.flatnonzero(sizes < 0.3 * np.median(ink.areas[held]))
-        found[rows, cols] |= piece & (edges | np.isin(rest, slivers[slivers > 0]))
+        found[rows, cols] |= piece & (edges | np.isin(rest, slivers[slivers > 0])) | beyond
     return found
+
+
+def past_the_sides(ink: InkMap, k: int, piece: np.ndarray, held: list[int]) -> np.ndarray:
+    """The ink of piece `k` (`piece`: its ink in its bounding box) left of its leftmost column
+    and right of its rightmost that hold ink down 0.6 of its height or more, outside the pieces it
+    holds (`held`): what pokes out past a box's upright sides. Bool, `piece`'s shape."""
+    first = min(ink.boxes[j][1].start for j in held) - ink.boxes[k][1].start
+    last = max(ink.boxes[j][1].stop for j in held) - ink.boxes[k][1].start
+    tall = np.flatnonzero(np.count_nonzero(piece, axis=0) >= 0.6 * piece.shape[0])
+    left, right = tall[tall < first], tall[tall >= last]
+    beyond = np.zeros_like(piece)
+    if left.size:
+        beyond[:, :left[0]] = piece[:, :left[0]]
+    if right.size:
+        beyond[:, right[-1] + 1:] = piece[:, right[-1] + 1:]
+    return beyond
 
 
 def boxed(ink: InkMap, k: int, piece: np.ndarray, held: list[int], width: float) -> bool:
