@@ -4,11 +4,13 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from digitlab.ink import find_ink
 from digitlab.linecrop import (
     THIN_PEN,
+    _reduced_under,
     grid_lines,
     in_middle_band,
     ink_over_sloping_paper,
@@ -102,3 +104,23 @@ def test_the_leaning_columns_of_squared_paper_leave_a_crop_and_the_digits_they_c
     hairline = np.zeros_like(crop)
     hairline[0:30, 75] = True
     assert not grid_lines(digits | hairline)[hairline].any()
+
+
+def test_a_crop_samples_the_same_pixels_from_the_part_reduced_under_it():
+    # A large picture is box-reduced before a line's crop is sampled from it; only the part under
+    # the crop is, on the whole picture's grid, with room for the bilinear samples (and crops that
+    # run past the picture's edges).
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        height, width = rng.integers(200, 900, 2)
+        gray = rng.integers(0, 256, (height, width)).astype(np.uint8)
+        k, angle, slant = rng.uniform(0.05, 0.3), rng.uniform(-1, 1), rng.uniform(-0.5, 0.5)
+        cos, sin = math.cos(angle), math.sin(angle)
+        coefficients = np.array([cos / k, -(sin + cos * slant) / k, rng.uniform(-100, width),
+                                 sin / k, (cos - sin * slant) / k, rng.uniform(-100, height)])
+        size, factor = (int(rng.integers(20, 300)), 64), max(2, int(1 / k // 1.5))
+        whole = Image.fromarray(gray).reduce(factor).transform(
+            size, Image.Transform.AFFINE, tuple(coefficients / factor), Image.Resampling.BILINEAR, fillcolor=77)
+        part, sampling = _reduced_under(gray, coefficients, (size[1], size[0]), factor)
+        under = part.transform(size, Image.Transform.AFFINE, sampling, Image.Resampling.BILINEAR, fillcolor=77)
+        np.testing.assert_array_equal(np.asarray(under), np.asarray(whole))

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
+from scipy import ndimage
 
-from digitlab.ruling import far_apart, remove_ruled_lines, ruled_lines
+from digitlab.ruling import far_apart, long_runs, remove_ruled_lines, ruled_lines
 
 
 def ruled_mask(side: int = 256, degrees: float = 3.0, spacing: int = 20, squared: bool = False) -> np.ndarray:
@@ -153,3 +154,15 @@ def test_lines_that_cross_upright_lines_at_their_ends_are_no_box():
     mask[10:190, 20:23] = mask[10:190, 277:280] = True
     found = ruled_lines(mask)
     assert found is not None and found[1] == 2
+
+
+def test_long_runs_skipping_its_filters_finds_what_the_filters_find():
+    # Where no row (column) holds half a run's length it skips the opening; a run leaving the mask
+    # counts twice, mirrored at the edge, so a shorter count would have been wrong there.
+    rng = np.random.default_rng(0)
+    for _ in range(2000):
+        mask = rng.random(tuple(rng.integers(1, 40, 2))) < rng.uniform(0, 1)
+        length, axis = int(rng.integers(0, 50)), int(rng.integers(0, 2))
+        opened = ndimage.maximum_filter1d(ndimage.minimum_filter1d(mask.view(np.uint8), max(1, length), axis=axis),
+                                          max(1, length), axis=axis) > 0
+        np.testing.assert_array_equal(long_runs(mask, length, axis), opened)
