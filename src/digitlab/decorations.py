@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from digitlab.ink import InkMap
+from digitlab.ink import InkMap, sampled_pixels
 from digitlab.ruling import long_runs
 from digitlab.strokes import principal_axes, stroke_width
 
@@ -164,8 +164,7 @@ def past_the_sides(ink: InkMap, k: int, piece: np.ndarray, held: list[int]) -> n
     """The ink of piece `k` (`piece`: its ink in its bounding box) left of its leftmost column
     and right of its rightmost that hold ink down 0.6 of its height or more, outside the pieces it
     holds (`held`): what pokes out past a box's upright sides. Bool, `piece`'s shape."""
-    first = min(ink.boxes[j][1].start for j in held) - ink.boxes[k][1].start
-    last = max(ink.boxes[j][1].stop for j in held) - ink.boxes[k][1].start
+    first, last = held_columns(ink, k, held)
     tall = np.flatnonzero(np.count_nonzero(piece, axis=0) >= 0.6 * piece.shape[0])
     left, right = tall[tall < first], tall[tall >= last]
     beyond = np.zeros_like(piece)
@@ -176,13 +175,19 @@ def past_the_sides(ink: InkMap, k: int, piece: np.ndarray, held: list[int]) -> n
     return beyond
 
 
+def held_columns(ink: InkMap, k: int, held: list[int]) -> tuple[int, int]:
+    """The first column of the pieces `held` in piece `k`'s bounding box, and the one past their
+    last, counted from the box's left."""
+    left = ink.boxes[k][1].start
+    return min(ink.boxes[j][1].start for j in held) - left, max(ink.boxes[j][1].stop for j in held) - left
+
+
 def boxed(ink: InkMap, k: int, piece: np.ndarray, held: list[int], width: float) -> bool:
     """Whether piece `k` (`piece`: its ink in its bounding box) stands left and right of the
     pieces it holds, over most of its height, and well away from them: a box round writing. An
     outlined digit's outer ring hugs its inner rings, a stroke's width away."""
     rows, cols = ink.boxes[k]
-    first = min(ink.boxes[j][1].start for j in held) - cols.start
-    last = max(ink.boxes[j][1].stop for j in held) - cols.start
+    first, last = held_columns(ink, k, held)
     for side in (piece[:, :max(first, 0)], piece[:, last:]):
         ys = np.flatnonzero(side.any(axis=1))
         if len(ys) == 0 or ys[-1] - ys[0] + 1 < 0.6 * piece.shape[0]:
@@ -307,8 +312,6 @@ def without_thin_line(ink: InkMap, index: int, length: float) -> tuple[np.ndarra
     thin_ys, thin_xs = np.nonzero(own & ~core)
     if thin_ys.size == 0 or max(np.ptp(thin_ys), np.ptp(thin_xs)) + 1 < THIN_LINE_REACH * length:
         return None
-    ys, xs = np.nonzero(core)
-    if ys.size < 3:
+    if np.count_nonzero(core) < 3:
         return None
-    step = max(1, len(xs) // 400)
-    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
+    return sampled_pixels(core, rows, cols)

@@ -98,9 +98,15 @@ class InkMap:
     def pixels(self, index: int, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
         """(xs, ys) of a component's pixels at working resolution, at most `most` of them."""
         rows, cols = self.boxes[index]
-        ys, xs = np.nonzero(self.labels[rows, cols] == index + 1)
-        step = max(1, len(xs) // most)
-        return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
+        return sampled_pixels(self.labels[rows, cols] == index + 1, rows, cols, most)
+
+
+def sampled_pixels(piece: np.ndarray, rows: slice, cols: slice, most: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """(xs, ys) of a piece's pixels (`piece`: bool over the picture's `rows` and `cols`), every
+    so many of them, at most about `most`: enough for its axes and extent."""
+    ys, xs = np.nonzero(piece)
+    step = max(1, len(xs) // most)
+    return (xs[::step] + cols.start).astype(np.float64), (ys[::step] + rows.start).astype(np.float64)
 
 
 def shrink(gray: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

@@ -37,6 +37,12 @@ def long_runs(mask: np.ndarray, length: int, axis: int) -> np.ndarray:
                                     length, axis=axis) > 0
 
 
+def gaps_closed(mask: np.ndarray, gap: int, axis: int) -> np.ndarray:
+    """A boolean mask with its gaps shorter than `gap` pixels along `axis` closed (a 1-D closing:
+    a max then a min filter): a printed line broken into dashes where the light is poor."""
+    return ndimage.minimum_filter1d(ndimage.maximum_filter1d(mask.view(np.uint8), gap, axis=axis), gap, axis=axis) > 0
+
+
 def leaning_lines(mask: np.ndarray, support: int, length: int, shears: np.ndarray, gap: int = 1,
                   strongest: bool = False) -> np.ndarray:
     """The ink of straight lines down a boolean mask, each leaning by one of `shears` (columns
@@ -72,7 +78,7 @@ def leaning_lines(mask: np.ndarray, support: int, length: int, shears: np.ndarra
     beside = np.stack([padded[rows, x + 2], padded[rows, x + 3], padded[rows, x + 4]])
     along = beside.any(axis=0)
     if gap > 1:
-        along = ndimage.minimum_filter1d(ndimage.maximum_filter1d(along.view(np.uint8), gap, axis=1), gap, axis=1) > 0
+        along = gaps_closed(along, gap, 1)
     runs = long_runs(along, length, 1)
     for step in range(3):
         line, y = np.nonzero(runs & beside[step])
@@ -259,9 +265,7 @@ def level_lines(mask: np.ndarray, least: int) -> tuple[np.ndarray, int] | None:
         return None
     # A line breaks into dashes where the light is poor: gaps of a 25th of the page close.
     gap = max(3, width // 25)
-    closed = ndimage.minimum_filter1d(ndimage.maximum_filter1d(stepped.view(np.uint8), gap, axis=1),
-                                      gap, axis=1) > 0
-    runs = long_runs(closed, width // 10, axis=1)
+    runs = long_runs(gaps_closed(stepped, gap, 1), width // 10, axis=1)
     coverage = runs.sum(axis=1) / width
     line_rows, count = thin_bands(coverage > 0.6, height)
     if count >= max(least, 3) and far_apart(line_rows):
