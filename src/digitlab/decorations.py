@@ -274,12 +274,13 @@ def long_strokes(ink: InkMap, pixels: dict[int, tuple[np.ndarray, np.ndarray]], 
         if i in inner:
             continue
         along, across = principal_axes(*pixels[i])
-        if not stick_shaped(along, across):
+        stick = stick_shaped(along, across)
+        if not stick:
             core = without_thin_line(ink, i, float(np.ptp(along)) + 1)
             if core is not None and stick_shaped(*(core_axes := principal_axes(*core))):
-                along, across = core_axes
+                (along, across), stick = core_axes, True
         lengths[i] = float(np.ptp(along)) + 1
-        if stick_shaped(along, across):
+        if stick:
             straight.add(i)
         elif len(pixels[i][0]) >= DOT_AREA * lengths[i] ** 2:
             dots.add(i)
