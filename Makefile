@@ -30,8 +30,9 @@ demo: setup
 
 # The models shipped in the package, rebuilt from scratch with the project's own commands: the
 # training faces from the npm registry (a face that cannot be fetched stops here), then the digit
-# model, the line reader and the orientation model, each through `digitlab train`, copied into
-# src/digitlab/weights/ (the orientation model as its ONNX export: it reads without torch).
+# model, the line reader, the second reader (trained on from the first) and the orientation model,
+# each through `digitlab train`, copied into src/digitlab/weights/ (the orientation model as its
+# ONNX export: it reads without torch).
 models: setup
 	$(BIN)/digitlab fonts fetch
 	rm -rf build/models
@@ -40,6 +41,9 @@ models: setup
 	mkdir -p src/digitlab/weights
 	cp build/models/digits/model.safetensors src/digitlab/weights/digits.safetensors
 	cp build/models/lines/model.safetensors src/digitlab/weights/lines.safetensors
+	$(BIN)/digitlab train --recipe second-reader --init build/models/lines --digit-model build/models/digits \
+		--out build/models/second-reader
+	cp build/models/second-reader/model.safetensors src/digitlab/weights/second-reader.safetensors
 	$(BIN)/digitlab train --recipe orientation --out build/models/orientation
 	$(BIN)/digitlab export --model build/models/orientation --onnx src/digitlab/weights/orientation.onnx
 	$(BIN)/digitlab predict examples/seven.jpg

@@ -301,23 +301,24 @@ _WORKER: dict = {}  # each benchmark worker process's images and reader, receive
 
 
 def _keep(images: list[np.ndarray], reader_path: str, digit_model: str | None, orientation: str | None,
-          threads: int) -> None:
+          second_reader: str | None, threads: int) -> None:
     os.environ["OMP_NUM_THREADS"] = str(threads)  # this worker's share of the cores, as `serve` gives its workers
-    _WORKER.update(images=images, reader=Reader.load(reader_path, digit_model, orientation=orientation))
+    _WORKER.update(images=images, reader=Reader.load(reader_path, digit_model, orientation=orientation,
+                                                     second_reader=second_reader))
 
 
 def _read_share(indices: range) -> int:
     return sum(1 for i in indices if _WORKER["reader"].read(_WORKER["images"][i]).text)
 
 
-def throughput(reader_path: str, digit_model: str | None, orientation: str | None, images: list[np.ndarray],
-               workers: int) -> float:
+def throughput(reader_path: str, digit_model: str | None, orientation: str | None, second_reader: str | None,
+               images: list[np.ndarray], workers: int) -> float:
     """Decoded number images read per second by `workers` processes (one per core), each handed
     the images once when it starts, as a server's or a batch's workers would hold their own."""
     from digitlab.preprocessing import pool_context
 
     with ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_keep,
-                             initargs=(images, reader_path, digit_model, orientation,
+                             initargs=(images, reader_path, digit_model, orientation, second_reader,
                                        max(1, (os.cpu_count() or 1) // workers))) as pool:
         shares = [range(k, len(images), workers) for k in range(workers)]
         # A whole pass first: a worker pays its lazy imports (SciPy's convex hull, for the odd
@@ -336,6 +337,8 @@ def main() -> None:
                         "component reader's (default: shipped)")
     parser.add_argument("--orientation-model", default=None, help="which way up lines are (default: the shipped "
                         "model; 'none': the line reader's confidence alone)")
+    parser.add_argument("--second-reader", default=None, help="line reader asked about the lines the first is "
+                        "least sure of (default: the shipped one with the shipped reader; 'none': without)")
     parser.add_argument("--n", type=int, default=200, help="images per number row")
     parser.add_argument("--pages", type=int, default=60)
     parser.add_argument("--seed", type=int, default=4040)
@@ -351,7 +354,8 @@ def main() -> None:
     fonts, mnist = validation_split() if args.split == "val" else (handwriting_fonts(args.split), test_digits())
     with_tesseract = not args.no_tesseract and shutil.which("tesseract") is not None
     predictor = Predictor.load(args.model)
-    line_reader = Reader.load(args.reader, second_opinion=False, orientation=args.orientation_model)
+    line_reader = Reader.load(args.reader, second_opinion=False, orientation=args.orientation_model,
+                              second_reader=args.second_reader)
     readers = Readers(line_reader.asking(predictor), line_reader, predictor, with_tesseract)
     rows, missed = [], 0
 
@@ -468,6 +472,11 @@ def main() -> None:
         from digitlab.export import export_onnx
         from digitlab.networks import SHIPPED_LINES, shipped_model
 
+        second = line_reader.crosscheck.info["model"] if line_reader.crosscheck is not None else "none"
+        if not second.endswith(".onnx") and second != "none":
+            export_onnx(Path(second), Path(tmp) / "second-reader.onnx")
+            second = str(Path(tmp) / "second-reader.onnx")
+
         # Both models on onnxruntime: the workers are forked, and must never run PyTorch's threads.
         if onnx_reader is None or not str(onnx_reader).endswith(".onnx"):
             onnx_reader = str(Path(tmp) / "lines.onnx")
@@ -475,7 +484,7 @@ def main() -> None:
         if onnx_digits is None or not str(onnx_digits).endswith(".onnx"):
             onnx_digits = str(Path(tmp) / "digits.onnx")
             export_onnx(Path(args.model) if args.model else shipped_model(), onnx_digits)
-        per_second = throughput(onnx_reader, onnx_digits, args.orientation_model, numbers, workers)
+        per_second = throughput(onnx_reader, onnx_digits, args.orientation_model, second, numbers, workers)
     rows.append((f"number images read per second ({workers} processes, onnxruntime, decoded 600-1200 px)",
                  len(numbers), f"{per_second:.0f}/s", "", "", "", verdict(per_second, args.min_per_second)))
     # A slash read as a 1 changes the number ("12/05" read "12105"): the reading must say "not sure".
@@ -485,6 +494,7 @@ def main() -> None:
 
     print(f"reader: {readers.reader.info.get('model')}; digit model: {readers.predictor.info.get('model')}; "
           f"orientation model: {readers.reader.info.get('orientation_model')}; "
+          f"second reader: {readers.reader.info.get('second_reader')}; "
           f"faces: {args.split} half ({len(fonts)}); tesseract: {'yes' if with_tesseract else 'no'}; "
           f"{time.perf_counter() - started:.0f} s")
     print("| test | images | line reader + digit model | line reader alone | component reader (before) | "

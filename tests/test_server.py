@@ -30,6 +30,7 @@ def test_health_names_the_shipped_models(server):
     assert health["reader"]["model"].endswith("lines.safetensors")
     assert health["reader"]["digit_model"] == health["model"]  # the second opinion is the server's own model
     assert health["reader"]["orientation_model"].endswith("orientation.onnx")  # which way up lines are
+    assert health["reader"]["second_reader"].endswith("second-reader.safetensors")  # checks the least sure lines
 
 
 def test_predict_returns_the_cli_json(server, font_glyph, tmp_path):

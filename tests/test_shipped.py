@@ -5,7 +5,7 @@ import json
 from safetensors import safe_open
 
 from digitlab.config import TrainConfig
-from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, shipped_model
+from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, SHIPPED_SECOND_READER, shipped_model
 from digitlab.orientation import SHIPPED_ORIENTATION, Orientation
 from digitlab.predict import Predictor, Reader
 from tests.conftest import REPO
@@ -34,6 +34,17 @@ def test_the_shipped_line_reader_loads_and_reads():
     assert metadata["input"].startswith("float32 (N, 1, 32, W)")
     reading = Reader.load().read(REPO / "examples" / "number-2026.jpg")
     assert reading.text == "2026" and len(reading.digits) == 4
+
+
+def test_the_shipped_second_reader_loads_reads_and_was_trained_on_from_a_line_reader():
+    path = shipped_model(SHIPPED_SECOND_READER)
+    assert path.stat().st_size < 4_000_000
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    recipe = json.loads(metadata["recipe"])
+    assert recipe["task"] == "lines" and recipe["init"] is not None and recipe["average_from"] >= 1
+    second = Reader.load(path, second_opinion=False)
+    assert second.read(REPO / "examples" / "number-2026.jpg").text == "2026"
 
 
 def test_the_shipped_line_reader_is_calibrated_for_the_shipped_digit_model():
@@ -70,7 +81,9 @@ def test_the_shipped_orientation_model_loads_and_tells_which_way_up_a_line_is():
 def test_each_shipped_model_was_trained_with_the_recipe_make_models_names():
     # Settings that belong to the machine or the run's paths, not to the recipe.
     local = {"threads", "device", "world_size", "digit_model", "data_dir"}
-    for file, recipe in ((SHIPPED_DIGITS, "reader"), (SHIPPED_LINES, "lines"), (SHIPPED_ORIENTATION, "orientation")):
+    shipped = ((SHIPPED_DIGITS, "reader"), (SHIPPED_LINES, "lines"), (SHIPPED_SECOND_READER, "second-reader"),
+               (SHIPPED_ORIENTATION, "orientation"))
+    for file, recipe in shipped:
         if file.endswith(".onnx"):
             stored = json.loads(onnx_metadata(shipped_model(file))["recipe"])
         else:
@@ -79,5 +92,7 @@ def test_each_shipped_model_was_trained_with_the_recipe_make_models_names():
         # A setting added since the model was trained counts at its default (`init`: random weights).
         stored = TrainConfig.from_dict(stored).to_dict()
         wanted = TrainConfig.from_recipe(recipe).to_dict()
+        if recipe == "second-reader":  # trained on from the line reader, wherever that lay
+            stored["init"] = wanted["init"]
         assert {k: v for k, v in stored.items() if k not in local} == {k: v for k, v in wanted.items()
                                                                         if k not in local}, file

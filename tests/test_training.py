@@ -153,6 +153,8 @@ def test_existing_run_is_not_overwritten(trained_run):
                                            (["--recipe", "lines", "--digit-model", "/nonexistent"],
                                             "--digit-model /nonexistent: no such run directory"),
                                            (["--lr", "-1"], "lr must be positive"),
+                                           (["--epochs", "2", "--average-from", "3"],
+                                            "average_from must be an epoch of the run (1 to 2) or 0, got 3"),
                                            (["--arch", "orient"], "arch 'orient' does not fit task 'digits'"),
                                            (["--data", "folder:/nonexistent"], "is not a directory")])
 def test_bad_training_options_are_one_line_errors(tmp_path, args, message):
@@ -177,11 +179,15 @@ def test_the_line_reader_trains_through_the_same_fit_and_resumes(tmp_path):
     from digitlab.networks import shipped_model
 
     # With the digit model `read` will ask, whose opinion the "not sure" threshold is calibrated for too.
+    # Its weights averaged over both epochs, as the second reader's are (`--average-from`).
     config = TrainConfig.from_recipe("lines", data="mnist-5k", epochs=2, steps_per_epoch=3, batch_size=8, threads=1,
-                                     digit_model=str(shipped_model()))
+                                     digit_model=str(shipped_model()), average_from=1)
     trains_one_epoch_then_resumes_to_two(config, tmp_path / "run")
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_test"] == TEST_LINES and 0 <= metrics["digit_error_rate"] <= 1
+    # The test loss is the averaged model's, not the last epoch's.
+    last_epoch = [row for row in csv.DictReader(open(tmp_path / "run" / "history.csv"))][-1]
+    assert metrics["test_loss"] != pytest.approx(float(last_epoch["val_loss"]))
     model, metadata = load_model(tmp_path / "run" / "model.safetensors")
     assert metadata["arch"] == "crnn-wide" and json.loads(metadata["recipe"])["task"] == "lines"
     assert metadata["input"].startswith("float32 (N, 1, 32, W)")  # a line, not a 28x28 digit
@@ -241,3 +247,26 @@ def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path)
     reader = Reader.load(orientation=onnx_path)
     assert reader.orientation.info["backend"] == "onnxruntime" and reader.orientation.info["model"] == str(onnx_path)
     assert reader.read(REPO / "examples" / "number-2026.jpg").text.isdigit()
+
+
+def test_averaging_the_weights_gives_the_mean_of_the_epochs_and_resumes_exactly(tmp_path, mnist5k):
+    # A constant schedule, so that the runs' first epochs are one and the same epoch.
+    config = TrainConfig(arch="seed", epochs=2, schedule="constant", threads=1)
+    quiet = dict(dataset=mnist5k, report=False, log=lambda s: None)
+    fit(dataclasses.replace(config, epochs=1), tmp_path / "one", **quiet)
+    fit(config, tmp_path / "two", **quiet)
+    averaged = fit(dataclasses.replace(config, average_from=1), tmp_path / "averaged", **quiet)
+    weights = {name: load_model(tmp_path / name / "model.safetensors")[0].state_dict()
+               for name in ("one", "two", "averaged")}
+    for key, value in weights["averaged"].items():
+        torch.testing.assert_close(value, (weights["one"][key] + weights["two"][key]) / 2)
+    assert averaged.metrics["test_accuracy"] > 0.7  # learnt (by chance: 0.1)
+    # Stopped after its first epoch and resumed, the averaged run ends with the same weights.
+    fit(dataclasses.replace(config, epochs=1, average_from=1), tmp_path / "stopped", **quiet)
+    saved = json.loads((tmp_path / "stopped" / "config.json").read_text())
+    saved["train"]["epochs"] = 2
+    (tmp_path / "stopped" / "config.json").write_text(json.dumps(saved))
+    fit(config, tmp_path / "stopped", resume=True, **quiet)
+    resumed = load_model(tmp_path / "stopped" / "model.safetensors")[0].state_dict()
+    for key, value in weights["averaged"].items():
+        assert torch.equal(resumed[key], value)

@@ -126,9 +126,13 @@ def start_from(model: nn.Module, path: Path) -> None:
 
 
 def save_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator, epoch: int, history: list[dict]) -> None:
-    """Everything `--resume` needs after `epoch`, history rows included, in one atomic write."""
+                     generator: torch.Generator, epoch: int, history: list[dict],
+                     averaged: nn.Module | None = None) -> None:
+    """Everything `--resume` needs after `epoch`, history rows included (and the running average of
+    the weights, when the run keeps one), in one atomic write."""
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if averaged is not None:
+        tensors |= {f"average.{k}": v.detach().cpu().contiguous() for k, v in averaged.state_dict().items()}
     opt_state = optimizer.state_dict()
     for index, state in opt_state["state"].items():
         for key, value in state.items():
@@ -141,9 +145,10 @@ def save_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
 
 
 def load_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator) -> tuple[int, list[dict] | None]:
-    """Restore model, optimizer and generators from `path`; returns the finished epoch count and
-    the history rows (None for a state saved before they were kept in it)."""
+                     generator: torch.Generator, averaged: nn.Module | None = None) -> tuple[int, list[dict] | None]:
+    """Restore model, optimizer, generators (and `averaged`, the running average of the weights)
+    from `path`; returns the finished epoch count and the history rows (None for a state saved
+    before they were kept in it)."""
     tensors, metadata = read_safetensors(path, "a training state (start a new run instead of --resume)")
     device = next(model.parameters()).device
     # Whatever does not fit (a key missing, weights of another shape, another optimizer's state) is
@@ -153,6 +158,9 @@ def load_train_state(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
         param_groups = json.loads(metadata["param_groups"])
         history = json.loads(metadata["history"]) if "history" in metadata else None
         model.load_state_dict({k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")})
+        if averaged is not None:
+            averaged.load_state_dict({k.removeprefix("average."): v.to(device) for k, v in tensors.items()
+                                      if k.startswith("average.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optimizer."):

@@ -26,8 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model and write a run directory with its report")
     train.add_argument("--recipe", default=None, help="preset settings: default, lab (the lab's exact CNN and "
-                       "settings), reader (the shipped digit model), lines (the shipped line reader), orientation (the "
-                       "shipped orientation model: which way up a line is)")
+                       "settings), reader (the shipped digit model), lines (the shipped line reader), second-reader "
+                       "(the shipped line reader that checks it; pass --init), orientation (the shipped orientation "
+                       "model: which way up a line is)")
     add_config_flags(train)
     train.add_argument("--out", type=Path, default=None, help="run directory (default runs/DATA-ARCH-TIME)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out after a stop")
@@ -56,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="model that tells a line upside down from one the right way up: run "
                                       "directory or .onnx file (default: the shipped one; 'none': the line reader's "
                                       "confidence alone decides)")
+            command.add_argument("--second-reader", default=None,
+                                 help="line reader that reads again the lines the first is least sure of; where "
+                                      "the two disagree the line is 'not sure': run directory or .onnx file "
+                                      "(default: the shipped one with the shipped reader, none with --model; "
+                                      "'none': without)")
         if name == "predict":
             command.add_argument("--deskew", action="store_true",
                                  help="read only the digit straightened by its moments "
@@ -333,7 +339,7 @@ def cmd_read(args: argparse.Namespace) -> int:
         raise DigitlabError("; ".join(problems) if problems else "no images to read.")
     alone = args.digit_model == "none"
     reader = Reader.load(args.model, None if alone else args.digit_model, second_opinion=not alone,
-                         orientation=args.orientation_model)
+                         orientation=args.orientation_model, second_reader=args.second_reader)
     status = report_problems(problems)
     for path in with_progress(paths, len(paths)):
         try:

@@ -13,6 +13,7 @@ from digitlab.errors import DigitlabError
 
 SHIPPED_DIGITS = "digits.safetensors"  # the digit model in the package's weights/ folder
 SHIPPED_LINES = "lines.safetensors"    # the line reader beside it
+SHIPPED_SECOND_READER = "second-reader.safetensors"  # the line reader that checks it (`crosscheck`)
 
 
 def shipped_model(name: str = SHIPPED_DIGITS) -> Path:

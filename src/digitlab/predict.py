@@ -20,7 +20,14 @@ from digitlab.config import LINE_ARCHS, ORIENTATION_ARCHS
 from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.images import ImageSource, describe, image_errors
 from digitlab.ink import other_polarity
-from digitlab.networks import SHIPPED_DIGITS, SHIPPED_LINES, metadata_number, network_from_file, shipped_model
+from digitlab.networks import (
+    SHIPPED_DIGITS,
+    SHIPPED_LINES,
+    SHIPPED_SECOND_READER,
+    metadata_number,
+    network_from_file,
+    shipped_model,
+)
 from digitlab.orientation import Orientation
 from digitlab.preprocessing import ScanDigit, deskew_by_moments, normalize_stream, scan_digit
 from digitlab.runs import read_metrics
@@ -302,7 +309,8 @@ class Reader:
 
     def __init__(self, run_batch: Callable[[np.ndarray], np.ndarray], info: dict, stride: int = 4,
                  uncertain_below: float = UNCERTAIN_BELOW, second_opinion: Predictor | None = None,
-                 asking_below: float | None = None, orientation: Orientation | None = None) -> None:
+                 asking_below: float | None = None, orientation: Orientation | None = None,
+                 crosscheck: Reader | None = None) -> None:
         self._run_batch = run_batch  # float32 (N, 1, 32, W) -> logits (N, W / stride, 11)
         self.info = info
         self.stride = stride
@@ -312,6 +320,9 @@ class Reader:
         self.asking_below = asking_below if asking_below is not None else uncertain_below
         self.second_opinion = second_opinion
         self.orientation = orientation
+        self.crosscheck = crosscheck  # a second line reader (`crosscheck.crosschecked`)
+        if crosscheck is not None:
+            self.info = {**self.info, "second_reader": crosscheck.info.get("model")}
         if orientation is not None:
             self.info = {**self.info, "orientation_model": orientation.info.get("model")}
         if second_opinion is not None:
@@ -320,25 +331,33 @@ class Reader:
 
     @classmethod
     def load(cls, path: str | Path | None = None, digit_model: str | Path | None = None,
-             second_opinion: bool = True, orientation: str | Path | None = None) -> Reader:
+             second_opinion: bool = True, orientation: str | Path | None = None,
+             second_reader: str | Path | None = None, flag: str = "--model") -> Reader:
         """The line reader at `path`, with the digit model at `digit_model` (by default the shipped
-        one) as its second opinion, or alone with `second_opinion=False`; and the orientation model
-        at `orientation` (by default the shipped one; "none": without it) to tell which way up a
-        line is."""
-        run_batch, metadata, info = network_from_file(path, SHIPPED_LINES, "--model")
+        one) as its second opinion, or alone with `second_opinion=False`; the orientation model at
+        `orientation` (by default the shipped one; "none": without it) to tell which way up a line
+        is; and the line reader at `second_reader` to read again the lines the first is least sure
+        of (`crosscheck`; by default the shipped second reader with the shipped reader, none with
+        another; "none": without it). `flag`: the option that named `path`, for errors."""
+        run_batch, metadata, info = network_from_file(path, SHIPPED_LINES, flag)
         check_kind(metadata.get("arch"), info["model"], line_reader=True)
         stride = metadata_number(metadata.get("stride", 4))
         if stride is None or stride < 1 or stride != int(stride):
             raise DigitlabError(f"{info['model']}: damaged line-reader export (stride {metadata.get('stride')!r}); "
                                 "export it again.")
         turns = None if str(orientation) == "none" else Orientation.load(orientation)
-        reader = cls(run_batch, info, int(stride), **_threshold_of(metadata), orientation=turns)
+        if second_reader is None and path is None:
+            second_reader = shipped_model(SHIPPED_SECOND_READER)
+        crosscheck = None if second_reader is None or str(second_reader) == "none" else cls.load(
+            second_reader, second_opinion=False, orientation="none", second_reader="none", flag="--second-reader")
+        reader = cls(run_batch, info, int(stride), **_threshold_of(metadata), orientation=turns,
+                     crosscheck=crosscheck)
         return reader.asking(Predictor.load(digit_model, flag="--digit-model")) if second_opinion else reader
 
     def asking(self, digit_model: Predictor) -> Reader:
         """This line reader with `digit_model` as its second opinion."""
         return Reader(self._run_batch, self.info, self.stride, self.uncertain_below, digit_model, self.asking_below,
-                      self.orientation)
+                      self.orientation, self.crosscheck)
 
     def line_probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """Per-frame probabilities `(T, 11)` of line images (each `(32, W)` float, `line_image`)."""
@@ -353,6 +372,7 @@ class Reader:
 
     def read(self, source: ImageSource, name: str | None = None) -> Reading:
         """Every line of digits on a picture, top to bottom; for a number on one line, `text` is it."""
+        from digitlab.crosscheck import crosschecked
         from digitlab.reading import read_page
 
         name = describe(source, name)
@@ -361,6 +381,8 @@ class Reader:
             threshold = self.uncertain_below if opinion is None else self.asking_below
             turned = self.orientation.turned_log_odds if self.orientation is not None else None
             page = read_page(source, self.line_probabilities, self.stride, threshold, name, opinion, turned)
+            if self.crosscheck is not None:
+                page = crosschecked(page, self.crosscheck.line_probabilities, self.crosscheck.stride, opinion)
             if self.second_opinion is not None:
                 page = self._lone_digit_asked(page, source, name, threshold)
         return Reading(name, page.text, page.digits, any(d["uncertain"] for d in page.digits),

@@ -77,19 +77,20 @@ def start(run_dir: Path, info: dict) -> None:
 
 def save_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                     generator: torch.Generator, epoch: int, history: list[dict], arch: str,
-                    classes: tuple[str, ...]) -> None:
+                    classes: tuple[str, ...], averaged: nn.Module | None = None) -> None:
     """Commit `epoch`: the training state first (the commit point), then the files derived from it."""
     from digitlab.checkpoint import save_model, save_train_state
 
-    save_train_state(run_dir / TRAIN_STATE, model, optimizer, generator, epoch, history)
+    save_train_state(run_dir / TRAIN_STATE, model, optimizer, generator, epoch, history, averaged)
     save_model(run_dir / MODEL, model, arch, classes)
     write_history(run_dir, history)
 
 
 def restore_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
                        generator: torch.Generator, arch: str, classes: tuple[str, ...],
-                       write: bool = True) -> tuple[int, list[dict]]:
-    """Load the last committed epoch into `model`, `optimizer` and `generator`; returns the finished
+                       write: bool = True, averaged: nn.Module | None = None) -> tuple[int, list[dict]]:
+    """Load the last committed epoch into `model`, `optimizer`, `generator` (and `averaged`, the
+    running average of the weights, when the run keeps one); returns the finished
     epoch count and the history rows. With `write` (the process that writes the run: all but
     torchrun's other ranks), files a kill left behind (temporary files, a model or history one
     epoch behind the state) are cleared or written again first."""
@@ -98,7 +99,7 @@ def restore_checkpoint(run_dir: Path, model: nn.Module, optimizer: torch.optim.O
     if write:
         remove_leftovers(run_dir)
         remove_leftovers(run_dir / REPORT)
-    epoch, history = load_train_state(run_dir / TRAIN_STATE, model, optimizer, generator)
+    epoch, history = load_train_state(run_dir / TRAIN_STATE, model, optimizer, generator, averaged)
     if history is None:  # a state written before it kept the history: history.csv is all there is
         history = [row for row in read_history(run_dir) if row["epoch"] <= epoch]
     if write:

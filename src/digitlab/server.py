@@ -154,7 +154,7 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
                 "backend": predictor.info.get("backend"), "dataset": predictor.info.get("dataset"),
                 "test_accuracy": predictor.info.get("test_accuracy"), "classes": predictor.classes,
                 "reader": {k: reader.info.get(k) for k in ("model", "backend", "test_accuracy", "digit_model",
-                                                            "orientation_model")},
+                                                            "orientation_model", "second_reader")},
                 "version": __version__, "worker": os.getpid()}
 
     @app.post("/api/predict", openapi_extra=UPLOAD_BODY)

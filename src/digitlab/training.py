@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, update_bn
 from tqdm import tqdm
 
 from digitlab import __version__, distributed, runs
@@ -309,12 +310,13 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     if config.init is not None and not resume:
         start_from(model, Path(config.init))
     optimizer = make_optimizer(config, model)
+    averaged = AveragedModel(model) if config.average_from else None  # see TrainConfig.average_from
 
     info = run_info(config, task, device)
     start_epoch, history = 0, []
     if resume:
         start_epoch, history = runs.restore_checkpoint(run_dir, model, optimizer, generator, config.arch,
-                                                       task.classes, write=world.is_main)
+                                                       task.classes, write=world.is_main, averaged=averaged)
         log(f"resuming {run_dir} after epoch {start_epoch}/{config.epochs}")
     elif world.is_main:
         runs.start(run_dir, info)
@@ -347,6 +349,8 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         loss, accuracy = train(net, device, task.train_loader, optimizer, epoch, lr_at_batch, task.criterion,
                                task.correct_in, show_progress, bf16=config.precision == "bf16")
         distributed.average_buffers(model, world)
+        if averaged is not None and epoch >= config.average_from:
+            averaged.update_parameters(model)
         val_loss, val_accuracy = test(model, device, task.test_loader, task.test_criterion, task.correct_in)
         loss, accuracy = distributed.average([loss, accuracy], world, device)
         val_loss, val_accuracy = distributed.average([val_loss, val_accuracy], world, device,
@@ -356,7 +360,8 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
                         "val_accuracy": val_accuracy, "lr": optimizer.param_groups[0]["lr"],
                         "seconds": seconds})
         if world.is_main:
-            runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, task.classes)
+            runs.save_checkpoint(run_dir, model, optimizer, generator, epoch, history, config.arch, task.classes,
+                                 averaged)
         log(f"epoch {epoch:>3}/{config.epochs}  loss {loss:.4f}  accuracy {accuracy:.4f}  "
             f"val_loss {val_loss:.4f}  val_accuracy {val_accuracy:.4f}  {seconds:.1f}s")
 
@@ -365,7 +370,15 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
     if not world.is_main:
         return RunResult(run_dir, {}, history)
 
+    if averaged is not None:
+        # Batch norm's statistics belong to the weights they were measured with, and the average's
+        # are no single epoch's: measured again, over one more epoch of training batches.
+        log(f"averaged the weights of epochs {config.average_from}-{config.epochs}; measuring batch norm again")
+        update_bn(task.train_loader, averaged, device)
+        model.load_state_dict(averaged.module.state_dict())
     metrics, model_info = task.finish(model, history, run_dir, report, log)
+    if averaged is not None:  # the line tasks report the last epoch's test loss, which is not the average's
+        metrics["test_loss"] = test(model, device, task.test_loader, task.test_criterion, task.correct_in)[0]
     # The model file says how it was made and how well it did, wherever it is copied to.
     summary = {k: v for k, v in metrics.items() if k != "per_class"}
     model_info.update(recipe=json.dumps(config.to_dict()), data=task.data["name"], metrics=json.dumps(summary),
