@@ -46,6 +46,7 @@ def crosschecked(page: PageReading, second: LineReaderFn, stride: int, opinion: 
                  below: float = CROSSCHECK_BELOW) -> PageReading:
     """`page` (read with the digit model `opinion`, if any) with every line the first reader is
     least sure of (`needs_crosscheck`) and the `second` reads as another number made "not sure"."""
-    lines = [line.doubted() if needs_crosscheck(line, below) and line_text(line.image, second, stride, opinion)
-             != line.text else line for line in page.lines]
-    return replace(page, lines=lines)
+    def disputed(line: ReadLine) -> bool:
+        return needs_crosscheck(line, below) and line_text(line.image, second, stride, opinion) != line.text
+
+    return replace(page, lines=[line.doubted() if disputed(line) else line for line in page.lines])
