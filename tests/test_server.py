@@ -193,6 +193,8 @@ def test_two_workers_answer_on_one_port(font_glyph):
                 assert response.headers["connection"] == "close"
                 worker = response.headers["x-digitlab-worker"]
                 assert response.json()["worker"] == int(worker)  # the health route says which worker answered
+                # Each worker reads with the shipped second reader, as one process does.
+                assert response.json()["reader"]["second_reader"].endswith("second-reader.safetensors")
                 answered[worker] = answered.get(worker, 0) + 1
         assert len(answered) == 2, answered
         assert str(process.pid) not in answered  # the parent only supervises

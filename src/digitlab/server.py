@@ -58,6 +58,7 @@ T = TypeVar("T")
 # import string (`app_from_env`), so settings travel in the environment the workers inherit.
 MODEL_VARIABLE = "DIGITLAB_SERVE_MODEL"
 READER_VARIABLE = "DIGITLAB_SERVE_READER"
+SECOND_READER_VARIABLE = "DIGITLAB_SERVE_SECOND_READER"
 MAX_UPLOAD_VARIABLE = "DIGITLAB_SERVE_MAX_UPLOAD_BYTES"
 SECOND_OPINION_VARIABLE = "DIGITLAB_SERVE_SECOND_OPINION"
 
@@ -210,7 +211,8 @@ def app_from_env() -> FastAPI:
     `serve` put in the environment."""
     predictor = Predictor.load(os.environ[MODEL_VARIABLE])
     app = create_app(predictor, line_reader(os.environ[READER_VARIABLE], predictor,
-                                            os.environ[SECOND_OPINION_VARIABLE] == "1"),
+                                            os.environ[SECOND_OPINION_VARIABLE] == "1",
+                                            os.environ[SECOND_READER_VARIABLE]),
                      int(os.environ[MAX_UPLOAD_VARIABLE]))
     app.add_middleware(WorkerHeader, close_connections=True)
     return app
@@ -247,12 +249,13 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
     # The models are tried once in a throwaway process: a bad one is one line here, not a traceback
     # per worker, and the supervising process stays small (it never imports the models' framework).
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        model_path, reader_path = pool.submit(loadable_models, model, reader).result()
+        model_path, reader_path, second_reader_path = pool.submit(loadable_models, model, reader).result()
     print(f"digitlab serving {model_path} and {reader_path} on http://{host}:{port}/ ({workers} workers)", flush=True)
     # The workers are fresh processes: the environment is how they learn their models. It is put
     # back afterwards, so that a caller's own environment is not changed by serving.
     saved = dict(os.environ)
     os.environ[MODEL_VARIABLE], os.environ[READER_VARIABLE] = model_path, reader_path
+    os.environ[SECOND_READER_VARIABLE] = second_reader_path
     os.environ[MAX_UPLOAD_VARIABLE] = str(max_upload_bytes)
     os.environ[SECOND_OPINION_VARIABLE] = "1" if second_opinion else "0"
     # Each worker's PyTorch threads share out the cores rather than each worker claiming them all.
@@ -265,16 +268,21 @@ def serve(model: str | Path | None, reader: str | Path | None = None, host: str 
         os.environ.update(saved)
 
 
-def loadable_models(model: str | Path | None, reader: str | Path | None) -> tuple[str, str]:
+def loadable_models(model: str | Path | None, reader: str | Path | None) -> tuple[str, str, str]:
     """The absolute paths of the models `Predictor.load(model)` and `Reader.load(reader)` load,
-    once they have loaded them."""
-    return (str(Path(Predictor.load(model).info["model"]).resolve()),
-            str(Path(Reader.load(reader, second_opinion=False).info["model"]).resolve()))
+    once they have loaded them: the digit model, the line reader and its second reader ("none"
+    without one)."""
+    numbers = Reader.load(reader, second_opinion=False)
+    second = numbers.info.get("second_reader")
+    return (str(Path(Predictor.load(model).info["model"]).resolve()), str(Path(numbers.info["model"]).resolve()),
+            str(Path(second).resolve()) if second is not None else "none")
 
 
-def line_reader(reader: str | Path | None, predictor: Predictor, second_opinion: bool = True) -> Reader:
-    """The line reader for /api/read, asking the server's own digit model (when its classes are the
-    digits and `second_opinion` is on) about the digits it doubts: one digit model per server, so a
-    server of two ONNX files never imports torch."""
-    alone = Reader.load(reader, second_opinion=False)
+def line_reader(reader: str | Path | None, predictor: Predictor, second_opinion: bool = True,
+                second_reader: str | Path | None = None) -> Reader:
+    """The line reader for /api/read (with the second reader `second_reader`, as `Reader.load`
+    takes it), asking the server's own digit model (when its classes are the digits and
+    `second_opinion` is on) about the digits it doubts: one digit model per server, so a server of
+    two ONNX files never imports torch."""
+    alone = Reader.load(reader, second_opinion=False, second_reader=second_reader)
     return alone.asking(predictor) if second_opinion and predictor.reads_digits else alone
