@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from digitlab.reading import LineReaderFn, PageReading, ReadLine, ctc_best_path
-from digitlab.second_opinion import DigitOpinion, remembering, with_second_opinion, with_unread_pieces
+from digitlab.reading import LineReaderFn, PageReading, ReadLine, ctc_best_path, digits_read
+from digitlab.second_opinion import DigitOpinion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,14 +25,9 @@ CROSSCHECK_BELOW = 0.99  # the second reader is asked about lines whose least su
 
 def line_text(image: np.ndarray, reader: LineReaderFn, stride: int, opinion: DigitOpinion | None) -> str:
     """The digits `reader` reads on a line image (`reading.line_image`) as `reading.read_cut` reads
-    them: CTC's best path, with the digit model `opinion` asked about the digits that stand alone
-    and the pieces left unread."""
+    them (`reading.digits_read`, the digit model `opinion` asked)."""
     probabilities = reader([image])[0]
-    decoded = ctc_best_path(probabilities)
-    if opinion is not None:
-        opinion = remembering(opinion)
-        decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
-    decoded, _ = with_unread_pieces(decoded, image, stride, opinion)
+    decoded, _ = digits_read(probabilities, ctc_best_path(probabilities), image, stride, opinion)
     return "".join(str(digit) for digit, _, _, _ in decoded)
 
 

@@ -242,6 +242,16 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
     return LineCut(mask, coefficients, False, signs)
 
 
+def digits_read(probabilities: np.ndarray, decoded: list[tuple[int, float, int, int]], image: np.ndarray,
+                stride: int, opinion: DigitOpinion | None) -> tuple[list[tuple[int, float, int, int]], bool]:
+    """A line image's digits from CTC's best path (`decoded`, of `probabilities`), the digit model
+    `opinion` (if any) asked about those that stand alone (`with_second_opinion`) and the pieces of
+    ink read as nothing (`with_unread_pieces`); and whether such a piece is left unread."""
+    if opinion is not None:
+        decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
+    return with_unread_pieces(decoded, image, stride, opinion)
+
+
 def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncertain_below: float,
              opinion: DigitOpinion | None) -> ReadLine:
     """The digits of a line's ink (`cut_line`), with their boxes and confidences in the original
@@ -254,8 +264,7 @@ def read_cut(cut: LineCut, zoom: float, reader: LineReaderFn, stride: int, uncer
     if opinion is not None:
         opinion = remembering(opinion)
         no_digit = surely_no_digit(image, decoded, stride, opinion)
-        decoded = with_second_opinion(probabilities, decoded, image, stride, opinion)
-    decoded, unread = with_unread_pieces(decoded, image, stride, opinion)
+    decoded, unread = digits_read(probabilities, decoded, image, stride, opinion)
 
     def to_original(x: float, y: float) -> list[float]:
         a, b, c, d, e, f = coefficients
