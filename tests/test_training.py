@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 
+from digitlab import training
 from digitlab.checkpoint import load_model
 from digitlab.config import TrainConfig
 from digitlab.models import build_model
@@ -249,13 +250,18 @@ def test_the_orientation_model_trains_through_the_same_fit_and_resumes(tmp_path)
     assert reader.read(REPO / "examples" / "number-2026.jpg").text.isdigit()
 
 
-def test_averaging_the_weights_gives_the_mean_of_the_epochs_and_resumes_exactly(tmp_path, mnist5k):
+def test_averaging_the_weights_gives_the_mean_of_the_epochs_and_resumes_exactly(tmp_path, mnist5k, monkeypatch):
     # A constant schedule, so that the runs' first epochs are one and the same epoch.
     config = TrainConfig(arch="seed", epochs=2, schedule="constant", threads=1)
     quiet = dict(dataset=mnist5k, report=False, log=lambda s: None)
     fit(dataclasses.replace(config, epochs=1), tmp_path / "one", **quiet)
     fit(config, tmp_path / "two", **quiet)
+    passes = []
+    monkeypatch.setattr(training, "test", lambda *args: passes.append(args) or evaluate_loader(*args))
     averaged = fit(dataclasses.replace(config, average_from=1), tmp_path / "averaged", **quiet)
+    # The digit task's evaluation measures the average's test loss: no further pass over the test split.
+    assert len(passes) == config.epochs
+    monkeypatch.undo()
     weights = {name: load_model(tmp_path / name / "model.safetensors")[0].state_dict()
                for name in ("one", "two", "averaged")}
     for key, value in weights["averaged"].items():

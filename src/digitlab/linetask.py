@@ -169,7 +169,8 @@ def line_task(config: TrainConfig, device: torch.device) -> dict:
             "classes": list(LINE_CLASSES)}
     test_loader = [collate(test_lines[i:i + 100], STRIDE) for i in range(0, len(test_lines), 100)]
     return dict(model=model, classes=LINE_CLASSES, train_loader=train_loader, test_loader=test_loader,
-                criterion=ctc_loss, test_criterion=ctc_loss, correct_in=lines_read_exactly, data=data, finish=finish)
+                criterion=ctc_loss, test_criterion=ctc_loss, correct_in=lines_read_exactly, data=data, finish=finish,
+                loss_of_last_epoch=True)
 
 
 @torch.no_grad()

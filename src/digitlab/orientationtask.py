@@ -153,4 +153,5 @@ def orientation_task(config: TrainConfig, device: torch.device) -> dict:
             "faces (textlines.py), each upright or turned by 180 degrees", "n_train": config.steps_per_epoch *
             config.batch_size, "n_test": len(test[0]), "classes": list(TURN_CLASSES)}
     return dict(model=model, classes=TURN_CLASSES, train_loader=train_loader, test_loader=test_loader,
-                criterion=turn_loss, test_criterion=turn_loss, correct_in=turns_told, data=data, finish=finish)
+                criterion=turn_loss, test_criterion=turn_loss, correct_in=turns_told, data=data, finish=finish,
+                loss_of_last_epoch=True)

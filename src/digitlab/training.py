@@ -217,6 +217,9 @@ class Task:
     correct_in: Callable         # right answers in a batch
     data: dict                   # what config.json says of the data
     finish: Callable             # (model, history, run_dir, report, log) -> (metrics, model metadata)
+    # Whether `finish` reports the last epoch's test loss (the line tasks) rather than measuring the
+    # model it is given: a run with averaged weights then measures the average's itself.
+    loss_of_last_epoch: bool = False
 
 
 def digit_task(config: TrainConfig, device: torch.device, generator: torch.Generator,
@@ -377,7 +380,7 @@ def fit(config: TrainConfig, run_dir: Path, resume: bool = False, report: bool =
         update_bn(task.train_loader, averaged, device)
         model.load_state_dict(averaged.module.state_dict())
     metrics, model_info = task.finish(model, history, run_dir, report, log)
-    if averaged is not None:  # the line tasks report the last epoch's test loss, which is not the average's
+    if averaged is not None and task.loss_of_last_epoch:  # the last epoch's loss is not the average's
         metrics["test_loss"] = test(model, device, task.test_loader, task.test_criterion, task.correct_in)[0]
     # The model file says how it was made and how well it did, wherever it is copied to.
     summary = {k: v for k, v in metrics.items() if k != "per_class"}
