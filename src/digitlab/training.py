@@ -217,8 +217,8 @@ class Task:
     correct_in: Callable         # right answers in a batch
     data: dict                   # what config.json says of the data
     finish: Callable             # (model, history, run_dir, report, log) -> (metrics, model metadata)
-    # Whether `finish` reports the last epoch's test loss (the line tasks) rather than measuring the
-    # model it is given: a run with averaged weights then measures the average's itself.
+    # Whether `finish` reports the last epoch's test loss (the line and orientation tasks) rather
+    # than measuring the model it is given: a run with averaged weights then measures the average's.
     loss_of_last_epoch: bool = False
 
 
