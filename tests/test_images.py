@@ -2,8 +2,11 @@
 per image for whatever a decoder or converter raises."""
 
 import io
+import json
 import os
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ from PIL import Image, ImageFile
 from digitlab.errors import DigitlabError
 from digitlab.images import MAX_FILE_BYTES, MAX_SIDE, load_grayscale, open_image
 from digitlab.preprocessing import normalize_scan
-from tests.conftest import clean_scan
+from tests.conftest import REPO, clean_scan, run_cli
 from tests.scanmaker import lab_tiff, transparent_canvas_png
 
 
@@ -120,3 +123,28 @@ def test_decoder_exception_of_any_kind_names_the_image(monkeypatch):
 def test_something_not_a_picture_is_named_for_what_it_is(source, kind):
     with pytest.raises(DigitlabError, match=rf"^image: expected a path, bytes, a PIL image or an array, got {kind}\.$"):
         load_grayscale(source)
+
+
+def test_a_photo_saved_as_heic_reads_as_its_jpeg_does(tmp_path):
+    # iPhones save their photos as HEIC: the example photo of a number, so saved, among a folder's JPEGs.
+    import pillow_heif
+
+    with Image.open(REPO / "examples" / "number-2026.jpg") as photo:
+        pillow_heif.from_pillow(photo.convert("RGB")).save(tmp_path / "number.heic", quality=90)
+        photo.save(tmp_path / "number.jpg")
+    done = run_cli("read", "--json", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    answers = {Path(answer["path"]).name: answer for answer in map(json.loads, done.stdout.splitlines())}
+    assert set(answers) == {"number.heic", "number.jpg"}
+    assert answers["number.heic"]["text"] == answers["number.jpg"]["text"] == "2026"
+
+
+def test_a_heic_photo_without_pillow_heif_says_how_to_read_it(monkeypatch):
+    import pillow_heif
+
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (64, 64), "white")).save(buffer, quality=90)
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as where it is not installed
+    with pytest.raises(DigitlabError, match=r"^photo.heic: a HEIC/HEIF photo .*install pillow-heif .*save the photo "
+                                            r"as JPEG\.$"):
+        load_grayscale(buffer.getvalue(), "photo.heic")

@@ -55,6 +55,13 @@ def test_read_returns_the_number(server, font_glyph):
     body = httpx.post(f"{server}/api/read", files={"image": ("n.png", data, "image/png")}).json()
     assert body["text"] == "1984" and len(body["digits"]) == 4 and len(body["lines"]) == 1
     assert body["lines"][0]["text"] == "1984" and len(body["lines"][0]["box"]) == 4
+    # The same picture as an iPhone uploads its photos (HEIC).
+    import pillow_heif
+
+    heic = io.BytesIO()
+    pillow_heif.from_pillow(Image.open(io.BytesIO(data)).convert("RGB")).save(heic, quality=90)
+    body = httpx.post(f"{server}/api/read", files={"image": ("n.heic", heic.getvalue(), "image/heic")}).json()
+    assert body["text"] == "1984"
 
 
 def lab_tiff_of_a_scan() -> bytes:

@@ -1,6 +1,7 @@
 """Reading image files safely into one grayscale array, whatever their format.
 
-Handles PNG, JPEG, BMP, TIFF, WebP, GIF (first frame); RGB, RGBA with a transparent background,
+Handles PNG, JPEG, BMP, TIFF, WebP, GIF (first frame), and HEIC/HEIF (the format iPhones save
+photos in) where the optional pillow-heif is installed; RGB, RGBA with a transparent background,
 grayscale, 16-bit and palette images; EXIF orientation. Only regular files are read, up to
 `MAX_FILE_BYTES`. Bad files raise `DigitlabError` with one sentence naming the file, before any
 large allocation (decompression bombs are refused from the header alone), and so does anything a
@@ -41,7 +42,9 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # an RGB array's gray,
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif"})
+# The `ftyp` brands of HEIF files: still pictures and sequences, HEVC-coded or any.
+HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
 
 
 def describe(source: ImageSource, name: str | None = None, index: int | None = None) -> str:
@@ -109,6 +112,23 @@ def read_image_file(path: str | Path, label: str, max_bytes: int = MAX_FILE_BYTE
     return b"".join(chunks)
 
 
+def is_heif(data: bytes) -> bool:
+    """Whether `data` is a HEIF file: an ISO media file whose `ftyp` box names a HEIF brand."""
+    return data[4:8] == b"ftyp" and bytes(data[8:12]) in HEIF_BRANDS
+
+
+def let_pillow_open_heif(label: str) -> None:
+    """Teach Pillow HEIF with pillow-heif (the optional dependency `digitlab[heic]`), or say how
+    to read the photo without it."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        raise DigitlabError(f"{label}: a HEIC/HEIF photo (the format iPhones save): install pillow-heif to read "
+                            "it (pip install 'digitlab[heic]'), or save the photo as JPEG.") from None
+    if "HEIF" not in Image.ID:
+        register_heif_opener()
+
+
 def draft_jpeg(image: Image.Image) -> None:
     """Let the JPEG decoder itself skip detail the pipeline does not need (no-op for other formats)."""
     if image.format == "JPEG":
@@ -125,6 +145,8 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
     data = read_image_file(source, label) if isinstance(source, str | Path) else source
     if not data:
         raise DigitlabError(f"{label}: the file is empty.")
+    if is_heif(data):
+        let_pillow_open_heif(label)
     if len(data) > MAX_FILE_BYTES:
         raise DigitlabError(f"{label}: {len(data):,} bytes is over the limit of {MAX_FILE_BYTES:,} bytes "
                             "for an image file.")
@@ -161,6 +183,8 @@ def decoded_pixels(data: bytes) -> int:
     """How many pixels `open_image` would decode from `data`, from the header alone: 0 for what
     it would refuse before decoding (not an image, over `MAX_PIXELS`)."""
     try:
+        if is_heif(data):
+            let_pillow_open_heif("")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(io.BytesIO(data)) as image:
