@@ -148,3 +148,11 @@ def test_a_heic_photo_without_pillow_heif_says_how_to_read_it(monkeypatch):
     with pytest.raises(DigitlabError, match=r"^photo.heic: a HEIC/HEIF photo .*install pillow-heif .*save the photo "
                                             r"as JPEG\.$"):
         load_grayscale(buffer.getvalue(), "photo.heic")
+
+
+def test_a_pdf_scan_is_named_for_what_it_is(tmp_path):
+    # A scanner's usual output: Pillow writes a one-page PDF of the example photo.
+    with Image.open(REPO / "examples" / "number-2026.jpg") as photo:
+        photo.convert("RGB").save(tmp_path / "scan.pdf")
+    with pytest.raises(DigitlabError, match=r"scan.pdf: a PDF, not an image: save its pages as PNG or JPEG"):
+        load_grayscale(tmp_path / "scan.pdf")

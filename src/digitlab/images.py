@@ -167,6 +167,9 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DigitlabError(f"{label}: too many pixels (refused as a possible decompression bomb).") from None
     except UnidentifiedImageError:
+        if bytes(data[:5]) == b"%PDF-":  # what a scanner often saves
+            raise DigitlabError(f"{label}: a PDF, not an image: save its pages as PNG or JPEG (a scanner's or "
+                                "viewer's export) and read those.") from None
         raise DigitlabError(f"{label}: not an image (or a format Pillow cannot read).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise DigitlabError(f"{label}: truncated or corrupt image ({reason(exc)}).") from None
