@@ -1,7 +1,7 @@
 """Reading image files safely into one grayscale array, whatever their format.
 
-Handles PNG, JPEG, BMP, TIFF, WebP, GIF (first frame), and HEIC/HEIF (the format iPhones save
-photos in) where the optional pillow-heif is installed; RGB, RGBA with a transparent background,
+Handles PNG, JPEG, BMP, TIFF, WebP, GIF (first frame) and AVIF, and where the optional pillow-heif
+is installed HEIC/HEIF (the format iPhones save photos in); RGB, RGBA with a transparent background,
 grayscale, 16-bit and palette images; EXIF orientation. Only regular files are read, up to
 `MAX_FILE_BYTES`. Bad files raise `DigitlabError` with one sentence naming the file, before any
 large allocation (decompression bombs are refused from the header alone), and so does anything a
@@ -42,7 +42,8 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # an RGB array's gray,
 ImageSource = str | Path | bytes | Image.Image | np.ndarray
 
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".heic", ".heif"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".avif", ".heic",
+                            ".heif"})
 # The `ftyp` brands of HEIF files: still pictures and sequences, HEVC-coded or any.
 HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
 
