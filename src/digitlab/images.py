@@ -126,7 +126,7 @@ def let_pillow_open_heif(label: str) -> None:
     except ImportError:
         raise DigitlabError(f"{label}: a HEIC/HEIF photo (the format iPhones save): install pillow-heif to read "
                             "it (pip install 'digitlab[heic]'), or save the photo as JPEG.") from None
-    if "HEIF" not in Image.ID:
+    if "HEIF" not in Image.ID:  # once, on the first HEIF file: other pictures never import it
         register_heif_opener()
 
 
@@ -146,11 +146,11 @@ def open_image(source: str | Path | bytes, name: str | None = None) -> Image.Ima
     data = read_image_file(source, label) if isinstance(source, str | Path) else source
     if not data:
         raise DigitlabError(f"{label}: the file is empty.")
-    if is_heif(data):
-        let_pillow_open_heif(label)
     if len(data) > MAX_FILE_BYTES:
         raise DigitlabError(f"{label}: {len(data):,} bytes is over the limit of {MAX_FILE_BYTES:,} bytes "
                             "for an image file.")
+    if is_heif(data):
+        let_pillow_open_heif(label)
     try:
         with warnings.catch_warnings():
             # Damaged metadata makes Pillow warn; the user gets the picture or one error, not noise.
