@@ -147,25 +147,28 @@ def test_uploading_a_photo_of_a_number_draws_its_digits_over_it(browser, server,
     page.close()
 
 
-def test_uploading_an_iphone_heic_photo_reads_it_though_the_browser_cannot_show_it(browser, server, fonts, tmp_path):
+def test_an_iphone_heic_photo_which_the_browser_cannot_show_is_shown_from_the_server(browser, server, fonts,
+                                                                                    tmp_path):
     import pillow_heif
 
     glyph = join_glyphs([glyph_from_font(c, fonts["Humor-Sans"]) for c in "2026"], np.random.default_rng(0))
-    photo = clean_scan(glyph, side=1600, fill=0.25, angle=5, gradient=0.2)  # no noise: under the upload limit
+    photo = clean_scan(glyph, side=2400, fill=0.25, angle=5, gradient=0.2)  # no noise: under the upload limit
     pillow_heif.from_pillow(photo.convert("RGB")).save(tmp_path / "number.heic", quality=60)
     page = number_page(browser, server, {"width": 1100, "height": 700})
     page.set_input_files("#read-file", str(tmp_path / "number.heic"))
-    # Chromium shows no HEIC: the page falls back to the pad, and the reading is listed beside it.
-    page.wait_for_function("""() => ['done', 'error'].includes(document.getElementById('read-result').dataset.state)
-        && !document.getElementById('wide-pad').hidden""", timeout=15000)
-    shown = page.evaluate("""() => ({
-        state: document.getElementById('read-result').dataset.state,
-        message: document.getElementById('read-message').textContent,
-        lines: [...document.querySelectorAll('#read-lines .line-text')].map((e) => e.textContent),
-        pad: !document.getElementById('wide-pad').hidden, photo: !document.getElementById('photo').hidden})""")
+    shown = wait_for_reading(page)
     assert shown["state"] == "done", shown["message"]
     assert shown["lines"] == ["2026"]
-    assert shown["pad"] and not shown["photo"]
+    assert shown["digitBoxes"] == 4
+    # Chromium shows no HEIC: the picture is the server's JPEG, 1600 px wide, and the boxes, measured
+    # on the 2400 px photo, are scaled onto it by shown / photo width.
+    natural, scale, first_box_x, server_x = page.evaluate("""() => {
+        const photo = document.getElementById('photo');
+        return [photo.naturalWidth, photo.clientWidth / 2400,
+                Number(document.querySelector('#overlay .digit-box').getAttribute('x')), reading.digits[0].box[0]];
+    }""")
+    assert natural == 1600
+    assert first_box_x == pytest.approx(server_x * scale, abs=0.2)
     assert page.errors == []
     page.close()
 

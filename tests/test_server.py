@@ -60,8 +60,11 @@ def test_read_returns_the_number(server, font_glyph):
 
     heic = io.BytesIO()
     pillow_heif.from_pillow(Image.open(io.BytesIO(data)).convert("RGB")).save(heic, quality=90)
+    assert "picture" not in body  # a PNG the page shows itself
     body = httpx.post(f"{server}/api/read", files={"image": ("n.heic", heic.getvalue(), "image/heic")}).json()
     assert body["text"] == "1984"
+    # Which most browsers cannot show: it comes back as a JPEG, with the size its boxes are measured in.
+    assert body["picture"].startswith("data:image/jpeg;base64,") and body["picture_size"] == [900, 900]
 
 
 def lab_tiff_of_a_scan() -> bytes:

@@ -40,7 +40,7 @@ from starlette.datastructures import UploadFile
 
 from digitlab import __version__
 from digitlab.errors import DigitlabError
-from digitlab.images import MAX_PIXELS, decoded_pixels
+from digitlab.images import MAX_PIXELS, decoded_pixels, is_heif, open_image
 from digitlab.predict import Predictor, Reader
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -49,6 +49,7 @@ FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file, c
 # RGBA picture costs 4 bytes a pixel); small ones pass beside them.
 DECODE_BUDGET_PIXELS = 4 * MAX_PIXELS
 RETRY_AFTER_SECONDS = 2
+PICTURE_SIDE = 1600  # a HEIC upload's picture, sent back for the page to show: wider than it is shown
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["image"], "properties": {"image": {"type": "string", "format": "binary"}}}}}}}
@@ -67,6 +68,22 @@ def png_data_url(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def picture_for_browsers(data: bytes, name: str) -> dict:
+    """For an upload most browsers cannot show (HEIC/HEIF, iPhones' photos), a JPEG of it at most
+    PICTURE_SIDE pixels a side, for the page to draw the reading over, and the size of the picture
+    that the reading's boxes are measured in. Nothing for any other picture."""
+    if not is_heif(data):
+        return {}
+    image = open_image(data, name)
+    size = list(image.size)
+    image = image.convert("RGB")
+    image.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return {"picture": "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
+            "picture_size": size}
 
 
 class DecodeBudget:
@@ -172,7 +189,8 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
         name, data = await read_upload(request, max_upload_bytes)
         reading = await run_in_threadpool(within_budget, data, reader.read, data, name)
         lines_seen = [png_data_url((image * 255).astype(np.uint8)) for image in reading.images]
-        return reading.to_json() | {"preprocessed": lines_seen}
+        picture = await run_in_threadpool(within_budget, data, picture_for_browsers, data, name)
+        return reading.to_json() | {"preprocessed": lines_seen} | picture
 
     return app
 

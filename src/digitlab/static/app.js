@@ -179,6 +179,15 @@ function showPhoto(file) {
 photo.addEventListener("error", () => { if (photo.getAttribute("src")) { showDrawing(); drawOverlay(); } });
 photo.addEventListener("load", () => drawOverlay());
 
+// A photo the browser cannot show (HEIC, an iPhone's) comes back from the server as a JPEG.
+function showServersPicture(src) {
+  showDrawing();  // lets go of the photo the browser could not show
+  stage.className = "stage photo";
+  widePadCanvas.hidden = true;
+  photo.hidden = false;
+  photo.src = src;
+}
+
 function readPhoto(file) {
   showPhoto(file);
   sendRead(file, file.name, "photo");
@@ -201,6 +210,7 @@ async function sendRead(blob, name, source) {
   readResult.dataset.state = "reading";
   const answer = await post("/api/read", blob, name);
   if (id !== readId) return;  // the picture changed while it was being read
+  if (answer.ok && answer.body.picture) showServersPicture(answer.body.picture);
   if (answer.ok) showReading(Object.assign(answer.body, { source })); else showReadEmpty(answer.detail, "error");
 }
 
@@ -277,8 +287,10 @@ function drawOverlay() {
   overlay.dataset.shown = "false";  // whether the boxes of the reading on screen are drawn
   const onPhoto = stage.classList.contains("photo");
   const target = onPhoto ? photo : widePadCanvas;
-  const naturalWidth = onPhoto ? photo.naturalWidth : widePadCanvas.width;
-  const naturalHeight = onPhoto ? photo.naturalHeight : widePadCanvas.height;
+  // The server's picture of a photo the browser cannot show is smaller than the photo its boxes measure.
+  const size = onPhoto && reading && reading.picture_size ? reading.picture_size : null;
+  const naturalWidth = size ? size[0] : onPhoto ? photo.naturalWidth : widePadCanvas.width;
+  const naturalHeight = size ? size[1] : onPhoto ? photo.naturalHeight : widePadCanvas.height;
   const width = target.clientWidth, height = target.clientHeight;
   Object.assign(overlay.style, { left: target.offsetLeft + "px", top: target.offsetTop + "px",
                                  width: width + "px", height: height + "px" });
