@@ -125,24 +125,34 @@ def test_writing_seventeen_on_the_wide_pad_reads_17_with_two_digit_boxes(browser
     page.close()
 
 
-def test_uploading_a_photo_of_a_number_draws_its_digits_over_it(browser, server, fonts, tmp_path):
+def photo_of_2026(fonts, **style):
     glyph = join_glyphs([glyph_from_font(c, fonts["Humor-Sans"]) for c in "2026"], np.random.default_rng(0))
-    clean_scan(glyph, side=1600, fill=0.25, angle=5, noise=0.03, jpeg_quality=80,
-               gradient=0.2).save(tmp_path / "number.jpg")
+    return clean_scan(glyph, fill=0.25, angle=5, gradient=0.2, **style)
+
+
+def read_uploaded_2026(browser, server, path) -> tuple:
+    """Uploads `path` in number mode and checks that it reads "2026" with 4 digit boxes; returns the
+    page and what it shows: (the photo's natural width, its width on screen, the first digit box's x
+    on screen, the x of that box from the server)."""
     page = number_page(browser, server, {"width": 1100, "height": 700})
-    page.set_input_files("#read-file", str(tmp_path / "number.jpg"))
+    page.set_input_files("#read-file", str(path))
     shown = wait_for_reading(page)
     assert shown["state"] == "done", shown["message"]
     assert shown["lines"] == ["2026"]
     assert shown["digitBoxes"] == 4
-    # The 1600 px photo is shown smaller: the boxes are scaled by shown / natural width onto it.
-    scale, first_box_x, server_x = page.evaluate("""() => {
+    return page, page.evaluate("""() => {
         const photo = document.getElementById('photo');
-        return [photo.clientWidth / photo.naturalWidth,
+        return [photo.naturalWidth, photo.clientWidth,
                 Number(document.querySelector('#overlay .digit-box').getAttribute('x')), reading.digits[0].box[0]];
     }""")
-    assert scale < 0.5
-    assert first_box_x == pytest.approx(server_x * scale, abs=0.2)
+
+
+def test_uploading_a_photo_of_a_number_draws_its_digits_over_it(browser, server, fonts, tmp_path):
+    photo_of_2026(fonts, side=1600, noise=0.03, jpeg_quality=80).save(tmp_path / "number.jpg")
+    page, (natural, on_screen, first_box_x, server_x) = read_uploaded_2026(browser, server, tmp_path / "number.jpg")
+    # The 1600 px photo is shown smaller: the boxes are scaled by shown / natural width onto it.
+    assert natural == 1600 and on_screen / natural < 0.5
+    assert first_box_x == pytest.approx(server_x * on_screen / natural, abs=0.2)
     assert page.errors == []
     page.close()
 
@@ -151,24 +161,13 @@ def test_an_iphone_heic_photo_which_the_browser_cannot_show_is_shown_from_the_se
                                                                                     tmp_path):
     import pillow_heif
 
-    glyph = join_glyphs([glyph_from_font(c, fonts["Humor-Sans"]) for c in "2026"], np.random.default_rng(0))
-    photo = clean_scan(glyph, side=2400, fill=0.25, angle=5, gradient=0.2)  # no noise: under the upload limit
+    photo = photo_of_2026(fonts, side=2400)  # no noise: under the upload limit
     pillow_heif.from_pillow(photo.convert("RGB")).save(tmp_path / "number.heic", quality=60)
-    page = number_page(browser, server, {"width": 1100, "height": 700})
-    page.set_input_files("#read-file", str(tmp_path / "number.heic"))
-    shown = wait_for_reading(page)
-    assert shown["state"] == "done", shown["message"]
-    assert shown["lines"] == ["2026"]
-    assert shown["digitBoxes"] == 4
+    page, (natural, on_screen, first_box_x, server_x) = read_uploaded_2026(browser, server, tmp_path / "number.heic")
     # Chromium shows no HEIC: the picture is the server's JPEG, 1600 px wide, and the boxes, measured
     # on the 2400 px photo, are scaled onto it by shown / photo width.
-    natural, scale, first_box_x, server_x = page.evaluate("""() => {
-        const photo = document.getElementById('photo');
-        return [photo.naturalWidth, photo.clientWidth / 2400,
-                Number(document.querySelector('#overlay .digit-box').getAttribute('x')), reading.digits[0].box[0]];
-    }""")
     assert natural == 1600
-    assert first_box_x == pytest.approx(server_x * scale, abs=0.2)
+    assert first_box_x == pytest.approx(server_x * on_screen / 2400, abs=0.2)
     assert page.errors == []
     page.close()
 
