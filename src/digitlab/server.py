@@ -41,7 +41,7 @@ from starlette.datastructures import UploadFile
 from digitlab import __version__
 from digitlab.errors import DigitlabError
 from digitlab.images import MAX_PIXELS, decoded_pixels, is_heif, open_image
-from digitlab.predict import Predictor, Reader
+from digitlab.predict import Predictor, Reader, Reading
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and headers around the file, counted with it
@@ -70,13 +70,10 @@ def png_data_url(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def picture_for_browsers(data: bytes, name: str) -> dict:
-    """For an upload most browsers cannot show (HEIC/HEIF, iPhones' photos), a JPEG of it at most
-    PICTURE_SIDE pixels a side, for the page to draw the reading over, and the size of the picture
-    that the reading's boxes are measured in. Nothing for any other picture."""
-    if not is_heif(data):
-        return {}
-    image = open_image(data, name)
+def picture_for_browsers(image: Image.Image) -> dict:
+    """For an upload most browsers cannot show (HEIC/HEIF, iPhones' photos), decoded to `image`: a
+    JPEG of it at most PICTURE_SIDE pixels a side, for the page to draw the reading over, and the
+    size of the picture that the reading's boxes are measured in."""
     size = list(image.size)
     image = image.convert("RGB")
     image.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
@@ -161,6 +158,12 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
         with budget.reserve(decoded_pixels(data)):
             return work(*args)
 
+    def read_with_picture(data: bytes, name: str) -> tuple[Reading, dict]:
+        if not is_heif(data):
+            return reader.read(data, name), {}
+        image = open_image(data, name)  # decoded once: read, and sent back for the page to show
+        return reader.read(image, name), picture_for_browsers(image)
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         return (resources.files("digitlab") / "static" / "index.html").read_text(encoding="utf-8")
@@ -187,9 +190,8 @@ def create_app(predictor: Predictor, reader: Reader, max_upload_bytes: int = MAX
     @app.post("/api/read", openapi_extra=UPLOAD_BODY)
     async def read(request: Request) -> dict:
         name, data = await read_upload(request, max_upload_bytes)
-        reading = await run_in_threadpool(within_budget, data, reader.read, data, name)
+        reading, picture = await run_in_threadpool(within_budget, data, read_with_picture, data, name)
         lines_seen = [png_data_url((image * 255).astype(np.uint8)) for image in reading.images]
-        picture = await run_in_threadpool(within_budget, data, picture_for_browsers, data, name)
         return reading.to_json() | {"preprocessed": lines_seen} | picture
 
     return app
