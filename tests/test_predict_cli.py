@@ -127,8 +127,9 @@ def test_demo_examples_are_read(trained_run):
         digits = {Path(json.loads(line)["path"]).name: json.loads(line)["digit"]
                   for line in predicted.stdout.splitlines()}
         assert digits["seven.jpg"] == 7 and digits["three-lined-paper.jpg"] == 3
-    read = run_cli("read", str(REPO / "examples" / "number-2026.jpg"))
-    assert read.returncode == 0 and ": 2026 " in read.stdout
+    read = run_cli("read", str(REPO / "examples" / "number-2026.jpg"), str(REPO / "examples" / "seven.jpg"))
+    assert read.returncode == 0 and ": 2026  (4 digits, lowest confidence " in read.stdout
+    assert ": 7  (1 digit, confidence " in read.stdout
 
 
 def test_read_asks_the_digit_model_it_is_given_or_none(trained_run, tmp_path):

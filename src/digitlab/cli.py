@@ -353,8 +353,9 @@ def cmd_read(args: argparse.Namespace) -> int:
         low = min((d["confidence"] for d in reading.digits), default=0.0)
         flag = "  (not sure)" if reading.uncertain else ""
         lines = f"{len(reading.lines)} lines, " if len(reading.lines) > 1 else ""
-        emit(f"{path}: {reading.text.replace(chr(10), ' | ')}  ({lines}{len(reading.digits)} digits, "
-             f"lowest confidence {low:.1%}){flag}")
+        count = len(reading.digits)
+        emit(f"{path}: {reading.text.replace(chr(10), ' | ')}  ({lines}{count} digit{'s' * (count != 1)}, "
+             f"{'lowest ' * (count != 1)}confidence {low:.1%}){flag}")
     return status
 
 
