@@ -517,6 +517,18 @@ def test_a_finger_at_the_edge_is_no_ink_but_a_bold_digit_or_a_0_cut_by_the_edge_
         labels, _ = ndimage.label(writing | thing, structure=np.ones((3, 3)))
         blobs = blobs_at_edge(labels, ndimage.find_objects(labels), (writing | thing).astype(float))
         assert (np.isin(labels, blobs) == thing).all() if dropped else not blobs
+    # A finger far larger than the writing (the digits under a tenth of its ink: a number written
+    # small on a ruled page, read with a second line, "6") goes; a 1 cropped tight beside specks of
+    # dust, each as small beside it, stays.
+    big_finger = (yy - 150) ** 2 + xx ** 2 <= 45 ** 2
+    tight_one, specks = np.zeros_like(writing), np.zeros_like(writing)
+    tight_one[:150, 100:114] = True
+    specks[40:42, 30:32] = specks[170:172, 60:62] = specks[100:102, 160:162] = True
+    for thing, others, dropped in ((big_finger, writing, True), (tight_one, specks, False)):
+        labels, _ = ndimage.label(others | thing, structure=np.ones((3, 3)))
+        bright = np.where(thing, 0.6, np.where(others, 1.0, 0.0))
+        blobs = blobs_at_edge(labels, ndimage.find_objects(labels), bright)
+        assert (np.isin(labels, blobs) == thing).all() if dropped else not blobs
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 0, 485), (1, 11, 928), (4, 18, 994), (5, 22, 886)])

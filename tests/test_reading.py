@@ -697,6 +697,14 @@ def test_a_fingertips_light_rim_is_no_digit(reader, text, face, seed):
     assert reader.read(phone_photo("finger", text, face, seed)).text == text
 
 
+@pytest.mark.parametrize("text, face, seed", [("39208", 7, 56), ("3955", 7, 114), ("21248", 5, 0)])
+def test_a_finger_far_larger_than_the_writing_is_no_digit(reader, text, face, seed):
+    # A number written small beside a thumb: each digit under a tenth of the thumb's ink, so none
+    # counted as the writing to measure the thumb against, and it stayed ink ("39208" read "6",
+    # "3955" "0", "21248" "021148"; 6 of 300 such photos misread).
+    assert reader.read(phone_photo("finger", text, face, seed)).text == text
+
+
 @pytest.mark.parametrize("text, face, seed", [("3166", 8, 1006), ("58230", 21, 1020), ("8939", 18, 1028),
                                               ("58", 11, 1047), ("980384", 16, 313)])
 def test_a_finger_set_aside_stays_out_of_the_lines_crop_and_a_fingertip_in_shadow_is_no_digit(reader, text, face,

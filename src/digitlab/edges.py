@@ -28,6 +28,7 @@ LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this shar
 SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
 SOLID_AS_INK = 0.9          # ... or, when as dark as the writing, more: a blotched bold digit cut by the edge is 0.83,
                             # a fingertip 0.96 or more
+WRITING_LENGTH = 0.3        # ... measured against the writing: pieces this share of its length or a tenth of its ink
 AS_BROAD_AS_WRITING = 2.0   # a digit cut by the edge is at most this many times as broad as the other writing
 HOLE_ROUND = 0.8            # a punched hole is a disc: at its broadest nearly as broad as its box is narrow,
 HOLE_BROAD = 2.0            # ... and this many times as broad as the writing's strokes at least,
@@ -155,10 +156,13 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
     area = {i: np.count_nonzero(own[i]) for i in own}
     width = {i: stroke_width(own[i]) for i in inside}
     contrast = {i: float(np.median(bright[boxes[i]][own[i]])) - paper for i in own}
+    length = {i: max(box[0].stop - box[0].start, box[1].stop - box[1].start) for i, box in enumerate(boxes)}
     blobs = []
     for i in edge:
-        # The writing: what lies inside, but specks of dust (a 1 cropped tight is no finger).
-        writing = [j for j in inside if area[j] >= 0.1 * area[i]]
+        # The writing: what lies inside, but specks of dust (a 1 cropped tight is no finger). A
+        # digit may be far smaller than a finger (a tenth of its ink), but is as long as a fair
+        # share of it, where no speck is.
+        writing = [j for j in inside if area[j] >= 0.1 * area[i] or length[j] >= WRITING_LENGTH * length[i]]
         if not writing:
             continue
         stroke = float(np.median([width[j] for j in writing]))
