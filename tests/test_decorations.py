@@ -63,6 +63,27 @@ def test_a_straight_stroke_far_longer_than_the_digits_is_no_writing_and_a_1_is()
     assert strokes_of(ink) == set()
 
 
+def test_the_pieces_of_a_pens_other_side_go_with_it_and_a_1_beside_it_stays():
+    # A light pen drawn as its two dark sides, on ruled paper: the ruled lines went from under it
+    # and cut one side into pieces as tall as the digits, in a row down the pen, and the writing
+    # was found running along them ("637" read as three lines). The 1 stays.
+    def number_and_pen(draw):
+        draw.line([(40, 180), (40, 220)], fill=0, width=4)                    # a 1
+        draw.line([(60, 180), (95, 180), (70, 220)], fill=0, width=4)         # a 7
+        draw.ellipse([(105, 180), (135, 220)], outline=0, width=4)            # a 0
+        top, tip = np.array([140.0, 5.0]), np.array([215.0, 155.0])           # one side, whole
+        across = -16 * np.array([0.894, -0.447])                              # the other side's offset
+        draw.line([tuple(top), tuple(tip), tuple(tip + across)], fill=0, width=3)
+        for start, stop in ((0.0, 0.2), (0.25, 0.45), (0.5, 0.7), (0.75, 0.95)):
+            ends = [tuple(tip + across + (top - tip) * t) for t in (start, stop)]
+            draw.line(ends, fill=0, width=3)
+    ink, by_corner = pieces(number_and_pen)
+    every = list(range(len(ink.areas)))
+    assert len(every) == 7
+    assert long_strokes(ink, {i: ink.pixels(i) for i in every}, every, set()) == {
+        i for (x, _), i in by_corner.items() if x > 120}
+
+
 def test_specks_of_dust_make_no_1_among_the_digits_a_long_stroke():
     # A dozen specks made the usual piece a speck's size, and the 1 among the digits a stick.
     def dusty_number(draw):

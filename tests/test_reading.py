@@ -697,6 +697,13 @@ def test_a_fingertips_light_rim_is_no_digit(reader, text, face, seed):
     assert reader.read(phone_photo("finger", text, face, seed)).text == text
 
 
+def test_a_light_pen_on_ruled_paper_sets_no_direction_for_the_writing(reader):
+    # The ruled lines went from under a light pen and cut one of its dark sides into pieces in a
+    # row down it, as tall as the digits: the writing was found running along them, and each
+    # digit read as a line of its own ("637" read "0", "3", "2").
+    assert reader.read(phone_photo("pen", "637", 1, 2093)).text == "637"
+
+
 @pytest.mark.parametrize("text, face, seed", [("39208", 7, 56), ("3955", 7, 114), ("21248", 5, 0)])
 def test_a_finger_far_larger_than_the_writing_is_no_digit(reader, text, face, seed):
     # A number written small beside a thumb: each digit under a tenth of the thumb's ink, so none

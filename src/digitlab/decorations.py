@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from digitlab.ink import InkMap, sampled_pixels
 from digitlab.ruling import long_runs
-from digitlab.strokes import principal_axes, stroke_width
+from digitlab.strokes import principal_axes, principal_direction, stroke_width, turned
 
 # A frame encloses more than this many times its own ink: an oval drawn in the writing's pen round
 # a thin 1 encloses about three times (four was asked before, and such ovals were read as 0s). An
@@ -258,6 +258,7 @@ STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of i
 # A dot: its area this share of its length squared or more (a disc's 0.79; the validation split's
 # digits 0.2-0.3, a squared paper's fragments under 0.4, dust 0.5-1 at the working resolution).
 DOT_AREA = 0.45
+STICK_PARALLEL = math.radians(10)  # a straight piece this near a stick's direction may be part of it
 THIN_LINE_REACH = 0.25  # a thin line hanging off a piece this share of its length long (`without_thin_line`)
 
 
@@ -291,7 +292,23 @@ def long_strokes(ink: InkMap, pixels: dict[int, tuple[np.ndarray, np.ndarray]], 
     # long as the usual piece ("6134" read "634"). A squared paper's small fragments still count
     # (the stubs of its lines go as sticks beside them).
     usual = float(np.median([length for i, length in lengths.items() if i not in straight | dots] or others))
-    return {i for i in straight if lengths[i] >= STICK_LENGTH * usual}
+    sticks = {i for i in straight if lengths[i] >= STICK_LENGTH * usual}
+    return sticks | {j for j in straight - sticks if any(along_stick(pixels[j], pixels[i]) for i in sticks)}
+
+
+def along_stick(piece: tuple[np.ndarray, np.ndarray], stick: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether a straight piece's pixels (xs, ys) run along a stick: parallel to it (within
+    STICK_PARALLEL) and nowhere farther from it than it is wide. So lies a piece of a pen's other
+    side, cut off by the ruled lines that went from under it; such pieces lie in a row down the
+    pen, as tall as the digits, and the writing was found running along them ("637" read as three
+    lines)."""
+    direction = principal_direction(*stick)
+    turn = abs(principal_direction(*piece) - direction) % math.pi
+    if min(turn, math.pi - turn) > STICK_PARALLEL:
+        return False
+    width = float(np.ptp(turned(*stick, direction)[1])) + 1
+    gaps = np.hypot(piece[0][:, None] - stick[0][None, :], piece[1][:, None] - stick[1][None, :]).min(axis=1)
+    return bool(gaps.max() <= width)
 
 
 def stick_shaped(along: np.ndarray, across: np.ndarray) -> bool:
