@@ -396,6 +396,18 @@ def test_a_bindings_holes_with_their_wire_drawn_to_the_edge_go_with_the_row():
     labels, _ = ndimage.label(page, structure=np.ones((3, 3)))
     row = binding_row(labels, ndimage.find_objects(labels))
     assert sorted(row) == sorted(labels[14, round(x)] for x in xs)
+    # The binding farther in from the edge and a little askew, the last hole's wire drawn to the
+    # edge: the middle of so long a piece lay far from the row's, and it was read as a "6" above
+    # the number.
+    page = np.zeros((256, 256), dtype=bool)
+    page[100:130, 60:63] = True
+    centres = [(10 + 16 * k, 24 + 0.03 * (10 + 16 * k)) for k in range(15)]
+    for x, y in centres:
+        page |= np.hypot(yy - y, xx - x) <= 3
+    page[0:round(centres[-1][1]), centres[-1][0] - 1:centres[-1][0] + 1] = True
+    labels, _ = ndimage.label(page, structure=np.ones((3, 3)))
+    row = binding_row(labels, ndimage.find_objects(labels))
+    assert sorted(row) == sorted(labels[round(y), x] for x, y in centres)
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 24, 3), (6, 21, 3)])

@@ -648,10 +648,11 @@ def test_a_number_photographed_in_dim_light_is_read_as_dark_ink(reader, text, fa
 
 
 @pytest.mark.parametrize("text, face, seed", [("2070", 7, 498), ("1979", 2, 724), ("945", 8, 115), ("67", 22, 873),
-                                              ("58", 10, 191)])
+                                              ("58", 10, 191), ("875", 11, 2009)])
 def test_a_number_on_a_spiral_notebooks_page_is_read_without_its_binding(reader, text, face, seed):
     # The row of holes along the page's edge was read as a line of 6s or 1s, or joined the number
-    # ("945" read "17\n7\n07\n99999999999999999999", "58" read "587").
+    # ("945" read "17\n7\n07\n99999999999999999999", "58" read "587"; "875", its binding askew and
+    # the last hole's wire drawn to the edge, "6\n875").
     assert reader.read(phone_photo("binding", text, face, seed)).text == text
 
 

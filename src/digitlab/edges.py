@@ -287,11 +287,16 @@ def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np
     # other end fell off the pitch.
     typical = np.median(sizes[best], axis=0)
     steps, last = (along[near] - along[best[0]]) / pitch, (along[best[-1]] - along[best[0]]) / pitch
-    apart = np.abs(along[near][:, None] - along[best][None, :]).min(axis=1) / pitch
+    distances = np.abs(along[near][:, None] - along[best][None, :])
+    apart, nearest = distances.min(axis=1) / pitch, best[distances.argmin(axis=1)]
     in_band = reach[near] <= reach[best].max() + 1
+    # In line: its middle beside the row's, or, its wire drawn to the edge, its inner end beside
+    # that of the row's nearest hole (the middle of so long a piece lies nearer the edge).
+    in_line = (np.abs(across[near] - np.median(across[best])) <= typical[axis]) | (
+        in_band & (np.abs(reach[near] - reach[nearest]) <= 0.5 * typical[axis]))
     more = ((np.abs(apart - np.round(apart)) <= BINDING_EVEN) & (steps > -1.5) & (steps < last + 1.5)
             & (sizes[near, 1 - axis] <= 2 * typical[1 - axis]) & ((sizes[near, axis] <= 2 * typical[axis]) | in_band)
-            & (np.abs(across[near] - np.median(across[best])) <= typical[axis]))
+            & in_line)
     return sorted(set(best.tolist()) | set(near[more].tolist()))
 
 
