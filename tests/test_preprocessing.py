@@ -501,7 +501,7 @@ def test_a_tables_crossing_rules_are_printed_however_much_ink_they_are():
 
 
 def test_a_finger_at_the_edge_is_no_ink_but_a_bold_digit_or_a_0_cut_by_the_edge_is():
-    from digitlab.edges import blobs_at_edge
+    from digitlab.fingers import blobs_at_edge
 
     yy, xx = np.mgrid[0:200, 0:200]
     writing = np.zeros((200, 200), dtype=bool)
@@ -541,6 +541,35 @@ def test_a_finger_at_the_edge_is_no_ink_but_a_bold_digit_or_a_0_cut_by_the_edge_
         bright = np.where(thing, 0.6, np.where(others, 1.0, 0.0))
         blobs = blobs_at_edge(labels, ndimage.find_objects(labels), bright)
         assert (np.isin(labels, blobs) == thing).all() if dropped else not blobs
+
+
+def test_a_fingertips_rim_come_apart_from_the_edge_is_no_ink_but_a_frame_or_a_shaded_digit_is():
+    # A finger broader than the ink filter's window shows only its shaded rim: the tip's at full
+    # strength, the rest fainter, so that the tip's rim stood alone and was read as a 0. Without
+    # the finger's faint ink to the edge it stays, and so do a frame as light, joined to the edge
+    # by faint ink (a ring, no crescent), and a digit in a shadow that reaches the edge.
+    from digitlab.fingers import rims_apart_from_edge
+
+    yy, xx = np.mgrid[0:200, 0:200]
+    writing = np.zeros((200, 200), dtype=np.float32)
+    for x in (100, 130, 160):                                         # three digits, strokes 4 wide
+        writing[60:100, x:x + 4] = writing[60:64, x:x + 20] = 1.0
+    finger = np.hypot(yy - 150, np.maximum(xx - 40, 0)) <= 20         # from the left edge, its tip at x 60
+    rim = finger & ~(np.hypot(yy - 150, np.maximum(xx - 28, 0)) <= 20) & (xx > 40)  # the tip's rim, a crescent
+    ring = (np.abs(yy - 150) <= 30) & (np.abs(xx - 40) <= 30) & ~((np.abs(yy - 150) <= 27) & (np.abs(xx - 40) <= 27))
+    halo = (yy >= 148) & (yy <= 152) & (xx <= 12)                    # faint ink joining the ring to the edge
+    seven = np.zeros_like(rim)                                       # a digit in a shadow at the edge, its
+    seven[130:170, 60:62] = seven[130:132, 60:80] = True             # strokes thinner there
+    shadow = np.hypot(yy - 150, xx) <= 70
+    for thing, faint, dropped in ((rim, finger, True), (rim, None, False), (ring, halo, False),
+                                  (seven, shadow, False)):
+        strength = writing.copy()
+        if faint is not None:
+            strength[faint] = 0.2
+        strength[thing] = 0.4
+        labels, _ = ndimage.label(strength > 0.3, structure=np.ones((3, 3)))
+        rims = rims_apart_from_edge(labels, ndimage.find_objects(labels), strength)
+        assert (np.isin(labels, rims) == thing).all() if dropped else not rims
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 0, 485), (1, 11, 928), (4, 18, 994), (5, 22, 886)])

@@ -1,9 +1,9 @@
 """What lies round the writing on a photographed page and is not ink: the desk seen round the
 sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
 stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`),
-a lone line printed across the page, a notebook's margin (`lines_across`), a finger or a pen
-reaching in from the edge (`blobs_at_edge`), the holes punched in a loose-leaf sheet (`punched_holes`),
-a spiral notebook's binding (`binding_row`).
+a lone line printed across the page, a notebook's margin (`lines_across`), the holes punched in a
+loose-leaf sheet (`punched_holes`), a spiral notebook's binding (`binding_row`). A finger or a pen
+reaching in from the edge: `fingers`.
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from digitlab.ruling import long_runs
-from digitlab.strokes import solidity, stroke_width
+from digitlab.strokes import solidity, stroke_width, thickest
 
 LINE_SPAN = 0.6            # a printed line across the picture shows whole over this share of it at least,
 LINE_LEAN = 0.15           # ... photographed askew by 8 degrees at most,
@@ -22,13 +22,8 @@ LONGER_THAN_WRITING = 2.0  # ... and this many times as long as anything else on
 WRITING_BESIDE = 0.02      # ... with writing beside them: a piece of at least this share of their clear ink
 LINE_WIDTH = 0.025         # ... all of them fine: at most this share of the picture's side wide
 GRID_SHARE = 0.9           # a table's rules: so much of the piece in straight runs across a third of the picture
-BROADER_THAN_WRITING = 3.0  # a piece at the edge this many times as thick as the writing's strokes may be no ink,
-BROADER_AND_LIGHTER = 1.5   # ... or this many times, and ...
-LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this share as far as the writing...
-SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
-SOLID_AS_INK = 0.9          # ... or, when as dark as the writing, more: a blotched bold digit cut by the edge is 0.83,
-                            # a fingertip 0.96 or more
-WRITING_LENGTH = 0.3        # ... measured against the writing: pieces this share of its length or a tenth of its ink
+SOLID_AS_INK = 0.9          # a disc or a fingertip: about as solid as its convex hull (a blotched bold digit is 0.83,
+                            # a fingertip 0.96 or more)
 AS_BROAD_AS_WRITING = 2.0   # a digit cut by the edge is at most this many times as broad as the other writing
 HOLE_ROUND = 0.8            # a punched hole is a disc: at its broadest nearly as broad as its box is narrow,
 HOLE_BROAD = 2.0            # ... and this many times as broad as the writing's strokes at least,
@@ -128,67 +123,11 @@ def desk_slivers(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[i
     for i in candidates:
         rows, cols = boxes[i]
         own = labels[rows, cols] == i + 1
-        if _thickest(own) < 3 * writing:
+        if thickest(own) < 3 * writing:
             continue
         if _share_along_edges(labels.shape, own, rows, cols, band) > 0.95:
             slivers.append(i + 1)
     return slivers
-
-
-def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: np.ndarray) -> list[int]:
-    """Labels (1-based) of the things that reach into a photo from its edge over the paper: the
-    finger or thumb holding the sheet, the end of a pen lying on it. Pieces at the picture's
-    edge, solid (about as much as their convex hull: no digit's shape is, but a blotched bold one
-    cut by the edge nearly is: so more solid when as dark as the writing), and at their thickest
-    three times as broad as the strokes written inside the picture, or half as broad again and
-    clearly lighter than them (skin is; a blot or a bold digit cut by the edge is as thick and as
-    dark as the pen that wrote the others); or the rim of such a thing, broader than the filter
-    that finds ink (`ink.ink_strength` keeps only its rim): clearly lighter than the writing, open
-    to the edge and, with what it holds, solid and broad (a fingertip's shaded sides round its
-    light middle), or round a part as dark as the rim (a 0 cut by the edge holds paper).
-    `bright`: the picture, ink made bright."""
-    edge = [i for i, box in enumerate(boxes) if at_edge(box, labels.shape)]
-    inside = [i for i, box in enumerate(boxes) if not at_edge(box, labels.shape)]
-    if not edge or not inside:
-        return []
-    paper = float(np.median(bright[::3, ::3]))
-    own = {i: labels[boxes[i]] == i + 1 for i in edge + inside}
-    area = {i: np.count_nonzero(own[i]) for i in own}
-    width = {i: stroke_width(own[i]) for i in inside}
-    contrast = {i: float(np.median(bright[boxes[i]][own[i]])) - paper for i in own}
-    length = {i: max(box[0].stop - box[0].start, box[1].stop - box[1].start) for i, box in enumerate(boxes)}
-    blobs = []
-    for i in edge:
-        # The writing: what lies inside, but specks of dust (a 1 cropped tight is no finger). A
-        # digit may be far smaller than a finger (a tenth of its ink), but is as long as a fair
-        # share of it, where no speck is.
-        writing = [j for j in inside if area[j] >= 0.1 * area[i] or length[j] >= WRITING_LENGTH * length[i]]
-        if not writing:
-            continue
-        stroke = float(np.median([width[j] for j in writing]))
-        broad = _thickest(own[i]) / stroke
-        lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
-        solid = solidity(own[i])
-        if (broad >= BROADER_AND_LIGHTER and lighter and solid >= SOLID
-                or broad >= BROADER_THAN_WRITING and solid >= SOLID_AS_INK):
-            blobs.append(i + 1)
-            continue
-        held = _held_with_edge(own[i], boxes[i], labels.shape)
-        filled = own[i] | held
-        # The rim of something broad: lighter than the writing round paper-light skin (a
-        # fingertip's shaded sides, open to the edge: a faint 8 cut by the edge holds its own
-        # loops), or round a part as dark as itself (a thumb in shadow), or itself thrice as broad
-        # as the writing and, with what it holds, solid (a fingertip in shadow, as dark as ink,
-        # round its lit middle: read as a 0 of its own line).
-        if (lighter and solidity(filled) >= SOLID
-                and np.count_nonzero(ndimage.binary_fill_holes(own[i]) & ~own[i]) < 0.5 * np.count_nonzero(held)
-                and _thickest(filled) >= BROADER_AND_LIGHTER * stroke):
-            blobs.append(i + 1)
-        elif broad >= BROADER_THAN_WRITING and solidity(filled) >= SOLID_AS_INK:
-            blobs.append(i + 1)
-        elif np.count_nonzero(held) > area[i] and float(np.median(bright[boxes[i]][held])) - paper > 0.5 * contrast[i]:
-            blobs.append(i + 1)
-    return blobs
 
 
 def punched_holes(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:
@@ -206,7 +145,7 @@ def punched_holes(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[
     # A disc fills pi/4 of its box and is about as high as wide; a digit's strokes fill far less.
     roundish = np.flatnonzero((areas >= 0.6 * sides.prod(axis=1)) & (sides.min(axis=1) >= 4)
                               & (sides.max(axis=1) <= 1.5 * sides.min(axis=1)))
-    broadest = {int(i): _thickest(labels[boxes[i]] == i + 1) for i in roundish}
+    broadest = {int(i): thickest(labels[boxes[i]] == i + 1) for i in roundish}
     discs = [i for i in broadest
              if broadest[i] >= HOLE_ROUND * sides[i].min() and solidity(labels[boxes[i]] == i + 1) >= SOLID_AS_INK]
     writing = [j for j in range(len(boxes)) if j not in discs and areas[j] >= 0.01 * areas.max()]
@@ -252,7 +191,7 @@ def binding_row(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[in
             if areas.sum() - areas[row].sum() < np.median(areas[row]):
                 continue
             # Holes, not the stubs of a squared page's fine lines left along its edge.
-            if np.median([_thickest(labels[boxes[i]] == i + 1) for i in row]) >= BINDING_BOLD:
+            if np.median([thickest(labels[boxes[i]] == i + 1) for i in row]) >= BINDING_BOLD:
                 return [int(i) + 1 for i in row]
     return []
 
@@ -298,23 +237,6 @@ def _even_row(near: np.ndarray, sizes: np.ndarray, along: np.ndarray, across: np
             & (sizes[near, 1 - axis] <= 2 * typical[1 - axis]) & ((sizes[near, axis] <= 2 * typical[axis]) | in_band)
             & in_line)
     return sorted(set(best.tolist()) | set(near[more].tolist()))
-
-
-def _thickest(mask: np.ndarray) -> float:
-    """The width of a mask's broadest part: twice the farthest any of its pixels lies from outside."""
-    return 2 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
-
-
-def _held_with_edge(own: np.ndarray, box: tuple[slice, slice], shape: tuple[int, ...]) -> np.ndarray:
-    """What a piece at the picture's edge (`own`, its mask in its `box`) holds, closed by the
-    picture's edges it touches (bool, `own`'s shape)."""
-    rows, cols = box
-    closed = np.pad(own, 1)  # the picture's edges it touches drawn in
-    closed[0, :] |= rows.start == 0
-    closed[-1, :] |= rows.stop == shape[0]
-    closed[:, 0] |= cols.start == 0
-    closed[:, -1] |= cols.stop == shape[1]
-    return (ndimage.binary_fill_holes(closed) & ~closed)[1:-1, 1:-1]
 
 
 def fine_stubs(labels: np.ndarray, boxes: list[tuple[slice, slice]], holes: Collection[int] = ()) -> list[int]:

@@ -12,7 +12,8 @@ digits (`preprocessing`) and lines of digits (`reading`).
    relative to the strongest ink so a blank page is not "found" to hold noise);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
    them or lying along them kept, and a lone line printed across the page (a notebook's margin);
-   the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`);
+   the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`),
+   and a finger holding the sheet (`fingers`);
    a ruled page on which nothing else stands out is blank;
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
@@ -28,7 +29,6 @@ from scipy import ndimage
 
 from digitlab.edges import (
     binding_row,
-    blobs_at_edge,
     border_strips,
     desk_pieces,
     fine_stubs,
@@ -36,6 +36,7 @@ from digitlab.edges import (
     punched_holes,
 )
 from digitlab.errors import DigitlabError, NoDigitFound
+from digitlab.fingers import blobs_at_edge, rims_apart_from_edge
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
 from digitlab.strokes import quadrilateral_share, solidity, typical_stroke
@@ -390,6 +391,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips = border_strips(labels, boxes)
     strips += [label for label in fine_stubs(labels, boxes, holes) if label not in strips]
     strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
+    strips += [label for label in rims_apart_from_edge(labels, boxes, strength) if label not in strips]
     strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
     if sheet is not None and inverted:

@@ -1,5 +1,6 @@
 """How wide the strokes of a mask are: the measure the scan pipeline, the reader's line images
-and the generators bring strokes to MNIST's width by; and how solid a shape is (`solidity`) and
+and the generators bring strokes to MNIST's width by, and how broad a shape is at its broadest
+(`thickest`); how solid a shape is (`solidity`) and
 how nearly four-cornered (`quadrilateral_share`); and where a piece's pixels lie along and across
 its length (`principal_axes`)."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import ndimage
 
 
 def typical_stroke(labels: np.ndarray, count: int) -> float:
@@ -64,6 +66,11 @@ def principal_direction(xs: np.ndarray, ys: np.ndarray) -> float:
     """The direction (radians, axial) of the principal axis of pixels' second moments."""
     x, y = xs - xs.mean(), ys - ys.mean()
     return 0.5 * math.atan2(2 * float(x @ y), float(x @ x - y @ y))
+
+
+def thickest(mask: np.ndarray) -> float:
+    """The width of a mask's broadest part: twice the farthest any of its pixels lies from outside."""
+    return 2 * float(ndimage.distance_transform_edt(np.pad(mask, 1)).max())
 
 
 def solidity(region: np.ndarray) -> float:
