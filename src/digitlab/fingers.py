@@ -95,11 +95,14 @@ def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], s
     area = {i: np.count_nonzero(own[i]) for i in inside}
     fair = [i for i in inside if area[i] >= 0.1 * max(area.values())]  # specks are no measure
     level = {i: float(np.median(strength[boxes[i]][own[i]])) for i in fair}
-    width = {i: stroke_width(own[i]) for i in fair}
-    writing, stroke = float(np.median(list(level.values()))), float(np.median(list(width.values())))
+    writing = float(np.median(list(level.values())))
+    lighter = [i for i in fair if level[i] <= RIM_LIGHTER * writing]
+    if not lighter:  # most pictures
+        return []
+    stroke = float(np.median([stroke_width(own[i]) for i in fair]))
     rims = []
-    for i in fair:
-        if level[i] > RIM_LIGHTER * writing or width[i] < RIM_WIDTH * stroke or solidity(own[i]) < RIM_SOLID:
+    for i in lighter:
+        if stroke_width(own[i]) < RIM_WIDTH * stroke or solidity(own[i]) < RIM_SOLID:
             continue
         body, _ = ndimage.label(strength > RIM_BODY * level[i], structure=np.ones((3, 3)))
         rows, cols = np.nonzero(own[i])
