@@ -570,6 +570,14 @@ def test_a_fingertips_rim_come_apart_from_the_edge_is_no_ink_but_a_frame_or_a_sh
         labels, _ = ndimage.label(strength > 0.3, structure=np.ones((3, 3)))
         rims = rims_apart_from_edge(labels, ndimage.find_objects(labels), strength)
         assert (np.isin(labels, rims) == thing).all() if dropped else not rims
+    # A light 1 (a pen running dry) crossing a ruled line that runs to both edges stays.
+    ruled = np.zeros_like(rim)
+    ruled[148:150] = True
+    strength = writing.copy()
+    strength[ruled] = 0.2
+    strength[130:170, 60:66] = 0.4
+    labels, _ = ndimage.label(strength > 0.3, structure=np.ones((3, 3)))
+    assert rims_apart_from_edge(labels, ndimage.find_objects(labels), strength, ruled) == []
 
 
 @pytest.mark.parametrize("digit, face, seed", [(7, 0, 485), (1, 11, 928), (4, 18, 994), (5, 22, 886)])

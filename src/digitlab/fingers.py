@@ -78,7 +78,8 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
     return blobs
 
 
-def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], strength: np.ndarray) -> list[int]:
+def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], strength: np.ndarray,
+                         printed: np.ndarray | None = None) -> list[int]:
     """Labels (1-based) of the rims of fingertips come apart from the picture's edge: pieces inside
     it, of fair size and far lighter than the writing (RIM_LIGHTER of its median ink strength),
     that the fainter ink round them (over RIM_BODY of their own strength) joins to the edge. A
@@ -87,7 +88,9 @@ def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], s
     was read as a 0 beside the number ("155" read "0155"). The rim is a crescent or a short arc,
     solid and as wide as the pen or wider (RIM_SOLID, RIM_WIDTH); a frame drawn round the writing in
     a finer pen, as light and as near the edge, is a ring, and a digit in a shadow that reaches
-    the edge, as light, is neither solid nor as wide. `strength`: the ink strength thresholded."""
+    the edge, as light, is neither solid nor as wide. `strength`: the ink strength thresholded;
+    `printed`: the paper's ruled lines (`ink.InkMap.ruling`), along which a light 1 crossing one
+    would reach the edge."""
     inside = [i for i, box in enumerate(boxes) if not at_edge(box, labels.shape)]
     if len(inside) < 2:
         return []
@@ -104,7 +107,8 @@ def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], s
     for i in lighter:
         if stroke_width(own[i]) < RIM_WIDTH * stroke or solidity(own[i]) < RIM_SOLID:
             continue
-        body, _ = ndimage.label(strength > RIM_BODY * level[i], structure=np.ones((3, 3)))
+        faint = strength > RIM_BODY * level[i]
+        body, _ = ndimage.label(faint if printed is None else faint & ~printed, structure=np.ones((3, 3)))
         rows, cols = np.nonzero(own[i])
         strongest = int(np.argmax(strength[boxes[i]][rows, cols]))
         joined = body == body[boxes[i][0].start + rows[strongest], boxes[i][1].start + cols[strongest]]

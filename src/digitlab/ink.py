@@ -391,7 +391,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips = border_strips(labels, boxes)
     strips += [label for label in fine_stubs(labels, boxes, holes) if label not in strips]
     strips += [label for label in blobs_at_edge(labels, boxes, bright_ink) if label not in strips]
-    strips += [label for label in rims_apart_from_edge(labels, boxes, strength) if label not in strips]
+    strips += [label for label in rims_apart_from_edge(labels, boxes, strength, ruling) if label not in strips]
     strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
     if sheet is not None and inverted:
