@@ -102,10 +102,11 @@ def rims_apart_from_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], s
     lighter = [i for i in fair if level[i] <= RIM_LIGHTER * writing]
     if not lighter:  # most pictures
         return []
-    stroke = float(np.median([stroke_width(own[i]) for i in fair]))
+    width = {i: stroke_width(own[i]) for i in fair}
+    stroke = float(np.median(list(width.values())))
     rims = []
     for i in lighter:
-        if stroke_width(own[i]) < RIM_WIDTH * stroke or solidity(own[i]) < RIM_SOLID:
+        if width[i] < RIM_WIDTH * stroke or solidity(own[i]) < RIM_SOLID:
             continue
         faint = strength > RIM_BODY * level[i]
         body, _ = ndimage.label(faint if printed is None else faint & ~printed, structure=np.ones((3, 3)))
