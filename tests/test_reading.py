@@ -679,6 +679,13 @@ def test_a_soft_shadow_across_the_number_is_no_ink_and_hides_none(reader, text, 
     assert reader.read(phone_photo("shadow", text, face, seed)).text == text
 
 
+@pytest.mark.parametrize("text, face, seed", [("07", 11, 130), ("1704", 21, 281)])
+def test_a_shadow_whose_edge_only_reaches_into_the_lines_crop_is_no_ink(reader, text, face, seed):
+    # The shadow's edge filled a strip along the crop's edge too narrow for the paper's window:
+    # it was thresholded as ink, and joined to a digit over it ("07" read "5", "1704" "1724").
+    assert reader.read(phone_photo("shadow", text, face, seed)).text == text
+
+
 @pytest.mark.parametrize("text, face, seed", [("5790", 4, 822), ("34", 25, 203), ("2070", 7, 498),
                                               ("6782", 16, 804)])
 def test_a_finger_holding_the_sheet_is_no_digit(reader, text, face, seed):

@@ -36,11 +36,12 @@ ASIDE_GROW = 2       # working pixels more round a finger set aside (`foreign_in
 
 
 def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CROP_HEIGHT,
-              slant: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+              slant: float = 0.0, beyond: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The line cut from the original pixels, turned upright (and by 180 degrees with `flip`),
     `height` pixels across its ink band, with margins, and its writing stood upright by undoing
     its `slant` (`slant.writing_slant` of the crop without it): (bright-ink float image, affine
-    coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes)."""
+    coefficients mapping its pixels to the original's, as Pillow's `Image.transform` takes).
+    With `beyond`, that many rows more above and below, on the same grid (the paper round it)."""
     margin_v, margin_u = MARGIN_ACROSS * line.height, 0.6 * line.height
     u0, u1, v0, v1 = line.u0 - margin_u, line.u1 + margin_u, line.v0 - margin_v, line.v1 + margin_v
     k = height / (v1 - v0)  # crop pixels per working pixel
@@ -56,11 +57,17 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
     coefficients = np.array([cos / k, -(sin + cos * slant) / k, cos * u0 - sin * v0,
                              sin / k, (cos - sin * slant) / k, sin * u0 + cos * v0]) * to_gray
     gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
-    image, sampling = Image.fromarray(gray), tuple(coefficients)
     step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
+    # The crop's own rows decide how it is sampled: the rows beyond change none of its pixels.
+    thin = step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, (height, size[0]),
+                                                          step) < THIN_PEN
+    if beyond:
+        coefficients = coefficients - beyond * np.array([0, 0, coefficients[1], 0, 0, coefficients[4]])
+        size = (size[0], height + 2 * beyond)
+    image, sampling = Image.fromarray(gray), tuple(coefficients)
     # Not on ruled paper: its lines are hairlines too, and a blank page's, drawn bolder, read as digits.
     shape = (size[1], size[0])
-    if step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, shape, step) < THIN_PEN:
+    if thin:
         image, sampling = _bolder_and_averaged(gray, ink.inverted, coefficients, shape, step)
     elif step >= 3:  # shrink first: an affine resampling does not average, and would alias
         image, sampling = _reduced_under(gray, coefficients, shape, int(step // 1.5))
@@ -159,6 +166,14 @@ def _reduced_under(gray: np.ndarray, coefficients: np.ndarray, shape: tuple[int,
     a, b, c, d, e, f = coefficients / factor
     part = Image.fromarray(np.ascontiguousarray(gray[y0:y1, x0:x1])).reduce(factor)
     return part, (a, b, c - x0 / factor, d, e, f - y0 / factor)
+
+
+def paper_round(ink: InkMap, line: TextLine, flip: bool = False, height: int = CROP_HEIGHT,
+                slant: float = 0.0) -> np.ndarray:
+    """The paper under a line's crop (`line_crop`), judged as `line_ink` judges it but on the crop
+    with as many rows again above and below it, so that the window sees a shadow's edge whole."""
+    wide, _ = line_crop(ink, line, flip, height, slant, beyond=height)
+    return paper_level(wide, height // 2)[height:2 * height]
 
 
 def _edge_paper_past_edge(bright: np.ndarray, off: np.ndarray, fill: float, height: int) -> np.ndarray:
@@ -346,14 +361,19 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
 
 
 def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
-             slant: float = 0.0) -> np.ndarray:
+             slant: float = 0.0, paper_round: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """The ink of a line crop, thresholded against the crop's own paper (its light is even over
     so small a piece, but where a shadow's edge crosses it), less the `foreign` ink. A form's row
     of boxes goes too (`box_walls`, told where the paper's `ruled` lines cross the crop, and by how
-    much the crop was sheared to stand the writing upright, `slant`)."""
+    much the crop was sheared to stand the writing upright, `slant`). Where a shadow's edge
+    crosses it, its paper is judged with more of the picture round it (`paper_round`, if given)."""
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
     paper = local_paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
+    if high - low > UNEVEN_PAPER and paper_round is not None:
+        # A shadow that only reaches into the crop's edge is too thin there for the window: its
+        # edge was taken for ink, and joined a 1 to it, and the 1 went as a frame's side.
+        paper = local_paper = paper_round()
     if high - low <= UNEVEN_PAPER:
         # Otherwise a shadow's soft edge crosses the line: its paper is darker at one end, and one
         # level would take it for ink there, or hide the ink; the paper round the strokes stays.

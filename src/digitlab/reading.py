@@ -29,6 +29,7 @@ from digitlab.linecrop import (
     line_crop,
     line_ink,
     own_ink,
+    paper_round,
     ruled_ink,
     without_stray_frames,
 )
@@ -220,7 +221,8 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
     height, and its ink is the inside of the outlines."""
     def ink_of(bright: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         whole = line_ink(bright, foreign_ink(ink, line, coefficients, bright.shape),
-                         ruled_ink(ink, coefficients, bright.shape), slant)
+                         ruled_ink(ink, coefficients, bright.shape), slant,
+                         lambda: paper_round(ink, line, flip, bright.shape[0], slant))
         band = in_middle_band(whole)
         mask = without_frames(without_stray_frames(band, lambda: own_ink(ink, line, coefficients, bright.shape)))
         # Squared paper's leaning columns, found across the whole crop: within the writing's rows,
