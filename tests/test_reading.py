@@ -579,6 +579,22 @@ def test_a_speck_far_along_the_numbers_row_is_no_line_of_writing(reader, text, f
     assert reader.read(scan).text == text
 
 
+def test_the_parts_of_a_digit_come_apart_vote_as_one_for_the_writings_direction(reader):
+    # A JPEG saved at quality 10 parted a small 7's bar from its stem. Each part was the other's
+    # nearest neighbour, and the two voted for the writing running down the picture: "287" was
+    # found as three lines across it, and read "10\n00\n7".
+    rng = np.random.default_rng(3026)
+    glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[19]) for c in "287"], rng)
+    style = ScanStyle(side=941, fill=0.1, angle=1.55, shear=0.145, noise=0.022, jpeg_quality=None, gradient=0.12,
+                      tint=(209, 242, 255), ink=(77, 57, 46))
+    buffer = io.BytesIO()
+    draw_scan(glyph, style, rng).convert("RGB").save(buffer, "JPEG", quality=10)
+    ink = find_ink(buffer.getvalue(), work_side=READ_SIDE)
+    assert len(ink.significant()) == 4  # the 7 in two parts
+    assert len(find_lines(ink)) == 1
+    assert reader.read(buffer.getvalue()).text == "287"
+
+
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger

@@ -24,6 +24,8 @@ from digitlab.strokes import stroke_width, turned
 # degrees off (2.8% with these; weights 4-16 and clips 0.15-0.4 did about as well).
 ALIGN_WEIGHT = 8.0
 ALIGN_CLIP = 0.25
+# Two pieces whose boxes overlap by this share of the smaller's, both ways, are one digit's (`overlapping`).
+OVERLAP = 0.5
 
 
 @dataclass
@@ -58,11 +60,14 @@ def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) ->
     to each piece's nearest neighbours votes for the writing's direction; a piece much longer than
     it is thick, and thicker than a stroke (a number written joined up), votes along its length.
     No vote (a single digit): horizontal."""
-    centres = np.array([(xs.mean(), ys.mean()) for xs, ys in pieces])
+    # The parts of one digit come apart (a 7's bar and its stem, a broken stroke) are each other's
+    # nearest neighbours, and voted across the writing: they vote as one piece.
+    centres = np.array([np.mean(np.concatenate([pieces[k][:2] for k in part], axis=1), axis=1)
+                        for part in overlapping(pieces)])
     votes, weights = [], []
-    if len(pieces) >= 2:
+    if len(centres) >= 2:
         distance = neighbour_distances(centres)
-        for i in range(len(pieces)):
+        for i in range(len(centres)):
             for j in np.argsort(distance[i])[:2]:
                 if np.isfinite(distance[i, j]):
                     dx, dy = centres[j] - centres[i]
@@ -100,6 +105,33 @@ def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) ->
     angle = mean / 2
     # Within the axial direction, the one nearer left-to-right; a page upside down is found later.
     return float(angle - math.pi if angle > math.pi / 2 else angle + math.pi if angle <= -math.pi / 2 else angle)
+
+
+def overlapping(pieces: list[tuple[np.ndarray, np.ndarray]]) -> list[list[int]]:
+    """The pieces (xs, ys) in groups whose boxes overlap, each pair by OVERLAP of the smaller's
+    extent both ways, and together no longer than the pieces' median length by a quarter (the
+    parts of one digit, not a digit and the box drawn round it); each piece alone otherwise."""
+    boxes = np.array([(xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) for xs, ys in pieces])
+    digit = 1.25 * float(np.median(np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])))
+    group = list(range(len(pieces)))
+
+    def root(k: int) -> int:
+        while group[k] != k:
+            k = group[k]
+        return k
+
+    for i in range(len(pieces)):
+        for j in range(i + 1, len(pieces)):
+            both = [(min(boxes[i, hi], boxes[j, hi]) - max(boxes[i, lo], boxes[j, lo]))
+                    / min(boxes[i, hi] - boxes[i, lo], boxes[j, hi] - boxes[j, lo]) for lo, hi in ((0, 1), (2, 3))]
+            union = max(max(boxes[i, 1], boxes[j, 1]) - min(boxes[i, 0], boxes[j, 0]),
+                        max(boxes[i, 3], boxes[j, 3]) - min(boxes[i, 2], boxes[j, 2]))
+            if min(both) >= OVERLAP and union <= digit:
+                group[root(j)] = root(i)
+    parts: dict[int, list[int]] = {}
+    for k in range(len(pieces)):
+        parts.setdefault(root(k), []).append(k)
+    return list(parts.values())
 
 
 def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: float) -> float:
