@@ -263,6 +263,21 @@ def test_the_way_up_is_in_doubt_only_between_its_bounds_and_when_the_two_ways_re
     assert line("09").doubted().digits[1]["uncertain"] and not line("09").digits[1]["uncertain"]
 
 
+def test_a_line_that_reads_no_digit_one_way_up_says_nothing_of_the_way_up():
+    # A speck's line read as nothing upright and as a sure "1" turned gained the most a line can
+    # (an empty reading's certainty is the floor), and turned a page that read surely upright.
+    from digitlab.reading import ReadLine, upside_down
+
+    def line(text: str, confidence: float) -> ReadLine:
+        return ReadLine(text, confidence, [[0, 0], [1, 0], [1, 1], [0, 1]],
+                        [{"digit": int(c), "confidence": confidence, "box": [0, 0, 1, 1], "uncertain": False}
+                         for c in text])
+
+    upright, turned = [line("1037", 0.99), line("", 0.0)], [line("7501", 0.9), line("1", 0.99)]
+    assert not upside_down(upright, turned, [0.0, 0.0])
+    assert upside_down([line("7501", 0.9), line("", 0.0)], [line("1037", 0.99), line("1", 0.99)], [2.0, 0.0])
+
+
 def test_a_sign_seen_in_either_view_of_a_leaning_line_leaves_it_not_sure(monkeypatch):
     # A leaning line is read as written and stood upright, and the surer reading kept; a comma may
     # touch a digit in one view and stand apart in the other, where the sign test sees it.

@@ -388,8 +388,11 @@ def way_up_in_doubt(upright: list[ReadLine], flipped: list[ReadLine], odds: list
 
 
 def turned_gains(upright: list[ReadLine], flipped: list[ReadLine]) -> np.ndarray:
-    """How much more surely each line reads turned than upright (mean log-confidence)."""
-    return np.array([certainty([b]) - certainty([a]) for a, b in zip(upright, flipped)])
+    """How much more surely each line reads turned than upright (mean log-confidence); nothing
+    from a line that reads no digit one way up: a speck read as nothing upright and as a 1
+    turned gained as much as a whole page's surest lines, and turned the page."""
+    return np.array([certainty([b]) - certainty([a]) if a.digits and b.digits else 0.0
+                     for a, b in zip(upright, flipped)])
 
 
 def turned_evidence(odds: list[float], gain: float) -> float:
