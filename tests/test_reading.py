@@ -766,6 +766,18 @@ def test_a_finger_set_aside_stays_out_of_the_lines_crop_and_a_fingertip_in_shado
     assert reader.read(phone_photo("finger", text, face, seed)).text == text
 
 
+@pytest.mark.parametrize("seed", [24, 67, 81])
+def test_a_thumb_holding_a_page_of_small_writing_is_no_ink(reader, seed):
+    # No digit of a page's small writing is a fair share of a thumb's length (0.3): the thumb had
+    # no writing to be measured against, stayed ink, and the line finder took it for the writing
+    # and the digits for specks beside it: "5270\n36184\n903" read "0", "7" or "11".
+    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
+    rng = np.random.default_rng(seed)
+    texts = ["5270", "36184", "903"]
+    sheet = draw_page([join_glyphs([glyph_from_font(c, face) for c in t], rng) for t in texts], texts, rng, side=1400)
+    assert reader.read(with_finger(sheet.image, rng)).text == "\n".join(sheet.numbers) == "\n".join(texts)
+
+
 @pytest.mark.parametrize("text, face, seed", [("74", 19, 669), ("4283", 23, 443), ("2515", 0, 22),
                                               ("04592", 20, 437)])
 def test_a_tables_rules_round_the_number_are_printed_not_digits(reader, text, face, seed):

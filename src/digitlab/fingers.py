@@ -15,7 +15,8 @@ BROADER_THAN_WRITING = 3.0  # a piece at the edge this many times as thick as th
 BROADER_AND_LIGHTER = 1.5   # ... or this many times, and ...
 LIGHTER_THAN_WRITING = 0.75  # ... standing out from the paper at most this share as far as the writing...
 SOLID = 0.8                 # ... when it is about as solid as its convex hull: a fingertip, a pen's end
-WRITING_LENGTH = 0.3        # ... measured against the writing: pieces this share of its length or a tenth of its ink
+WRITING_LENGTH = 0.3        # ... measured against the writing: pieces this share of its length or a tenth of its ink,
+ROW_OF_DIGITS = 5           # ... or, when none is, so many pieces at least half as long as the longest inside
 RIM_LIGHTER = 0.6           # a fingertip's rim inside the picture: at most this share of the writing's ink strength,
 RIM_SOLID = 0.6             # ... about as solid as its convex hull (a digit, a frame round the writing: under 0.4),
 RIM_WIDTH = 0.9             # ... its strokes as wide as the writing's (a digit in a shadow thresholds thinner),
@@ -51,7 +52,12 @@ def blobs_at_edge(labels: np.ndarray, boxes: list[tuple[slice, slice]], bright: 
         # share of it, where no speck is.
         writing = [j for j in inside if area[j] >= 0.1 * area[i] or length[j] >= WRITING_LENGTH * length[i]]
         if not writing:
-            continue
+            # A page's small writing beside a thumb: no digit is a fair share of it, but many are
+            # alike, where a tight crop's specks are a few of any size.
+            longest = max(length[j] for j in inside)
+            writing = [j for j in inside if length[j] >= 0.5 * longest]
+            if len(writing) < ROW_OF_DIGITS:
+                continue
         stroke = float(np.median([width[j] for j in writing]))
         broad = thickest(own[i]) / stroke
         lighter = contrast[i] <= LIGHTER_THAN_WRITING * np.median([contrast[j] for j in writing])
