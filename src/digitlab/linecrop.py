@@ -58,7 +58,7 @@ def line_crop(ink: InkMap, line: TextLine, flip: bool = False, height: int = CRO
                              sin / k, (cos - sin * slant) / k, sin * u0 + cos * v0]) * to_gray
     gray = ink.gray if ink.gray.dtype == np.uint8 else (np.clip(ink.gray, 0, 1) * 255).astype(np.uint8)
     step = 1.0 / (k * ink.scale)  # original pixels per crop pixel
-    # The crop's own rows decide how it is sampled: the rows beyond change none of its pixels.
+    # Whether the pen is drawn bolder is judged on the crop's own rows, not on the rows beyond.
     thin = step >= 2 and ink.ruling is None and pen_share(gray, ink, line, coefficients, (height, size[0]),
                                                           step) < THIN_PEN
     if beyond:

@@ -10,6 +10,8 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from digitlab.decorations import long_strokes, nested_pieces, underlines
 from digitlab.ink import InkMap
@@ -112,26 +114,15 @@ def overlapping(pieces: list[tuple[np.ndarray, np.ndarray]]) -> list[list[int]]:
     extent both ways, and together no longer than the pieces' median length by a quarter (the
     parts of one digit, not a digit and the box drawn round it); each piece alone otherwise."""
     boxes = np.array([(xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) for xs, ys in pieces])
-    digit = 1.25 * float(np.median(np.maximum(boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2])))
-    group = list(range(len(pieces)))
-
-    def root(k: int) -> int:
-        while group[k] != k:
-            k = group[k]
-        return k
-
-    for i in range(len(pieces)):
-        for j in range(i + 1, len(pieces)):
-            both = [(min(boxes[i, hi], boxes[j, hi]) - max(boxes[i, lo], boxes[j, lo]))
-                    / min(boxes[i, hi] - boxes[i, lo], boxes[j, hi] - boxes[j, lo]) for lo, hi in ((0, 1), (2, 3))]
-            union = max(max(boxes[i, 1], boxes[j, 1]) - min(boxes[i, 0], boxes[j, 0]),
-                        max(boxes[i, 3], boxes[j, 3]) - min(boxes[i, 2], boxes[j, 2]))
-            if min(both) >= OVERLAP and union <= digit:
-                group[root(j)] = root(i)
-    parts: dict[int, list[int]] = {}
-    for k in range(len(pieces)):
-        parts.setdefault(root(k), []).append(k)
-    return list(parts.values())
+    low, high = boxes[:, [0, 2]], boxes[:, [1, 3]]
+    # Every pair at once, (N, N, 2): x and y.
+    shared = np.minimum(high[:, None], high[None]) - np.maximum(low[:, None], low[None])
+    smaller = np.minimum((high - low)[:, None], (high - low)[None])
+    union = (np.maximum(high[:, None], high[None]) - np.minimum(low[:, None], low[None])).max(axis=2)
+    digit = 1.25 * float(np.median((high - low).max(axis=1)))
+    together = ((shared / smaller).min(axis=2) >= OVERLAP) & (union <= digit)
+    _, group = connected_components(csr_matrix(together), directed=False)
+    return [list(np.flatnonzero(group == g)) for g in np.unique(group)]
 
 
 def refined_angle(pixels: dict, pieces: list[int], angle: float, bin_width: float) -> float:
