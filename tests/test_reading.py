@@ -610,6 +610,20 @@ def test_the_parts_of_a_digit_come_apart_vote_as_one_for_the_writings_direction(
     assert reader.read(buffer.getvalue()).text == "287"
 
 
+def test_only_parts_no_larger_than_a_digit_together_are_one_piece():
+    from digitlab.linefinding import overlapping
+
+    def box(x0: float, x1: float, y0: float, y1: float) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([x0, x1 - 1.0]), np.array([y0, y1 - 1.0])
+
+    two, eight = box(0, 15, 0, 32), box(22, 41, 0, 30)
+    bar, stem = box(47, 64, 0, 12), box(51, 64, 5, 31)  # a 7 come apart
+    assert sorted(map(sorted, overlapping([two, eight, bar, stem]))) == [[0], [1], [2, 3]]
+    # A frame drawn round the number overlaps each digit as much, but the two are far larger than a digit.
+    frame = box(-8, 72, -8, 40)
+    assert sorted(map(sorted, overlapping([two, eight, frame, box(47, 64, 0, 31)]))) == [[0], [1], [2], [3]]
+
+
 def phone_photo(kind: str, text: str, face: int, seed: int):
     """A dev face's number as phones photograph notes: in dim light (grey paper), beside a
     notebook's margin, on a sheet seen askew on a desk, with a soft shadow over it, with a finger

@@ -112,7 +112,7 @@ def writing_angle(pieces: list[tuple[np.ndarray, np.ndarray]], stroke: float) ->
 def overlapping(pieces: list[tuple[np.ndarray, np.ndarray]]) -> list[list[int]]:
     """The pieces (xs, ys) in groups whose boxes overlap, each pair by OVERLAP of the smaller's
     extent both ways, and together no longer than the pieces' median length by a quarter (the
-    parts of one digit, not a digit and the box drawn round it); each piece alone otherwise."""
+    parts of one digit, not a digit and a frame drawn round the number); each piece alone otherwise."""
     boxes = np.array([(xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) for xs, ys in pieces])
     low, high = boxes[:, [0, 2]], boxes[:, [1, 3]]
     # Every pair at once, (N, N, 2): x and y.
