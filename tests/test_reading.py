@@ -619,6 +619,7 @@ def test_only_parts_no_larger_than_a_digit_together_are_one_piece():
     two, eight = box(0, 15, 0, 32), box(22, 41, 0, 30)
     bar, stem = box(47, 64, 0, 12), box(51, 64, 5, 31)  # a 7 come apart
     assert sorted(map(sorted, overlapping([two, eight, bar, stem]))) == [[0], [1], [2, 3]]
+    assert overlapping([two]) == [[0]] and overlapping([]) == []
     # A frame drawn round the number overlaps each digit as much, but the two are far larger than a digit.
     frame = box(-8, 72, -8, 40)
     assert sorted(map(sorted, overlapping([two, eight, frame, box(47, 64, 0, 31)]))) == [[0], [1], [2], [3]]

@@ -113,6 +113,8 @@ def overlapping(pieces: list[tuple[np.ndarray, np.ndarray]]) -> list[list[int]]:
     """The pieces (xs, ys) in groups whose boxes overlap, each pair by OVERLAP of the smaller's
     extent both ways, and together no longer than the pieces' median length by a quarter (the
     parts of one digit, not a digit and a frame drawn round the number); each piece alone otherwise."""
+    if len(pieces) < 2:
+        return [[k] for k in range(len(pieces))]
     boxes = np.array([(xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) for xs, ys in pieces])
     low, high = boxes[:, [0, 2]], boxes[:, [1, 3]]
     # Every pair at once, (N, N, 2): x and y.
