@@ -361,19 +361,20 @@ def without_stray_frames(mask: np.ndarray, own: Callable[[], np.ndarray]) -> np.
 
 
 def line_ink(bright: np.ndarray, foreign: np.ndarray | None = None, ruled: np.ndarray | None = None,
-             slant: float = 0.0, paper_round: Callable[[], np.ndarray] | None = None) -> np.ndarray:
+             slant: float = 0.0, wider_paper: Callable[[], np.ndarray] | None = None) -> np.ndarray:
     """The ink of a line crop, thresholded against the crop's own paper (its light is even over
     so small a piece, but where a shadow's edge crosses it), less the `foreign` ink. A form's row
     of boxes goes too (`box_walls`, told where the paper's `ruled` lines cross the crop, and by how
     much the crop was sheared to stand the writing upright, `slant`). Where a shadow's edge
-    crosses it, its paper is judged with more of the picture round it (`paper_round`, if given)."""
+    crosses it, its paper is judged with more of the picture round it (`wider_paper`, if given:
+    `paper_round`)."""
     # A window half as wide as the crop is high: over twice a bold stroke, short beside a shadow.
     paper = local_paper = paper_level(bright, bright.shape[0] // 2)
     low, high = np.percentile(paper, [5, 95])
-    if high - low > UNEVEN_PAPER and paper_round is not None:
+    if high - low > UNEVEN_PAPER and wider_paper is not None:
         # A shadow that only reaches into the crop's edge is too thin there for the window: its
         # edge was taken for ink, and joined a 1 to it, and the 1 went as a frame's side.
-        paper = local_paper = paper_round()
+        paper = local_paper = wider_paper()
     if high - low <= UNEVEN_PAPER:
         # Otherwise a shadow's soft edge crosses the line: its paper is darker at one end, and one
         # level would take it for ink there, or hide the ink; the paper round the strokes stays.
