@@ -350,7 +350,8 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         inverted = polarity == "dark"
     bright_ink = 1.0 - work if inverted else work
     strength = ink_strength(bright_ink)
-    found = ink_and_faint(strength)
+    judged_on = sheet if sheet is not None and inverted else None
+    found = ink_and_faint(strength, judged_on)
     if found is None and sharp:
         # A bar wider than the background filter went with the background: a small picture's
         # bold 1 (an 8x8 one is a third of the picture wide) was "no digit found". Filter with
@@ -371,7 +372,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         # Strokes nearly as wide as the background filter (a digit cropped tight, a marker): the
         # filter would take their middles for background. Filter with four strokes' width instead.
         strength = ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke)))
-        found = ink_and_faint(strength)
+        found = ink_and_faint(strength, judged_on)
         labels = None
     if found is None:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
