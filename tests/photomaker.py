@@ -1,7 +1,7 @@
 """Phone photos of the test scans (`scanmaker`) in situations people photograph notes in: a
-notebook's margin beside the writing, a sheet seen askew on a desk or from below its middle, a
-soft shadow, a finger holding the sheet, a table's rules round the number, the lens's dark
-corners, a pen lying on the paper, dust and dots of ink over the paper, the holes punched in
+notebook's margin beside the writing, a sheet seen askew on a desk (a wooden one too) or from
+below its middle, a soft shadow, a finger holding the sheet, a table's rules round the number, the
+lens's dark corners, a pen lying on the paper, dust and dots of ink over the paper, the holes punched in
 loose-leaf paper, a spiral notebook's binding; and the writing in chalk on a blackboard, in marker
 on a whiteboard under a lamp's glare, in red or green ink or on brown kraft paper, out of focus,
 shaken, or saved as a JPEG at a quality a messenger might use.
@@ -66,11 +66,11 @@ def perspective_map(seen_at: list[tuple[float, float]], corners: list[tuple[floa
     return tuple(np.linalg.solve(np.array(rows, dtype=np.float64), np.array(corners, dtype=np.float64).ravel()))
 
 
-def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+def askew_on_desk(scan: Image.Image, rng: np.random.Generator, wooden: bool = False) -> Image.Image:
     """The photo of a sheet as a phone held not quite square to it sees it: the sheet a four-sided
-    shape (each corner pulled in by up to a sixth of the photo) on a dark desk. The sheet is the
-    photo `widened` by up to a tenth each way: writing keeps off a sheet's edge, whereas a photo
-    may be cropped close to it."""
+    shape (each corner pulled in by up to a sixth of the photo) on a dark desk, or on a `wooden`
+    one (`wood_grain`). The sheet is the photo `widened` by up to a tenth each way: writing keeps
+    off a sheet's edge, whereas a photo may be cropped close to it."""
     scan = widened(scan, tuple(int(rng.uniform(0.05, 0.1) * side)
                                for side in (scan.height, scan.height, scan.width, scan.width)))
     width, height = scan.size
@@ -81,8 +81,32 @@ def askew_on_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     desk = tuple(int(v) for v in rng.integers(20, 90, 3))
     seen = scan.convert("RGB").transform(scan.size, Image.Transform.PERSPECTIVE, perspective_map(pulled, corners),
                                          Image.Resampling.BILINEAR, fillcolor=desk)
+    seen = np.asarray(seen, dtype=np.float32)
+    if wooden:
+        sheet = Image.new("L", scan.size, 255).transform(scan.size, Image.Transform.PERSPECTIVE,
+                                                          perspective_map(pulled, corners), fillcolor=0)
+        seen = np.where(np.asarray(sheet)[..., None] > 127, seen, wood_grain((height, width), rng))
     grain = rng.normal(0, 4, (height, width, 1))  # the desk's grain and the camera's noise
-    return Image.fromarray(np.clip(np.asarray(seen, dtype=np.float32) + grain, 0, 255).astype(np.uint8), "RGB")
+    return Image.fromarray(np.clip(seen + grain, 0, 255).astype(np.uint8), "RGB")
+
+
+def on_wooden_desk(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """`askew_on_desk`, the desk wooden."""
+    return askew_on_desk(scan, rng, wooden=True)
+
+
+def wood_grain(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A wooden desk's top, RGB floats: a brown, streaked along a random direction by smoothed
+    noise 10-40 levels strong, the streaks waving gently as a board's grain does."""
+    height, width = shape
+    brown = rng.integers(60, 150, 3).astype(np.float32) * np.array([1.0, 0.75, 0.5], dtype=np.float32)
+    strength, direction = rng.uniform(10, 40), rng.uniform(0, np.pi)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    along = xs * np.cos(direction) + ys * np.sin(direction)
+    across = ys * np.cos(direction) - xs * np.sin(direction) + 8 * np.sin(along / 120)
+    streaks = np.convolve(rng.normal(0, 1, 2 * (height + width) + 64), np.hanning(13), mode="same")
+    streaks = streaks[np.clip((across + width + height // 2).astype(np.int64), 0, streaks.size - 1)]
+    return brown + strength * (streaks / (streaks.std() + 1e-6))[..., None]
 
 
 def from_below(scan: Image.Image, rng: np.random.Generator) -> Image.Image:

@@ -33,6 +33,7 @@ BINDING_ROW = 8             # a notebook's binding: at least this many alike pie
 BINDING_NEAR = 0.15         # ... within this share of the picture's side from it,
 BINDING_EVEN = 0.3          # ... evenly spaced: each gap within this share of a whole number of the typical gap,
 BINDING_BOLD = 3            # ... and holes: this many working pixels broad at least (a grid's stubs are 2)
+GRAINED_DESK = 10           # a wooden desk round a sheet: at least this many pieces off the sheet (`desk_pieces`)
 
 
 def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
@@ -43,15 +44,18 @@ def at_edge(box: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
 
 def desk_pieces(labels: np.ndarray, boxes: list[tuple[slice, slice]], sheet: np.ndarray) -> list[int]:
     """Labels (1-based) of the components that are the desk seen round a photographed sheet: at
-    the picture's edge and almost wholly off the sheet. (Writing in a shadow on the sheet looks as
-    dark as the desk, but stays on the sheet and off the picture's edge.)"""
-    pieces = []
+    the picture's edge and almost wholly off the sheet. (Writing in a hard shadow, which may pass
+    for desk, lies off the picture's edge.) A wooden desk's grain breaks into many pieces apart
+    from the edge too: where the pieces off the sheet are many (`GRAINED_DESK`) and outnumber those
+    on it twice over, all of them are desk; a shadow holds a few digits, never so many more."""
+    off = []
     for i, (rows, cols) in enumerate(boxes):
-        if at_edge((rows, cols), labels.shape):
-            own = labels[rows, cols] == i + 1
-            if np.count_nonzero(own & ~sheet[rows, cols]) > 0.8 * np.count_nonzero(own):
-                pieces.append(i + 1)
-    return pieces
+        own = labels[rows, cols] == i + 1
+        if np.count_nonzero(own & ~sheet[rows, cols]) > 0.8 * np.count_nonzero(own):
+            off.append(i + 1)
+    if len(off) >= GRAINED_DESK and len(off) > 2 * (len(boxes) - len(off)):
+        return off
+    return [label for label in off if at_edge(boxes[label - 1], labels.shape)]
 
 
 def border_strips(labels: np.ndarray, boxes: list[tuple[slice, slice]]) -> list[int]:

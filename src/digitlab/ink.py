@@ -51,6 +51,10 @@ QUADRILATERAL = 0.85   # a sheet wholly in view fills at least this much of its 
 SHEET_EDGE = 0.4       # ... and its edge steps down to the desk by this share of their contrast at least: the
                        # validation and dev rows' sheets on a desk 0.91 or more, the lens's dark corners 0.25
                        # and 0.28, a soft shadow's edge taken for a sheet's 0.19-0.71 (`edge_step`)
+DESK_GRAIN = 1 / 3     # a desk's spread (its grain) may pass 0.1 up to this share of its contrast with the sheet:
+                       # most of it (1.5 spreads round its level) then lies below halfway to the sheet...
+GRAINED_SPREAD = 0.15  # ... and up to this (wooden desks in scratch photos 0.11-0.13; the strokes of a bold
+                       # number cropped tight, taken for desk, 0.18: validation "tight" 49)
 
 
 @dataclass(frozen=True)
@@ -274,9 +278,14 @@ def sheet_on_desk(work: np.ndarray) -> np.ndarray | None:
     if in_view and quadrilateral_share(sheet) < QUADRILATERAL:
         return None
     desk = ~ndimage.binary_dilation(sheet, iterations=2)
-    if desk.mean() < 0.05 or small[desk].std() > 0.1:
+    if desk.mean() < 0.05:
         return None
     contrast = float(np.median(small[sheet]) - np.median(small[desk]))
+    # A wooden desk's grain spreads it wider than a plain one's, but far less than it lies below the
+    # sheet; spread wider still it is no desk (a bold number cropped tight, its strokes taken for desk).
+    spread = float(small[desk].std())
+    if spread > 0.1 and (spread > GRAINED_SPREAD or spread > DESK_GRAIN * contrast):
+        return None
     if contrast < 0.2 or edge_step(small, sheet, desk, contrast) < SHEET_EDGE:
         return None
     # A drawing app's bold light digit on its canvas, filled, can be as blocky as a sheet (an 8, a
