@@ -32,6 +32,7 @@ from tests.photomaker import (
     with_pen,
 )
 from tests.scanmaker import (
+    Page,
     ScanStyle,
     app_drawing,
     decorated,
@@ -782,15 +783,25 @@ def test_a_finger_set_aside_stays_out_of_the_lines_crop_and_a_fingertip_in_shado
     assert reader.read(phone_photo("finger", text, face, seed)).text == text
 
 
+def dev_page(seed: int, texts: list[str] | None = None) -> tuple[Page, np.random.Generator]:
+    """A page of `texts` (else 3-5 random numbers of 2-6 digits), one to a line, in the dev face
+    `seed` picks, and the generator to photograph it with."""
+    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
+    rng = np.random.default_rng(seed)
+    if texts is None:
+        lines = int(rng.integers(3, 6))
+        texts = ["".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 7)))) for _ in range(lines)]
+    glyphs = [join_glyphs([glyph_from_font(c, face) for c in text], rng) for text in texts]
+    return draw_page(glyphs, texts, rng, side=1400), rng
+
+
 @pytest.mark.parametrize("seed", [24, 67, 81])
 def test_a_thumb_holding_a_page_of_small_writing_is_no_ink(reader, seed):
     # No digit of a page's small writing is a fair share of a thumb's length (0.3): the thumb had
     # no writing to be measured against, stayed ink, and the line finder took it for the writing
     # and the digits for specks beside it: "5270\n36184\n903" read "0", "7" or "11".
-    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
-    rng = np.random.default_rng(seed)
     texts = ["5270", "36184", "903"]
-    sheet = draw_page([join_glyphs([glyph_from_font(c, face) for c in t], rng) for t in texts], texts, rng, side=1400)
+    sheet, rng = dev_page(seed, texts)
     assert reader.read(with_finger(sheet.image, rng)).text == "\n".join(sheet.numbers) == "\n".join(texts)
 
 
@@ -799,11 +810,7 @@ def test_a_page_askew_on_a_desk_keeps_its_thin_writing(reader, seed):
     # A wedge of desk by the sheet, narrower than the paper's filter, stood out as the strongest
     # ink of the photo, and the ink's threshold, set from it, lost strokes of the thin writing:
     # "36473\n26\n92491" read "36473\n76\n7491", "25457\n35\n983\n02\n995" "75457\n35\n983\n12\n995".
-    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
-    rng = np.random.default_rng(seed)
-    lines = int(rng.integers(3, 6))
-    texts = ["".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 7)))) for _ in range(lines)]
-    sheet = draw_page([join_glyphs([glyph_from_font(c, face) for c in t], rng) for t in texts], texts, rng, side=1400)
+    sheet, rng = dev_page(seed)
     assert reader.read(askew_on_desk(sheet.image, rng)).text == "\n".join(sheet.numbers)
 
 
@@ -812,11 +819,7 @@ def test_a_page_on_a_wooden_desk_is_read_without_the_grain(reader, seed):
     # A wooden desk's grain spread it wider than a plain desk: no sheet was found, and its streaks
     # were read as lines of 1s round the page; found, the streaks apart from the picture's edge
     # still read so ("43\n8949\n45854\n220173" read "3\n3\n43\n1\n83\n8949\n45854\n220173\n817").
-    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
-    rng = np.random.default_rng(seed)
-    lines = int(rng.integers(3, 6))
-    texts = ["".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 7)))) for _ in range(lines)]
-    sheet = draw_page([join_glyphs([glyph_from_font(c, face) for c in t], rng) for t in texts], texts, rng, side=1400)
+    sheet, rng = dev_page(seed)
     photo = on_wooden_desk(sheet.image, rng)
     assert find_ink(photo, work_side=READ_SIDE).sheet is not None
     assert reader.read(photo).text == "\n".join(sheet.numbers)
