@@ -786,7 +786,8 @@ def test_a_finger_set_aside_stays_out_of_the_lines_crop_and_a_fingertip_in_shado
 def dev_page(seed: int, texts: list[str] | None = None) -> tuple[Page, np.random.Generator]:
     """A page of `texts` (else 3-5 random numbers of 2-6 digits), one to a line, in the dev face
     `seed` picks, and the generator to photograph it with."""
-    face = handwriting_fonts("dev")[seed % len(handwriting_fonts("dev"))]
+    faces = handwriting_fonts("dev")
+    face = faces[seed % len(faces)]
     rng = np.random.default_rng(seed)
     if texts is None:
         lines = int(rng.integers(3, 6))

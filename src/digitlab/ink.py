@@ -359,8 +359,9 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         inverted = polarity == "dark"
     bright_ink = 1.0 - work if inverted else work
     strength = ink_strength(bright_ink)
-    judged_on = sheet if sheet is not None and inverted else None
-    found = ink_and_faint(strength, judged_on)
+    if not inverted:  # a sheet on a desk is light paper: with light ink asked for, there is none
+        sheet = None
+    found = ink_and_faint(strength, sheet)
     if found is None and sharp:
         # A bar wider than the background filter went with the background: a small picture's
         # bold 1 (an 8x8 one is a third of the picture wide) was "no digit found". Filter with
@@ -381,7 +382,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         # Strokes nearly as wide as the background filter (a digit cropped tight, a marker): the
         # filter would take their middles for background. Filter with four strokes' width instead.
         strength = ink_strength(bright_ink, min(max(work.shape) // 2, int(4 * stroke)))
-        found = ink_and_faint(strength, judged_on)
+        found = ink_and_faint(strength, sheet)
         labels = None
     if found is None:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
@@ -404,7 +405,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips += [label for label in rims_apart_from_edge(labels, boxes, strength, ruling) if label not in strips]
     strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
-    if sheet is not None and inverted:
+    if sheet is not None:
         strips += desk_pieces(labels, boxes, sheet)
     aside = None
     if strips:  # rare: label again without them, so component numbers stay contiguous
@@ -419,4 +420,4 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     # Counted box by box: a page holds few components, so this beats a bincount of every pixel.
     areas = np.array([np.count_nonzero(labels[box] == i + 1) for i, box in enumerate(boxes)], dtype=np.float64)
     return InkMap(gray, inverted, mask, scale, labels, boxes, areas, max(gray.shape) // original_side, ruling,
-                  sheet if inverted else None, aside)
+                  sheet, aside)
