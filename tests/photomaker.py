@@ -2,7 +2,7 @@
 notebook's margin beside the writing, a sheet seen askew on a desk (a wooden one too) or from
 below its middle, a soft shadow, a finger holding the sheet, a table's rules round the number, the
 lens's dark corners, a pen lying on the paper, dust and dots of ink over the paper, the holes
-punched in loose-leaf paper, a spiral notebook's binding; and the writing in chalk on a
+punched in loose-leaf paper, a spiral notebook's binding, a fold's crease; and the writing in chalk on a
 blackboard, in marker on a whiteboard under a lamp's glare, in red or green ink or on brown kraft
 paper, out of focus, shaken, or saved as a JPEG at a quality a messenger might use.
 
@@ -412,3 +412,22 @@ def compressed_hard(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
     buffer = io.BytesIO()
     scan.convert("RGB").save(buffer, "JPEG", quality=int(rng.integers(5, 16)))
     return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def with_crease(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Paper that was folded: one or two creases straight across the photo at any angle, each a
+    fine dark line (the fold's shadow) with a faint light edge beside it, the paper on one side of
+    it a little darker (turned a little away from the light)."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    height, width = rgb.shape[:2]
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    for _ in range(int(rng.integers(1, 3))):
+        angle = float(rng.uniform(0, np.pi))
+        x, y = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
+        across = (xs - x) * np.sin(angle) - (ys - y) * np.cos(angle)
+        line_width, dark = float(rng.uniform(0.8, 2.5)), float(rng.uniform(0.1, 0.35))
+        side = np.where(across > 0, 1.0, 1.0 - float(rng.uniform(0.0, 0.12)))
+        shadow, edge = np.exp(-(across / line_width) ** 2), np.exp(-((across - 2.5 * line_width) / line_width) ** 2)
+        fold = 1.0 - dark * shadow + 0.06 * edge
+        rgb = rgb * (side * fold)[..., None]
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")

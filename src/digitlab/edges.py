@@ -1,9 +1,9 @@
 """What lies round the writing on a photographed page and is not ink: the desk seen round the
 sheet (`desk_pieces`, `desk_slivers`), the page's own edge and a shadow's border (`border_strips`),
 stubs of fine print, a ruled page's lines among them, cut off by the picture's edge (`fine_stubs`),
-a lone line printed across the page, a notebook's margin (`lines_across`), the holes punched in a
-loose-leaf sheet (`punched_holes`), a spiral notebook's binding (`binding_row`). A finger or a pen
-reaching in from the edge: `fingers`.
+a lone line printed across the page, a notebook's margin, a fold's crease (`lines_across`), the
+holes punched in a loose-leaf sheet (`punched_holes`), a spiral notebook's binding (`binding_row`).
+A finger or a pen reaching in from the edge: `fingers`.
 Part of the scan pipeline's step 5 (see `ink`)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Collection
 import numpy as np
 from scipy import ndimage
 
+from digitlab.creases import CREASE_SPAN, creases_crossing, line_through
 from digitlab.ruling import long_runs
 from digitlab.strokes import solidity, stroke_width, thickest
 
@@ -271,21 +272,29 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     of it, far longer than anything else on it: a notebook's margin ruled down the page beside the
     writing (found for a ruled line only among squared paper's many columns, and otherwise read
     as a 1 as long as the page; faint, it shows whole only in part), or a table's rules, which
-    cross and are one piece. A digit cropped tight runs across the picture too, but is no longer
-    than the digits beside it, and alone (but for specks) it is all the writing; a number's
-    strokes are not straight for so long. Bool, the masks' shape; None when there are none."""
+    cross and are one piece; or a fold's crease at any slope, from the edge across a good part of
+    the picture, that the digits it crosses join into one piece with it (only the line goes, the
+    digits stay: `creases.line_through`). A digit cropped tight runs across the picture too, but
+    is no longer than the digits beside it, and alone (but for specks) it is all the writing; a
+    number's strokes are not straight for so long. Bool, the masks' shape; None when there are none."""
     # A piece runs down (or across) all the rows (columns) it spans: where no rows (columns) hold
-    # ink for LINE_SPAN of the picture together (most pictures), no piece can be such a line.
-    if not any(_longest_run(faint.any(axis=axis)) >= LINE_SPAN * faint.shape[1 - axis] for axis in (0, 1)):
+    # ink for LINE_SPAN of the picture together (most pictures), no piece can be such a line; nor a
+    # line at a slant under CREASE_SPAN, or with no ink at the picture's edge.
+    spread = max(_longest_run(faint.any(axis=axis)) / faint.shape[1 - axis] for axis in (0, 1))
+    at_border = faint[0].any() or faint[-1].any() or faint[:, 0].any() or faint[:, -1].any()
+    if spread < LINE_SPAN and not (at_border and spread >= CREASE_SPAN):
         return None
     labels, _ = ndimage.label(faint, structure=np.ones((3, 3)))
     boxes = ndimage.find_objects(labels)
     height, width = labels.shape
     straight = {}  # the straight lines from an edge, by the axis they run along
+    through = {}  # the fine lines at a slant from an edge that digits touch: their pixels, and their length
     runs = None
     for i, (rows, cols) in enumerate(boxes):
         tall, wide = rows.stop - rows.start, cols.stop - cols.start
-        if not (_from_an_edge(rows, height) or _from_an_edge(cols, width)):
+        long_way = _from_an_edge(rows, height) or _from_an_edge(cols, width)
+        if not long_way and not (at_edge((rows, cols), labels.shape)
+                                 and max(tall / height, wide / width) >= CREASE_SPAN):
             continue
         own = labels[rows, cols] == i + 1
         if stroke_width(own) > LINE_WIDTH * max(height, width):  # print is fine (an 8x8 digit enlarged is blocky)
@@ -295,11 +304,16 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         if (down or across) and _straight(own, 0 if down else 1):
             straight[i] = 0 if down else 1
             continue
-        # A table's rules, crossing: one piece, all in long straight runs.
-        if runs is None:
-            runs = long_runs(faint, int(0.3 * width), 1) | long_runs(faint, int(0.3 * height), 0)
-        if np.count_nonzero(own & runs[rows, cols]) >= GRID_SHARE * np.count_nonzero(own):
-            straight[i] = 0 if tall / height >= wide / width else 1
+        if long_way:
+            # A table's rules, crossing: one piece, all in long straight runs.
+            if runs is None:
+                runs = long_runs(faint, int(0.3 * width), 1) | long_runs(faint, int(0.3 * height), 0)
+            if np.count_nonzero(own & runs[rows, cols]) >= GRID_SHARE * np.count_nonzero(own):
+                straight[i] = 0 if tall / height >= wide / width else 1
+                continue
+        crossing = line_through(own, (rows, cols), faint, CREASE_SPAN * max(height, width))
+        if crossing is not None:
+            through[i] = crossing
     found = []
     for i, axis in straight.items():
         # Longer than anything but the other such lines: a table's columns, a double margin.
@@ -307,9 +321,18 @@ def lines_across(faint: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
                       default=0)
         if longest and boxes[i][axis].stop - boxes[i][axis].start >= LONGER_THAN_WRITING * longest:
             found.append(i + 1)
-    if not found:
-        return None
     lines = np.isin(labels, found)
+    if through:
+        # Longer than anything left beside them (a crease's faint halves, apart, were two pieces).
+        creases = creases_crossing(faint, list(through.values()), CREASE_SPAN * max(height, width))
+        crossing = np.any([line for line, _ in creases], axis=0)
+        rest = ndimage.find_objects(ndimage.label(faint & ~crossing & ~lines, structure=np.ones((3, 3)))[0])
+        writing = max((max(r.stop - r.start, c.stop - c.start) for r, c in rest), default=0)
+        for line, length in creases:
+            if writing and length >= LONGER_THAN_WRITING * writing:
+                lines |= line
+    if not lines.any():
+        return None
     # Writing beside the lines: a piece of the clear ink no speck beside theirs (a 1 cropped tight
     # beside specks of dust is nearly all the ink; a table's rules may outweigh a small number).
     beside, count = ndimage.label(mask & ~lines, structure=np.ones((3, 3)))

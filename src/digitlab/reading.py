@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image
 
+from digitlab.creases import crease_across
 from digitlab.decorations import detach_from_frames, without_frames
 from digitlab.errors import NoDigitFound
 from digitlab.images import ImageSource, describe
@@ -227,7 +228,7 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
         mask = without_frames(without_stray_frames(band, lambda: own_ink(ink, line, coefficients, bright.shape)))
         # Squared paper's leaning columns, found across the whole crop: within the writing's rows,
         # where a frame's pieces have gone, what is left of them is too short to tell from a 1.
-        mask = mask & ~grid_lines(whole, slant)
+        mask = mask & ~grid_lines(whole, slant) & ~crease_across(whole)
         # A point or a comma sits on the line's foot, under the middle band: the reader, which
         # knows only digits, does without it, but `marks_between_digits` looks for it.
         return mask, mask | (whole & ~band)
