@@ -2,9 +2,9 @@
 notebook's margin beside the writing, a sheet seen askew on a desk (a wooden one too) or from
 below its middle, a soft shadow, a finger holding the sheet, a table's rules round the number, the
 lens's dark corners, a pen lying on the paper, dust and dots of ink over the paper, the holes
-punched in loose-leaf paper, a spiral notebook's binding, a fold's crease; and the writing in chalk on a
-blackboard, in marker on a whiteboard under a lamp's glare, in red or green ink or on brown kraft
-paper, out of focus, shaken, or saved as a JPEG at a quality a messenger might use.
+punched in loose-leaf paper, a spiral notebook's binding, a fold's crease; and the writing in
+chalk on a blackboard, in marker on a whiteboard under a lamp's glare, in red or green ink or on
+brown kraft paper, out of focus, shaken, or saved as a JPEG at a quality a messenger might use.
 
 Only tests and benchmarks use this; drawn with Pillow and NumPy alone, independently of digitlab."""
 

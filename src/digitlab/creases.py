@@ -64,8 +64,8 @@ def line_through(own: np.ndarray, box: tuple[slice, slice], faint: np.ndarray, s
         return None
     # Where writing crosses it, the line's middle goes, and the writing keeps the rest. Further
     # along, where it faded out for a stretch, what shows of it goes where nothing crosses it.
-    crossed = np.isin(np.rint(along).astype(np.int64), np.union1d(np.union1d(crossed - 1, crossed), crossed + 1))
-    on = (away <= 2) & ~crossed | on & (away <= 1)
+    at_crossing = np.isin(np.rint(along).astype(np.int64), np.union1d(np.union1d(crossed - 1, crossed), crossed + 1))
+    on = (away <= 2) & ~at_crossing | on & (away <= 1)
     line = np.zeros(faint.shape, dtype=bool)
     line[ys[on], xs[on]] = True
     return line, length

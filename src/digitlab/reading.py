@@ -226,8 +226,9 @@ def cut_line(ink: InkMap, line: TextLine, flip: bool = False, slant: float = 0.0
                          lambda: paper_round(ink, line, flip, bright.shape[0], slant))
         band = in_middle_band(whole)
         mask = without_frames(without_stray_frames(band, lambda: own_ink(ink, line, coefficients, bright.shape)))
-        # Squared paper's leaning columns, found across the whole crop: within the writing's rows,
-        # where a frame's pieces have gone, what is left of them is too short to tell from a 1.
+        # Squared paper's leaning columns, and a fold's crease, found across the whole crop: within
+        # the writing's rows, where a frame's pieces have gone, what is left of them is too short
+        # to tell from a 1.
         mask = mask & ~grid_lines(whole, slant) & ~crease_across(whole)
         # A point or a comma sits on the line's foot, under the middle band: the reader, which
         # knows only digits, does without it, but `marks_between_digits` looks for it.
