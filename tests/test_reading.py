@@ -4,10 +4,12 @@ import dataclasses
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from digitlab.errors import DigitlabError
 from digitlab.ink import find_ink
@@ -33,7 +35,6 @@ from tests.photomaker import (
     with_pen,
 )
 from tests.scanmaker import (
-    Page,
     ScanStyle,
     app_drawing,
     decorated,
@@ -105,7 +106,6 @@ def test_placed_line_maps_line_columns_back_to_the_mask():
 
 
 def test_a_blank_page_is_one_line(tmp_path):
-    from PIL import Image
 
     from tests.conftest import run_cli
 
@@ -664,7 +664,6 @@ def test_a_number_across_a_faint_shadows_edge_in_a_hard_jpeg_is_found(reader):
     # The shadow's edge steps the paper's light by 18 levels, under what counts as uneven paper,
     # so the line's crop was thresholded against one level; with the JPEG's blocks along the
     # edge, the two levels of paper passed for noise as strong as the ink: "no digit found".
-    from PIL import Image
 
     rng = np.random.default_rng(29)
     glyph = join_glyphs([glyph_from_font(c, handwriting_fonts("dev")[1]) for c in "93461"], rng)
@@ -784,9 +783,10 @@ def test_a_finger_set_aside_stays_out_of_the_lines_crop_and_a_fingertip_in_shado
     assert reader.read(phone_photo("finger", text, face, seed)).text == text
 
 
-def dev_page(seed: int, texts: list[str] | None = None) -> tuple[Page, np.random.Generator]:
+def dev_photo(seed: int, photograph: Callable, texts: list[str] | None = None) -> tuple[Image.Image, str]:
     """A page of `texts` (else 3-5 random numbers of 2-6 digits), one to a line, in the dev face
-    `seed` picks, and the generator to photograph it with."""
+    `seed` picks, photographed by `photograph` (a `photomaker` situation), and the page's text:
+    the numbers that fit on it, one to a line."""
     faces = handwriting_fonts("dev")
     face = faces[seed % len(faces)]
     rng = np.random.default_rng(seed)
@@ -794,7 +794,8 @@ def dev_page(seed: int, texts: list[str] | None = None) -> tuple[Page, np.random
         lines = int(rng.integers(3, 6))
         texts = ["".join(str(d) for d in rng.integers(0, 10, int(rng.integers(2, 7)))) for _ in range(lines)]
     glyphs = [join_glyphs([glyph_from_font(c, face) for c in text], rng) for text in texts]
-    return draw_page(glyphs, texts, rng, side=1400), rng
+    page = draw_page(glyphs, texts, rng, side=1400)
+    return photograph(page.image, rng), "\n".join(page.numbers)
 
 
 @pytest.mark.parametrize("seed", [24, 67, 81])
@@ -803,8 +804,8 @@ def test_a_thumb_holding_a_page_of_small_writing_is_no_ink(reader, seed):
     # no writing to be measured against, stayed ink, and the line finder took it for the writing
     # and the digits for specks beside it: "5270\n36184\n903" read "0", "7" or "11".
     texts = ["5270", "36184", "903"]
-    sheet, rng = dev_page(seed, texts)
-    assert reader.read(with_finger(sheet.image, rng)).text == "\n".join(sheet.numbers) == "\n".join(texts)
+    photo, text = dev_photo(seed, with_finger, texts)
+    assert reader.read(photo).text == text == "\n".join(texts)
 
 
 @pytest.mark.parametrize("seed", [21, 49, 52])
@@ -812,8 +813,8 @@ def test_a_page_askew_on_a_desk_keeps_its_thin_writing(reader, seed):
     # A wedge of desk by the sheet, narrower than the paper's filter, stood out as the strongest
     # ink of the photo, and the ink's threshold, set from it, lost strokes of the thin writing:
     # "36473\n26\n92491" read "36473\n76\n7491", "25457\n35\n983\n02\n995" "75457\n35\n983\n12\n995".
-    sheet, rng = dev_page(seed)
-    assert reader.read(askew_on_desk(sheet.image, rng)).text == "\n".join(sheet.numbers)
+    photo, text = dev_photo(seed, askew_on_desk)
+    assert reader.read(photo).text == text
 
 
 @pytest.mark.parametrize("seed", [2, 26, 36])
@@ -821,10 +822,9 @@ def test_a_page_on_a_wooden_desk_is_read_without_the_grain(reader, seed):
     # A wooden desk's grain spread it wider than a plain desk: no sheet was found, and its streaks
     # were read as lines of 1s round the page; found, the streaks apart from the picture's edge
     # still read so ("43\n8949\n45854\n220173" read "3\n3\n43\n1\n83\n8949\n45854\n220173\n817").
-    sheet, rng = dev_page(seed)
-    photo = on_wooden_desk(sheet.image, rng)
+    photo, text = dev_photo(seed, on_wooden_desk)
     assert find_ink(photo, work_side=READ_SIDE).sheet is not None
-    assert reader.read(photo).text == "\n".join(sheet.numbers)
+    assert reader.read(photo).text == text
 
 
 @pytest.mark.parametrize("seed", [11, 136, 151])
@@ -832,20 +832,18 @@ def test_a_folds_crease_through_the_digits_is_no_ink(reader, seed):
     # A crease across a folded page, at a slant, joined the digits it crosses into one long piece:
     # the line finder took it for a pen lying on the page and the digits went with it, or it read
     # as a stroke of theirs ("74\n6704\n49" read "74\n67\n04\n49", "60\n13\n186\n4962" "0\n13\n...").
-    sheet, rng = dev_page(seed)
-    photo = with_crease(sheet.image, rng)
+    photo, text = dev_photo(seed, with_crease)
     assert find_ink(photo, work_side=READ_SIDE).ruling is not None
-    assert reader.read(photo).text == "\n".join(sheet.numbers)
+    assert reader.read(photo).text == text
 
 
 def test_a_crease_too_faint_for_the_page_is_no_digit_in_its_lines_crop(reader):
     # At working resolution the crease down this page does not show; the finer threshold of a
     # line's crop finds it crossing "1991" top to bottom, and read it as strokes of the digits
     # ("7992"). A fine straight line from the crop's border to its border goes; the 1s stay.
-    sheet, rng = dev_page(107)
-    photo = with_crease(sheet.image, rng)
+    photo, text = dev_photo(107, with_crease)
     assert find_ink(photo, work_side=READ_SIDE).ruling is None
-    assert reader.read(photo).text == "\n".join(sheet.numbers) == "94852\n54400\n1991"
+    assert reader.read(photo).text == text == "94852\n54400\n1991"
 
 
 @pytest.mark.parametrize("text, face, seed", [("74", 19, 669), ("4283", 23, 443), ("2515", 0, 22),
