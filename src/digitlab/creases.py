@@ -13,6 +13,7 @@ from scipy import ndimage
 CREASE_SPAN = 0.3          # a fine line at any slope through the writing: this share of the picture's side long,
 LINE_GAP = 5               # ... broken by gaps this long at most,
 LINE_COVERED = 0.75        # ... and showing over this share of its length at least
+ALONGSIDE = 0.15           # ink along one side of it, within this share of its length, half its length: no crease
 CROSSING = 0.9             # in a line crop: from its border to its border, this share of its height long at least
 
 
@@ -49,7 +50,8 @@ def line_through(own: np.ndarray, box: tuple[slice, slice], faint: np.ndarray, s
     within = (along >= first - 1) & (along <= last + 1)
     # The votes' half-degree steps leave the line a pixel or two off at its ends: fit it.
     fitted = band & within
-    away = np.abs(signed - np.polyval(np.polyfit(along[fitted], signed[fitted], 1), along))
+    residual = signed - np.polyval(np.polyfit(along[fitted], signed[fitted], 1), along)
+    away = np.abs(residual)
     on = (away <= 2) & within
     ends = [(xs[on][k], ys[on][k]) for k in (int(np.argmin(along[on])), int(np.argmax(along[on])))]
     at_edge = [min(x, width - 1 - x) <= 0.03 * width or min(y, height - 1 - y) <= 0.03 * height for x, y in ends]
@@ -61,6 +63,13 @@ def line_through(own: np.ndarray, box: tuple[slice, slice], faint: np.ndarray, s
     beside = (away > 2) & (away <= 5)
     crossed = np.unique(np.rint(along[beside]).astype(np.int64))
     if np.count_nonzero((crossed >= first) & (crossed <= last)) > 0.5 * length:
+        return None
+    # A crease crosses the writing; a line with ink along one side of it for most of its length is
+    # the edge of something: a box's top over the digits in it, a light pen's other side.
+    spread = [np.unique(np.rint(along[side & within])).size / length
+              for side in ((residual > 2) & (residual <= ALONGSIDE * length),
+                           (residual < -2) & (residual >= -ALONGSIDE * length))]
+    if max(spread) >= 0.5 and min(spread) < 0.5 * max(spread):
         return None
     # Where writing crosses it, the line's middle goes, and the writing keeps the rest. Further
     # along, where it faded out for a stretch, what shows of it goes where nothing crosses it.
