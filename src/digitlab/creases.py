@@ -64,7 +64,7 @@ def line_through(own: np.ndarray, box: tuple[slice, slice], faint: np.ndarray, s
     crossed = np.unique(np.rint(along[beside]).astype(np.int64))
     if np.count_nonzero((crossed >= first) & (crossed <= last)) > 0.5 * length:
         return None
-    # A crease crosses the writing; a line with ink along one side of it for most of its length is
+    # A crease crosses the writing; a line with ink along one side of it for half its length is
     # the edge of something: a box's top over the digits in it, a light pen's other side.
     spread = [np.unique(np.rint(along[side & within])).size / length
               for side in ((residual > 2) & (residual <= ALONGSIDE * length),
