@@ -88,14 +88,15 @@ def creases_crossing(faint: np.ndarray, lines: list[tuple[np.ndarray, float]],
     "1\n1\n40")."""
     found = np.any([line for line, _ in lines], axis=0)
     near = ndimage.binary_dilation(found, iterations=2)
-    rest, _ = ndimage.label(faint & ~found, structure=np.ones((3, 3)))
+    left = faint & ~found
+    rest, _ = ndimage.label(left, structure=np.ones((3, 3)))
     more = []
     for i, box in enumerate(ndimage.find_objects(rest)):
         # Any piece from them: the second crease, faint, breaks into dashes as short as a digit.
         own = rest[box] == i + 1
         if not (own & near[box]).any():
             continue
-        line = line_through(own, box, faint & ~found, shortest, origin=near)
+        line = line_through(own, box, left, shortest, origin=near)
         if line is not None:
             more.append(line)
     return lines + more
