@@ -431,3 +431,18 @@ def with_crease(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
         fold = 1.0 - dark * shadow + 0.06 * edge
         rgb = rgb * (side * fold)[..., None]
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB")
+
+
+def with_show_through(scan: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Thin paper written on both sides: the back's writing shows through, mirrored, blurred by
+    the paper and a tenth to a fifth as dark as the ink. The back holds this side's own writing,
+    mirrored left to right and moved up or down by up to a tenth of the photo."""
+    rgb = np.asarray(scan.convert("RGB"), dtype=np.float32)
+    gray = rgb.mean(axis=2)
+    paper = float(np.percentile(gray, 90))
+    coverage = np.clip((paper - gray) / max(paper - float(gray.min()), 1.0), 0.0, 1.0)
+    back = np.roll(coverage[:, ::-1], int(rng.uniform(-0.1, 0.1) * gray.shape[0]), axis=0)
+    blurred = np.asarray(Image.fromarray((back * 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(float(rng.uniform(1.0, 2.5)))), dtype=np.float32) / 255
+    ghost = 1.0 - float(rng.uniform(0.1, 0.2)) * blurred
+    return Image.fromarray(np.clip(rgb * ghost[..., None], 0, 255).astype(np.uint8), "RGB")

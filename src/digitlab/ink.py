@@ -39,6 +39,7 @@ from digitlab.errors import DigitlabError, NoDigitFound
 from digitlab.fingers import blobs_at_edge, rims_apart_from_edge
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
+from digitlab.showthrough import show_through
 from digitlab.strokes import quadrilateral_share, solidity, typical_stroke
 from digitlab.threshold import ink_and_faint, only_printed_lines, otsu_threshold, sample
 
@@ -405,6 +406,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips += [label for label in rims_apart_from_edge(labels, boxes, strength, ruling) if label not in strips]
     strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
+    strips += [label for label in show_through(labels, boxes, strength, gray, scale, inverted) if label not in strips]
     if sheet is not None:
         strips += desk_pieces(labels, boxes, sheet)
     aside = None
