@@ -9,11 +9,12 @@ digits (`preprocessing`) and lines of digits (`reading`).
 3. uneven light and paper texture removed by subtracting a large grey opening (white top-hat),
    wider where the strokes are bold (a digit cropped tight, a small picture's bold bar);
 4. noise suppressed (light blur) and the ink thresholded (`threshold`: Otsu, with a floor
-   relative to the strongest ink so a blank page is not "found" to hold noise);
+   relative to the strongest ink so a blank page is not "found" to hold noise), and writing
+   fainter than that floor, apart from the rest, found too (a number in pencil by ones in pen);
 5. ruled lines removed, askew too, and on squared paper its columns (`ruling`), strokes crossing
    them or lying along them kept, and a lone line printed across the page (a notebook's margin);
    the desk, the page's edges and stubs of a grid's lines at the picture's edge dropped (`edges`),
-   and a finger holding the sheet (`fingers`);
+   a finger holding the sheet (`fingers`), and the back's writing showing through (`faint`);
    a ruled page on which nothing else stands out is blank;
 6. connected components, for the callers to group into digits or lines (a box or an oval drawn
    round them, or a line under them, is no writing: `decorations`).
@@ -36,10 +37,10 @@ from digitlab.edges import (
     punched_holes,
 )
 from digitlab.errors import DigitlabError, NoDigitFound
+from digitlab.faint import show_through, writing_apart
 from digitlab.fingers import blobs_at_edge, rims_apart_from_edge
 from digitlab.images import ImageSource, as_float, describe, load_grayscale
 from digitlab.ruling import remove_ruled_lines
-from digitlab.showthrough import show_through
 from digitlab.strokes import quadrilateral_share, solidity, typical_stroke
 from digitlab.threshold import ink_and_faint, only_printed_lines, otsu_threshold, sample
 
@@ -387,7 +388,7 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
         labels = None
     if found is None:
         raise NoDigitFound(f"{describe(source, name)}: no digit found (the image is blank or too faint).")
-    mask, faint = found
+    mask, faint, fainter = found
     # Ruled lines are looked for in the faint ink: a line fainter than the writing is in the mask
     # only where it touches a digit, too short there to be seen for a line.
     unruled, ruling = remove_ruled_lines(mask, faint, strength)
@@ -395,6 +396,8 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`linecrop.foreign_ink`)
         unruled = unruled & ~margin
         ruling = margin if ruling is None else ruling | margin
+    if fainter is not None:  # a number in pencil on a page written in pen
+        unruled = unruled | writing_apart(fainter, ruling, unruled)
     if labels is None or unruled is not mask:
         mask = unruled
         labels, count = ndimage.label(mask, structure=np.ones((3, 3)))

@@ -79,9 +79,10 @@ def threshold_ink(strength: np.ndarray) -> np.ndarray | None:
 
 
 def ink_and_faint(strength: np.ndarray, judged_on: np.ndarray | None = None,
-                  fainter: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
-    """`threshold_ink`'s mask, and the faint ink: every pixel above the level at which fainter ink
-    counts where it touches clear ink, touching it or not (printed lines show whole in it).
+                  fainter: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """`threshold_ink`'s mask, the faint ink: every pixel above the level at which fainter ink
+    counts where it touches clear ink, touching it or not (printed lines show whole in it), and
+    the pieces of it that may be writing too faint for the mask (`fainter_writing`), if any.
     `judged_on`: where the paper's level and the ink's peak are judged (the sheet of a page on a
     desk), else the whole picture."""
     # A light blur, not a median: a median would erase the 1-pixel strokes of small digits.
@@ -103,32 +104,31 @@ def ink_and_faint(strength: np.ndarray, judged_on: np.ndarray | None = None,
         return None
     keep = np.bincount(labels[clean > threshold], minlength=count + 1) > 0
     keep[0] = False
-    if fainter:
-        keep |= fainter_writing(clean, labels, keep, noise)
-    return keep[labels], weak
+    apart = fainter_writing(clean, labels, keep, noise) if fainter else None
+    return keep[labels], weak, None if apart is None else apart[labels]
 
 
-def fainter_writing(clean: np.ndarray, labels: np.ndarray, keep: np.ndarray, noise: float) -> np.ndarray:
-    """Which pieces of the faint ink (`labels`; `keep`: those that hold clear ink) are writing too
-    faint for the clear ink's threshold, apart from it: a number in pencil on a page written in pen
-    stood out a third as far as the pen and was lost, the page's other numbers read and no doubt
-    said. Where some of them stand out as far as a blank page's noise never does, over as many
-    pixels as the threshold asks of the ink, they are writing; a faint thing across half the
-    picture is printed (a ruled line, a table's rule) or the light's edge, and is not."""
+def fainter_writing(clean: np.ndarray, labels: np.ndarray, keep: np.ndarray, noise: float) -> np.ndarray | None:
+    """Which pieces of the faint ink (`labels`; `keep`: those that hold clear ink) may be writing
+    too faint for the clear ink's threshold, apart from it (a number in pencil on a page written in
+    pen), or None: those that stand out as far as a blank page's noise never does, when they do over
+    as many pixels as the threshold asks of the ink; a faint thing across half the picture is
+    printed (a ruled line, a table's rule) or the light's edge, and is not. `faint.writing_apart`
+    judges them once the printed lines are known."""
     floor = max(0.08, 8 * noise)
     counts = np.bincount(labels[clean > floor], minlength=len(keep))
     counts[keep] = 0
     counts[0] = 0
     candidates = np.flatnonzero(counts >= SPECK)
     if counts[candidates].sum() < max(1, int(clean.size * 0.0003)):  # as `strongest` asks
-        return keep
-    found = keep.copy()
+        return None
+    found = np.zeros_like(keep)
     boxes = ndimage.find_objects(labels, max_label=int(candidates[-1]))
     for label in candidates:
         rows, cols = boxes[label - 1]
         found[label] = (rows.stop - rows.start <= PRINTED_SPAN * clean.shape[0]
                         and cols.stop - cols.start <= PRINTED_SPAN * clean.shape[1])
-    return found
+    return found if found.any() else None
 
 
 def only_printed_lines(strength: np.ndarray, printed: np.ndarray) -> bool:
