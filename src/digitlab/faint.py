@@ -24,7 +24,8 @@ FAINTER = 0.25    # the back's writing stands out of the paper at most this shar
 CLEAR = 0.7       # the clear writing: pieces at least this share of the strongest's strength at working resolution
 MOST_CLEAR = 8    # the clear pieces measured, the largest first; the clearest standing out at least ...
 CLEAREST = 0.05   # ... this far (of the grey scale) in the original pixels
-SMALLEST = 3      # pieces this many working pixels across or fewer are dust, not judged
+SMALLEST = 3      # pieces this many working pixels across or fewer are dust, not judged, ...
+DIGIT_SIZED = 0.3  # ... nor faint ones shorter than this share of the clear writing's height
 MANY = 2.0        # fainter pieces more than this many times as many as the writing's are the paper's, ...
 FEW = 16          # ... counting the writing's pieces as at least this many
 NEAR = 0.5        # fainter pieces within this share of the writing's height of it are no line of their own
@@ -53,15 +54,16 @@ def writing_apart(fainter: np.ndarray, printed: np.ndarray | None, mask: np.ndar
         return np.zeros_like(fainter)
     heights = [box[0].stop - box[0].start for box in ndimage.find_objects(writing)]
     high = float(np.median(heights)) if heights else 0.0
-    near = ndimage.binary_dilation(mask, iterations=max(1, round(NEAR * high)))
-    keep[np.unique(labels[near])] = False
+    # Every straight piece is matched against every other, those at the edge or by the writing
+    # too: a ruled line broken apart shows a piece at each.
     strokes = {}
     for label, box in enumerate(ndimage.find_objects(labels), start=1):
-        if keep[label]:
-            ys, xs = np.nonzero(labels[box] == label)
-            line = straight_line(xs + box[1].start, ys + box[0].start)
-            if line is not None:
-                strokes[label] = line
+        ys, xs = np.nonzero(labels[box] == label)
+        line = straight_line(xs + box[1].start, ys + box[0].start)
+        if line is not None:
+            strokes[label] = line
+    near = ndimage.binary_dilation(mask, iterations=max(1, round(NEAR * high)))
+    keep[np.unique(labels[near])] = False
     for label, (centre, direction) in strokes.items():
         for other, (other_centre, other_direction) in strokes.items():
             offset = other_centre - centre
@@ -97,11 +99,14 @@ def show_through(labels: np.ndarray, boxes: list[tuple[slice, slice]], strength:
         return []
     peaks = {i: float(strength[boxes[i]][labels[boxes[i]] == i + 1].max()) for i in sized}
     strongest = max(peaks.values())
-    faint = [i for i in sized if peaks[i] <= FAINT_HERE * strongest]
-    if not faint:
-        return []
     clear = sorted((i for i in sized if peaks[i] >= CLEAR * strongest),
                    key=lambda i: -np.count_nonzero(labels[boxes[i]] == i + 1))[:MOST_CLEAR]
+    # The back's writing is digits as large as the front's: a speck of dust is left as it is.
+    high = float(np.median([boxes[i][0].stop - boxes[i][0].start for i in clear]))
+    faint = [i for i in sized if peaks[i] <= FAINT_HERE * strongest
+             and max(boxes[i][0].stop - boxes[i][0].start, boxes[i][1].stop - boxes[i][1].start) >= DIGIT_SIZED * high]
+    if not faint:
+        return []
     clearest = max(rise(labels, boxes[i], i + 1, gray, scale, inverted) for i in clear)
     if clearest < CLEAREST:  # nothing to judge by
         return []

@@ -396,7 +396,10 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     if margin is not None:  # printed, as ruled lines are: a line's crop leaves it out too (`linecrop.foreign_ink`)
         unruled = unruled & ~margin
         ruling = margin if ruling is None else ruling | margin
-    if fainter is not None:  # a number in pencil on a page written in pen
+    # A number in pencil on a page written in pen, and the back's writing showing through: not in
+    # a picture small enough to be enlarged (an 8x8 digit's faint strokes are its own).
+    enlarged = max(gray.shape) > original_side
+    if fainter is not None and not enlarged:
         unruled = unruled | writing_apart(fainter, ruling, unruled)
     if labels is None or unruled is not mask:
         mask = unruled
@@ -409,7 +412,9 @@ def find_ink(source: ImageSource, name: str | None = None, polarity: str = "auto
     strips += [label for label in rims_apart_from_edge(labels, boxes, strength, ruling) if label not in strips]
     strips += [label for label in holes if label not in strips]
     strips += [label for label in binding_row(labels, boxes) if label not in strips]
-    strips += [label for label in show_through(labels, boxes, strength, gray, scale, inverted) if label not in strips]
+    if not enlarged:
+        strips += [label for label in show_through(labels, boxes, strength, gray, scale, inverted)
+                   if label not in strips]
     if sheet is not None:
         strips += desk_pieces(labels, boxes, sheet)
     aside = None
