@@ -853,10 +853,10 @@ def test_a_number_in_pencil_among_numbers_in_pen_is_read_with_them(reader, seed)
 
 @pytest.mark.parametrize("seed", [0, 10])
 def test_the_backs_writing_showing_through_thin_paper_is_no_line(reader, seed):
-    # Ink a third as dark as the writing is found now (the pencil above), and the back's writing
-    # showing through thin paper nearly as dark: found too, its mirrored numbers were read as
-    # lines of their own. Measured in the original pixels, it stands out of the paper a fifth as
-    # far as the writing at most, and is set aside (`faint.show_through`).
+    # Ink a third as dark as the writing is found now (the pencil above), and with it the back's
+    # writing showing through thin paper where it shows most: without `faint.show_through` its
+    # mirrored numbers were read as lines of their own. Measured in the original pixels, it stands
+    # out of the paper a fifth as far as the writing at most, and is set aside.
     photo, text = dev_photo(seed, with_show_through)
     assert reader.read(photo).text == text
 

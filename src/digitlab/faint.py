@@ -92,7 +92,8 @@ def show_through(labels: np.ndarray, boxes: list[tuple[slice, slice]], strength:
     the paper at most `FAINTER` as far as the clearest writing, in the original pixels (`gray`,
     `scale` working pixels to one of them; dark ink on light paper when `inverted`). At working
     resolution a broad ghost beside fine writing can be as strong as the writing, averaged down
-    alike: `strength`, the ink's strength there, only picks the pieces to measure."""
+    less: `strength`, the ink's strength there, only picks the pieces to measure, digit-sized ones
+    (`DIGIT_SIZED`) at most `FAINT_HERE` as strong as the strongest."""
     sized = [i for i, (rows, cols) in enumerate(boxes)
              if max(rows.stop - rows.start, cols.stop - cols.start) > SMALLEST]
     if len(sized) < 2:

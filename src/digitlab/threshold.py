@@ -1,6 +1,7 @@
 """Thresholding ink: the paper's level and noise in a picture of ink strength, the strongest
 ink above them, and the mask of what stands out (with the fainter ink that touches it), or
-nothing where nothing does: a blank page, and a ruled page blank but for its printed lines."""
+nothing where nothing does: a blank page, and a ruled page blank but for its printed lines; and
+apart from that mask, what may be writing fainter than it (a number in pencil among ones in pen)."""
 
 from __future__ import annotations
 
