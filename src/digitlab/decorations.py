@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from digitlab.ink import InkMap, sampled_pixels
 from digitlab.ruling import long_runs
-from digitlab.strokes import principal_axes, principal_direction, stroke_width, turned
+from digitlab.strokes import principal_axes, principal_direction, stick_shaped, stroke_width, turned
 
 # A frame encloses more than this many times its own ink: an oval drawn in the writing's pen round
 # a thin 1 encloses about three times (four was asked before, and such ovals were read as 0s). An
@@ -254,7 +254,6 @@ def underlines(ink: InkMap, pieces: list[int]) -> set[int]:
 # A straight stroke this many times as long as the page's other pieces (at the median) is no digit:
 # a 1 is as tall as the digits beside it.
 STICK_LENGTH = 2.0
-STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of it
 # A dot: its area this share of its length squared or more (a disc's 0.79; the validation split's
 # digits 0.2-0.3, a squared paper's fragments under 0.4, dust 0.5-1 at the working resolution).
 DOT_AREA = 0.45
@@ -309,12 +308,6 @@ def along_stick(piece: tuple[np.ndarray, np.ndarray], stick: tuple[np.ndarray, n
     width = float(np.ptp(turned(*stick, direction)[1])) + 1
     gaps = np.hypot(piece[0][:, None] - stick[0][None, :], piece[1][:, None] - stick[1][None, :]).min(axis=1)
     return bool(gaps.max() <= width)
-
-
-def stick_shaped(along: np.ndarray, across: np.ndarray) -> bool:
-    """Whether pixels, by their coordinates along and across their principal axis, make one
-    straight stroke: no wider across than STICK_WIDTH of its length."""
-    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
 
 
 def without_thin_line(ink: InkMap, index: int, length: float) -> tuple[np.ndarray, np.ndarray] | None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from digitlab.edges import at_edge
 from digitlab.images import as_float
+from digitlab.strokes import principal_axes, principal_direction, stick_shaped
 from digitlab.threshold import binomial_blur
 
 FAINT_HERE = 0.6  # at working resolution, pieces at most this share of the strongest's strength are looked at
@@ -29,8 +31,7 @@ DIGIT_SIZED = 0.3  # ... nor faint ones shorter than this share of the clear wri
 MANY = 2.0        # fainter pieces more than this many times as many as the writing's are the paper's, ...
 FEW = 16          # ... counting the writing's pieces as at least this many
 NEAR = 0.5        # fainter pieces within this share of the writing's height of it are no line of their own
-STRAIGHT = 0.15   # a straight stroke is as wide across as this share of its length at most; two in line ...
-ALIGNED = 0.998   # ... lie within 3.6 degrees of each other's direction ...
+ALIGNED = 0.998   # two straight strokes in line lie within 3.6 degrees of each other's direction ...
 IN_LINE = 2.0     # ... and this many pixels of each other's line
 
 
@@ -47,8 +48,9 @@ def writing_apart(fainter: np.ndarray, printed: np.ndarray | None, mask: np.ndar
     keep[0] = False
     if printed is not None:
         keep[np.unique(labels[ndimage.binary_dilation(printed, iterations=2)])] = False
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    keep[np.unique(edge)] = False
+    boxes = ndimage.find_objects(labels)
+    for label, box in enumerate(boxes, start=1):
+        keep[label] &= not at_edge(box, labels.shape)
     writing, pieces = ndimage.label(mask, structure=np.ones((3, 3)))
     if np.count_nonzero(keep) > MANY * max(pieces, FEW):
         return np.zeros_like(fainter)
@@ -57,11 +59,12 @@ def writing_apart(fainter: np.ndarray, printed: np.ndarray | None, mask: np.ndar
     # Every straight piece is matched against every other, those at the edge or by the writing
     # too: a ruled line broken apart shows a piece at each.
     strokes = {}
-    for label, box in enumerate(ndimage.find_objects(labels), start=1):
+    for label, box in enumerate(boxes, start=1):
         ys, xs = np.nonzero(labels[box] == label)
-        line = straight_line(xs + box[1].start, ys + box[0].start)
-        if line is not None:
-            strokes[label] = line
+        xs, ys = (xs + box[1].start).astype(np.float64), (ys + box[0].start).astype(np.float64)
+        if len(xs) >= 3 and stick_shaped(*principal_axes(xs, ys)):
+            angle = principal_direction(xs, ys)
+            strokes[label] = (np.array([xs.mean(), ys.mean()]), np.array([np.cos(angle), np.sin(angle)]))
     near = ndimage.binary_dilation(mask, iterations=max(1, round(NEAR * high)))
     keep[np.unique(labels[near])] = False
     for label, (centre, direction) in strokes.items():
@@ -71,19 +74,6 @@ def writing_apart(fainter: np.ndarray, printed: np.ndarray | None, mask: np.ndar
                     and abs(float(offset @ np.array([-direction[1], direction[0]]))) <= IN_LINE:
                 keep[label] = keep[other] = False
     return keep[labels]
-
-
-def straight_line(xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """A piece's centre and direction (a unit vector) where it is a straight stroke: its pixels'
-    spread across its main axis at most `STRAIGHT` of its length along it; else None."""
-    if len(xs) < 3:
-        return None
-    points = np.stack([xs, ys], 1).astype(np.float64)
-    centre = points.mean(axis=0)
-    _, _, axes = np.linalg.svd(points - centre, full_matrices=False)
-    along, across = (points - centre) @ axes[0], (points - centre) @ axes[1]
-    length = float(along.max() - along.min()) + 1
-    return (centre, axes[0]) if float(across.max() - across.min()) + 1 <= STRAIGHT * length else None
 
 
 def show_through(labels: np.ndarray, boxes: list[tuple[slice, slice]], strength: np.ndarray, gray: np.ndarray,

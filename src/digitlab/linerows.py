@@ -12,8 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from digitlab.decorations import stick_shaped
-from digitlab.strokes import principal_axes, principal_direction, turned
+from digitlab.strokes import principal_axes, principal_direction, stick_shaped, turned
 
 # A written 1 alone on its line, beside other numbers, stands about as tall as their digits: a
 # stroke half again as tall is no 1. One leaning far is a sheared hand's, no taller across the

@@ -2,7 +2,7 @@
 and the generators bring strokes to MNIST's width by, and how broad a shape is at its broadest
 (`thickest`); how solid a shape is (`solidity`) and
 how nearly four-cornered (`quadrilateral_share`); and where a piece's pixels lie along and across
-its length (`principal_axes`)."""
+its length (`principal_axes`), and whether they make one straight stroke (`stick_shaped`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
+STICK_WIDTH = 0.15  # straight: across its length, no wider than this share of it
 
 def typical_stroke(labels: np.ndarray, count: int) -> float:
     """The typical stroke width of a mask's pieces (`labels`, `count` as `ndimage.label` gives
@@ -60,6 +61,12 @@ def turned(xs: np.ndarray, ys: np.ndarray, angle: float | np.ndarray) -> tuple[n
     (shape (K, 1)) turn the points to all K frames at once."""
     cos, sin = np.cos(angle), np.sin(angle)
     return xs * cos + ys * sin, -xs * sin + ys * cos
+
+
+def stick_shaped(along: np.ndarray, across: np.ndarray) -> bool:
+    """Whether pixels, by their coordinates along and across their principal axis
+    (`principal_axes`), make one straight stroke: no wider across than STICK_WIDTH of its length."""
+    return bool(np.ptp(across) + 1 <= STICK_WIDTH * (np.ptp(along) + 1))
 
 
 def principal_direction(xs: np.ndarray, ys: np.ndarray) -> float:

@@ -65,11 +65,22 @@ def paper_and_noise(few: np.ndarray) -> tuple[float, float, float]:
     return split, middle, float(np.median(np.abs(background - middle))) * 1.4826
 
 
+def blank_below(noise: float) -> float:
+    """The strength under which ink does not stand out of a picture with this noise: a blank page."""
+    return max(0.08, 8 * noise)
+
+
+def fewest_ink_pixels(picture_size: int) -> int:
+    """The pixels that must stand out for a picture to hold ink: 0.03% of them, enough for a small
+    digit and more than a few specks."""
+    return max(1, int(picture_size * 0.0003))
+
+
 def strongest(values: np.ndarray, middle: float, noise: float, picture_size: int) -> float:
-    """The ink's peak: the strongest 0.03% of the picture's pixels among `values`, enough for a
-    small digit and robust to a few specks; 0 when that many do not stand out of the noise."""
+    """The ink's peak: the strongest `fewest_ink_pixels` of the picture's pixels among `values`,
+    robust to a few specks; 0 when that many do not stand out of the noise."""
     candidates = values[values > middle + 3 * noise]
-    k = max(1, int(picture_size * 0.0003))
+    k = fewest_ink_pixels(picture_size)
     return float(np.partition(candidates, candidates.size - k)[candidates.size - k]) if candidates.size >= k else 0.0
 
 
@@ -94,7 +105,7 @@ def ink_and_faint(strength: np.ndarray, judged_on: np.ndarray | None = None,
     judged = clean if judged_on is None else clean[judged_on]
     split, middle, noise = paper_and_noise(sample(judged))
     peak = strongest(judged.ravel(), middle, noise, clean.size)
-    if peak < max(0.08, 8 * noise):
+    if peak < blank_below(noise):
         return None
     threshold = max(split, 0.3 * peak, 4 * noise)
     # Hysteresis: fainter ink counts where it touches clear ink, so thin parts of a stroke
@@ -116,12 +127,12 @@ def fainter_writing(clean: np.ndarray, labels: np.ndarray, keep: np.ndarray, noi
     as many pixels as the threshold asks of the ink; a faint thing across half the picture is
     printed (a ruled line, a table's rule) or the light's edge, and is not. `faint.writing_apart`
     judges them once the printed lines are known."""
-    floor = max(0.08, 8 * noise)
+    floor = blank_below(noise)
     counts = np.bincount(labels[clean > floor], minlength=len(keep))
     counts[keep] = 0
     counts[0] = 0
     candidates = np.flatnonzero(counts >= SPECK)
-    if counts[candidates].sum() < max(1, int(clean.size * 0.0003)):  # as `strongest` asks
+    if counts[candidates].sum() < fewest_ink_pixels(clean.size):
         return None
     found = np.zeros_like(keep)
     boxes = ndimage.find_objects(labels, max_label=int(candidates[-1]))
@@ -145,4 +156,4 @@ def only_printed_lines(strength: np.ndarray, printed: np.ndarray) -> bool:
     near = ndimage.binary_dilation(printed, iterations=2)
     near[:EDGE], near[-EDGE:], near[:, :EDGE], near[:, -EDGE:] = True, True, True, True
     away = clean[~near]
-    return strongest(away, middle, noise, clean.size) < max(0.08, 8 * noise)
+    return strongest(away, middle, noise, clean.size) < blank_below(noise)
